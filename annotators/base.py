@@ -1,0 +1,246 @@
+"""The modality contract and the registry of modalities.
+
+A modality (labels, notes, consult, surgical, or a third-party package) is one object that tells the server how to
+validate and ingest items of its kind, which label configurations and annotation payloads are valid, how to import
+and export annotations, how to pre-annotate, and how to measure agreement. The server never branches on a modality's
+name: everything it needs goes through this contract.
+
+Third-party modalities register through the entry-point group ``clinlabel.annotators``; each entry point names a
+zero-argument callable (or a Modality instance) returning the Modality.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+import jsonschema
+
+ENTRY_POINT_GROUP = "clinlabel.annotators"
+
+
+class ItemRejected(ValueError):
+    """An uploaded item is not valid for the modality; the message names the problem (never its content)."""
+
+
+class FormatError(ValueError):
+    """An import file is malformed; the message names the file part (line, record) that is wrong."""
+
+
+@dataclass
+class ItemInput:
+    """One candidate item as uploaded: a file (name + bytes) or a JSON record."""
+
+    name: str
+    data: bytes | None = None
+    record: dict | None = None
+    content_type: str | None = None
+
+
+@dataclass
+class IngestedItem:
+    """What a modality makes of one valid input: text or media bytes, plus metadata (no PHI in `meta` keys)."""
+
+    kind: str
+    text: str | None = None
+    media: bytes | None = None
+    media_type: str | None = None
+    meta: dict = field(default_factory=dict)
+    name: str = ""
+    # Annotations that came with the item (e.g. brat .ann, Label Studio results); stored as imported drafts.
+    annotations: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ItemView:
+    """The read-only view of a stored item that modalities receive (never an ORM object)."""
+
+    id: int
+    kind: str
+    text: str | None = None
+    meta: dict = field(default_factory=dict)
+    media_path: str | None = None
+
+
+@dataclass
+class Prediction:
+    """A pre-annotator's output for one item."""
+
+    item_id: int
+    payload: dict
+    score: float | None = None
+
+
+class PreAnnotator(Protocol):
+    """A model that drafts annotations. `setup` loads weights (never at import time)."""
+
+    name: str
+    version: str
+    wants_gpu: bool
+
+    def setup(self, device: str, label_config: dict, params: dict | None = None) -> None: ...
+
+    def predict(self, items: Sequence[Any]) -> list[Prediction]: ...
+
+
+@dataclass
+class Exporter:
+    name: str
+    extension: str
+    media_type: str
+    write: Callable[[Iterable[tuple[Any, dict | None]], dict, Any], None]
+    """write(pairs of (item, gold-or-latest payload), label_config, binary file object)."""
+
+
+@dataclass
+class Importer:
+    name: str
+    extensions: tuple[str, ...]
+    read: Callable[[ItemInput, dict], list[IngestedItem]]
+    """read(one uploaded file, label_config) -> items (a file may hold many)."""
+
+
+class Modality(ABC):
+    """Base class of every modality. Subclasses set the class attributes and override the methods."""
+
+    name: str = ""
+    title: str = ""
+    description: str = ""
+    item_kinds: tuple[str, ...] = ()
+    accepts: tuple[str, ...] = ()  # file extensions (with the dot) accepted on upload
+    label_config_schema: dict = {}
+    payload_schema: dict = {}
+    default_label_config: dict = {}
+    ui_module: str = ""  # ES module under static/, relative path
+    ui_template: str = ""  # Jinja template under templates/
+
+    # -- items ---------------------------------------------------------------------------------------------------
+    def ingest(self, item: ItemInput, label_config: dict) -> list[IngestedItem]:
+        """Validate and turn one upload into items. Raise ItemRejected with a reason naming the problem."""
+        raise ItemRejected(f"modality {self.name!r} cannot ingest files")
+
+    # -- configuration and payloads ------------------------------------------------------------------------------
+    def validate_label_config(self, config: dict) -> dict:
+        _validate(config, self.label_config_schema, "label_config")
+        return config
+
+    def validate_payload(self, payload: dict, label_config: dict) -> dict:
+        _validate(payload, self.payload_schema, "payload")
+        self.check_payload_semantics(payload, label_config)
+        return payload
+
+    def check_payload_semantics(self, payload: dict, label_config: dict) -> None:
+        """Checks JSON Schema cannot express (labels exist in the config, offsets inside the text...)."""
+
+    # -- import / export -----------------------------------------------------------------------------------------
+    def importers(self) -> dict[str, Importer]:
+        return {}
+
+    def exporters(self) -> dict[str, Exporter]:
+        return {}
+
+    # -- models --------------------------------------------------------------------------------------------------
+    def preannotators(self, label_config: dict) -> list[PreAnnotator]:
+        return []
+
+    def fit(self, accepted: Sequence[tuple[Any, dict]], label_config: dict, previous: dict | None) -> dict | None:
+        """Train from accepted (item, payload) pairs; return new model parameters (JSON) or None if not trainable."""
+        return None
+
+    # -- agreement -----------------------------------------------------------------------------------------------
+    @abstractmethod
+    def agree(self, a: dict, b: dict, item: Any, label_config: dict) -> dict[str, float]:
+        """Pairwise agreement between two payloads of one item: named metrics in [0, 1] (higher is better)."""
+
+    @abstractmethod
+    def agree_many(self, annotations: Sequence[tuple[Any, str, dict]], label_config: dict) -> dict[str, Any]:
+        """Project-level agreement over (item, annotator, payload) triples: named metrics, per label where useful."""
+
+    @abstractmethod
+    def merge(self, payloads: Sequence[dict], item: Any, label_config: dict) -> dict:
+        """Auto-consensus: one payload from several that agree."""
+
+    def diff(self, payloads: Sequence[dict], item: Any, label_config: dict) -> list[dict]:
+        """Differences between versions in the modality's own terms, for the review screen."""
+        return []
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "item_kinds": list(self.item_kinds),
+            "accepts": list(self.accepts),
+            "label_config_schema": self.label_config_schema,
+            "payload_schema": self.payload_schema,
+            "default_label_config": self.default_label_config,
+            "import_formats": sorted(self.importers()),
+            "export_formats": sorted(self.exporters()),
+        }
+
+
+def _validate(instance: Any, schema: dict, what: str) -> None:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+        raise ValueError(f"{what} invalid at {where}: {first.message[:300]}")
+
+
+class UnknownModality(LookupError):
+    pass
+
+
+class Registry:
+    """Name → Modality. Built-ins are registered by `register_builtins`; the rest come from entry points."""
+
+    def __init__(self) -> None:
+        self._modalities: dict[str, Modality] = {}
+        self._lock = threading.Lock()
+        self._loaded = False
+
+    def register(self, modality: Modality) -> Modality:
+        if not modality.name:
+            raise ValueError("a modality needs a name")
+        self._modalities[modality.name] = modality
+        return modality
+
+    def unregister(self, name: str) -> None:
+        self._modalities.pop(name, None)
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            from annotators import register_builtins
+
+            register_builtins(self)
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                obj = ep.load()
+                modality = obj() if callable(obj) and not isinstance(obj, Modality) else obj
+                self.register(modality)
+            self._loaded = True
+
+    def get(self, name: str) -> Modality:
+        self._ensure_loaded()
+        try:
+            return self._modalities[name]
+        except KeyError:
+            available = ", ".join(sorted(self._modalities)) or "none"
+            raise UnknownModality(f"unknown modality {name!r}; available: {available}") from None
+
+    def names(self) -> list[str]:
+        self._ensure_loaded()
+        return sorted(self._modalities)
+
+    def all(self) -> list[Modality]:
+        self._ensure_loaded()
+        return [self._modalities[n] for n in sorted(self._modalities)]
+
+
+registry = Registry()
