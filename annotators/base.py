@@ -152,7 +152,11 @@ class Modality(ABC):
     # -- agreement -----------------------------------------------------------------------------------------------
     @abstractmethod
     def agree(self, a: dict, b: dict, item: Any, label_config: dict) -> dict[str, float]:
-        """Pairwise agreement between two payloads of one item: named metrics in [0, 1] (higher is better)."""
+        """Pairwise agreement between two payloads of one item: named metrics, higher is better.
+
+        The key "agreement" (in [0, 1]) is the one the workflow compares with its thresholds. Time-based modalities
+        may add error rates (WER, DER) under their own names; those are lower-is-better and say so in the name.
+        """
 
     @abstractmethod
     def agree_many(self, annotations: Sequence[tuple[Any, str, dict]], label_config: dict) -> dict[str, Any]:
@@ -165,6 +169,10 @@ class Modality(ABC):
     def diff(self, payloads: Sequence[dict], item: Any, label_config: dict) -> list[dict]:
         """Differences between versions in the modality's own terms, for the review screen."""
         return []
+
+    def demo(self) -> dict | None:
+        """A demo project for `make run`: {"name", "description", "label_config", "inputs": [ItemInput], ...}."""
+        return None
 
     def describe(self) -> dict:
         return {

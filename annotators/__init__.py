@@ -1,0 +1,8 @@
+"""Modality plugins. Built-ins are registered here, in one place; others come through entry points."""
+
+
+def register_builtins(registry) -> None:
+    """Register the built-in modalities (safe to call twice: registering a name again replaces it)."""
+    from annotators.labels.plugin import LabelsModality
+
+    registry.register(LabelsModality())

@@ -1,0 +1,1 @@
+"""Whole-item classification of text items (the `labels` modality)."""

@@ -1,0 +1,1 @@
+"""Clinical notes modality: PHI detection, sections, assertion, term matching and NER, formats and agreement."""

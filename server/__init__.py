@@ -1,0 +1,87 @@
+"""Clinlabel server: the Flask application factory."""
+from __future__ import annotations
+
+import logging
+
+from apiflask import APIFlask
+from flask import g, request
+
+from server.config import load_config
+from server.db import Database
+from server.extensions import csrf, db, login_manager
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(overrides: dict | None = None) -> APIFlask:
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = APIFlask(
+        __name__, title="Clinlabel API", version="1",
+        spec_path=f"{API_PREFIX}/openapi.json", docs_path=None,  # docs UIs load scripts from CDNs: not offline
+        static_folder=os.path.join(root, "static"), template_folder=os.path.join(root, "templates"),
+    )
+    app.config.update(load_config(overrides))
+    app.config["VALIDATION_ERROR_STATUS_CODE"] = 400
+    app.config["SECURITY_SCHEMES"] = {"BearerAuth": {"type": "http", "scheme": "bearer"}}
+    app.config["AUTO_404_RESPONSE"] = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    database = Database(app.config["DATABASE_URL"])
+    db.bind(database)
+    app.extensions["clinlabel_db"] = database
+
+    from server.storage import MediaStore
+
+    app.extensions["media"] = MediaStore(app.config["MEDIA_DIR"])
+
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    csrf.init_app(app)
+
+    from server.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from server.api import api_bp
+    from server.web import web_bp
+
+    csrf.exempt(api_bp)  # API requests check CSRF themselves for session callers (server/auth.py)
+    app.register_blueprint(api_bp, url_prefix=API_PREFIX)
+    app.register_blueprint(web_bp)
+
+    from server.jobs.queue import configure
+
+    configure(app)
+
+    from server.cli import register_cli
+
+    register_cli(app)
+
+    @app.after_request
+    def _security_headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self'; "
+            "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        )
+        if not request.path.startswith("/static/"):
+            # PHI must not linger in browser or proxy caches.
+            resp.headers["Cache-Control"] = "no-store"
+        resp.headers["X-Robots-Tag"] = "noindex, nofollow"
+        return resp
+
+    @app.teardown_appcontext
+    def _remove_session(exc):
+        database.session.remove()
+
+    @app.context_processor
+    def _template_globals():
+        return {"current_role": g.get("project_role")}
+
+    return app

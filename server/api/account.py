@@ -1,0 +1,120 @@
+"""Tokens, users, health."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, g
+from sqlalchemy import select, text
+
+from server import audit
+from server.api import api_bp
+from server.api.pagination import page
+from server.api.schemas import PageQuery, TokenIn, UserIn, UserPatch
+from server.api.serialize import iso, user_out
+from server.auth import actor_name, hash_password, issue_token, revoke_token, verify_credentials
+from server.errors import ApiError
+from server.extensions import db
+from server.models import User, WorkerHeartbeat, as_utc, utcnow
+from server.permissions import require_site_admin, require_user
+
+
+@api_bp.post("/tokens")
+@api_bp.input(TokenIn)
+@api_bp.doc(summary="Exchange username and password for a bearer token")
+def create_token(json_data):
+    user = verify_credentials(json_data["username"], json_data["password"], channel="api")
+    token = issue_token(user, json_data.get("name", ""))
+    db.session.commit()
+    return {"token": token, "username": user.username, "expires_in_hours": current_app.config["TOKEN_TTL_HOURS"]}, 201
+
+
+@api_bp.delete("/tokens/current")
+@api_bp.doc(summary="Revoke the bearer token used for this request (logout for scripts)")
+def delete_current_token():
+    require_user()
+    if g.get("token") is None:
+        raise ApiError(400, "this request was not made with a bearer token")
+    revoke_token(g.token)
+    audit.record(db.session, actor=actor_name(), action="token.revoke", object_type="token", object_id=g.token.id)
+    db.session.commit()
+    return "", 204
+
+
+@api_bp.get("/me")
+def me():
+    return user_out(require_user())
+
+
+@api_bp.get("/health")
+@api_bp.doc(summary="Liveness of the database, the queue and the workers")
+def health():
+    out = {"status": "ok", "database": "ok", "queue": "ok", "workers": []}
+    try:
+        db.session.execute(text("SELECT 1"))
+        since = utcnow() - timedelta(seconds=30)
+        beats = db.session.execute(select(WorkerHeartbeat)).scalars().all()
+        out["workers"] = [{"worker": b.worker, "queues": b.queues.split(","), "device": b.device,
+                           "seen_at": iso(b.seen_at)} for b in beats if as_utc(b.seen_at) >= since]
+    except Exception:  # noqa: BLE001 - health reports, it does not fail
+        db.session.rollback()
+        out["database"] = "unavailable"
+        out["status"] = "degraded"
+    from server.jobs.queue import broker_reachable
+
+    if not broker_reachable():
+        out["queue"] = "unavailable"
+        out["status"] = "degraded"
+    if not out["workers"]:
+        out["status"] = "degraded" if out["status"] == "ok" else out["status"]
+    return out, 200 if out["database"] == "ok" else 503
+
+
+@api_bp.post("/users")
+@api_bp.input(UserIn)
+@api_bp.doc(summary="Create a user (site admin)")
+def create_user(json_data):
+    admin = require_site_admin()
+    exists = db.session.execute(select(User.id).where(User.username == json_data["username"])).first()
+    if exists:
+        raise ApiError(409, f"username {json_data['username']!r} is taken")
+    user = User(username=json_data["username"], password_hash=hash_password(json_data["password"]),
+                is_admin=json_data["is_admin"])
+    db.session.add(user)
+    db.session.flush()
+    audit.record(db.session, actor=admin.username, action="user.create", object_type="user", object_id=user.id,
+                 details={"is_admin": user.is_admin})
+    db.session.commit()
+    return user_out(user), 201
+
+
+@api_bp.get("/users")
+@api_bp.input(PageQuery, location="query")
+def list_users(query_data):
+    require_site_admin()
+    rows, nxt = page(db.session, select(User), User.id, query_data["limit"], query_data["cursor"])
+    return {"items": [user_out(u) for u in rows], "next_cursor": nxt}
+
+
+@api_bp.patch("/users/<int:user_id>")
+@api_bp.input(UserPatch)
+def patch_user(user_id, json_data):
+    admin = require_site_admin()
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise ApiError(404, f"user {user_id} not found")
+    if user.id == admin.id and (json_data.get("is_admin") is False or json_data.get("is_active") is False):
+        raise ApiError(400, "you cannot remove your own admin rights or disable yourself")
+    if "password" in json_data:
+        user.password_hash = hash_password(json_data.pop("password"))
+        json_data["password_changed"] = True
+    for key in ("is_admin", "is_active"):
+        if key in json_data:
+            setattr(user, key, json_data[key])
+    if json_data.get("is_active") is False or json_data.get("password_changed"):
+        for token in user.tokens:  # a disabled account's tokens stop working at once
+            if token.revoked_at is None:
+                revoke_token(token)
+    audit.record(db.session, actor=admin.username, action="user.update", object_type="user", object_id=user.id,
+                 details={k: v for k, v in json_data.items()})
+    db.session.commit()
+    return user_out(user)

@@ -1,0 +1,144 @@
+"""Annotations (versioned; stale writes get 409), the caller's next item, skipping."""
+from __future__ import annotations
+
+from flask import g
+from sqlalchemy import or_, select, update
+
+from annotators.base import registry
+from server import audit
+from server.api import api_bp
+from server.api.schemas import AnnotationIn, AnnotationPut, NextQuery, SkipIn
+from server.api.serialize import annotation_out, item_out
+from server.auth import actor_name
+from server.errors import ApiError
+from server.extensions import db
+from server.models import Annotation, Item, Project, User, utcnow
+from server.permissions import can, require_object, require_project
+from server.workflow import mark_submitted, next_assignment, skip
+
+
+def _validate(project: Project, payload: dict) -> dict:
+    try:
+        return registry.get(project.modality).validate_payload(payload, project.label_config)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+@api_bp.get("/items/<int:item_id>/annotations")
+@api_bp.doc(summary="Annotations of an item the caller may see (annotators: their own and model drafts, blind)")
+def list_annotations(item_id):
+    item, role = require_object(Item, item_id, "items.read", "item")
+    stmt = select(Annotation).where(Annotation.item_id == item.id)
+    see_all = can(role, "annotations.see_all")
+    if not see_all:
+        stmt = stmt.where(or_(Annotation.author_id == g.user.id, Annotation.source.in_(("model", "import"))))
+    rows = db.session.execute(stmt.order_by(Annotation.id)).scalars().all()
+    names = dict(db.session.execute(select(User.id, User.username).where(
+        User.id.in_({r.author_id for r in rows if r.author_id})
+    )).all()) if rows else {}
+    audit.record(db.session, actor=actor_name(), action="annotations.read", object_type="item", object_id=item.id,
+                 project_id=item.project_id, details={"count": len(rows)})
+    db.session.commit()
+    return {"items": [annotation_out(a, names.get(a.author_id) or a.model_version,
+                                     blind=not see_all and a.author_id != g.user.id) for a in rows]}
+
+
+@api_bp.post("/items/<int:item_id>/annotations")
+@api_bp.input(AnnotationIn)
+@api_bp.doc(summary="Create the caller's annotation of an item at a stage")
+def create_annotation(item_id, json_data):
+    item, role = require_object(Item, item_id, "annotations.write", "item")
+    stage = json_data["stage"]
+    if stage != "annotate" and not can(role, "review.decide"):
+        raise ApiError(403, f"your role '{role}' cannot write {stage} annotations")
+    if item.status != "ready":
+        raise ApiError(409, f"item {item.id} is {item.status} and cannot be annotated")
+    project = db.session.get(Project, item.project_id)
+    payload = _validate(project, json_data["payload"])
+    existing = db.session.execute(select(Annotation.id).where(
+        Annotation.item_id == item.id, Annotation.author_id == g.user.id, Annotation.stage == stage,
+        Annotation.source == "human")).first()
+    if existing:
+        raise ApiError(409, f"you already have annotation {existing[0]} on this item at stage {stage}; "
+                            f"update it with PUT /annotations/{existing[0]}")
+    ann = Annotation(item_id=item.id, project_id=item.project_id, author_id=g.user.id, source="human", stage=stage,
+                     status=json_data["status"], payload=payload, time_spent_ms=json_data["time_spent_ms"],
+                     comment=json_data["comment"])
+    db.session.add(ann)
+    db.session.flush()
+    if ann.status == "submitted":
+        mark_submitted(project, g.user, item, stage)
+    audit.record(db.session, actor=actor_name(), action="annotation.create", object_type="annotation",
+                 object_id=ann.id, project_id=item.project_id, details={"item": item.id, "status": ann.status})
+    db.session.commit()
+    return annotation_out(ann, g.user.username), 201
+
+
+@api_bp.put("/annotations/<int:annotation_id>")
+@api_bp.input(AnnotationPut)
+@api_bp.doc(summary="Update the caller's annotation; `version` must be the current one (else 409)")
+def update_annotation(annotation_id, json_data):
+    ann, role = require_object(Annotation, annotation_id, "annotations.write", "annotation")
+    if ann.author_id != g.user.id:
+        if not can(role, "annotations.see_all"):
+            raise ApiError(404, f"annotation {annotation_id} not found")
+        raise ApiError(403, "only the author can edit an annotation; reviewers create a review version")
+    project = db.session.get(Project, ann.project_id)
+    payload = _validate(project, json_data["payload"])
+    values = {"payload": payload, "version": Annotation.version + 1, "updated_at": utcnow()}
+    for key in ("status", "time_spent_ms", "comment"):
+        if key in json_data:
+            values[key] = json_data[key]
+    result = db.session.execute(update(Annotation).where(
+        Annotation.id == ann.id, Annotation.version == json_data["version"]).values(**values))
+    if result.rowcount != 1:
+        db.session.rollback()
+        current = db.session.get(Annotation, annotation_id)
+        audit.record_now(db, actor=actor_name(), action="annotation.update", outcome="conflict",
+                         object_type="annotation", object_id=annotation_id, project_id=ann.project_id,
+                         details={"sent_version": json_data["version"], "current_version": current.version})
+        raise ApiError(409, f"annotation {annotation_id} is at version {current.version}, you sent version "
+                            f"{json_data['version']}; reload and apply your change again")
+    db.session.refresh(ann)
+    if ann.status == "submitted":
+        mark_submitted(project, g.user, db.session.get(Item, ann.item_id), ann.stage)
+    audit.record(db.session, actor=actor_name(), action="annotation.update", object_type="annotation",
+                 object_id=ann.id, project_id=ann.project_id, details={"version": ann.version})
+    db.session.commit()
+    return annotation_out(ann, g.user.username)
+
+
+@api_bp.get("/projects/<int:project_id>/next")
+@api_bp.input(NextQuery, location="query")
+@api_bp.doc(summary="The caller's next item (respects k, blind, leases); 204 when nothing is left")
+def next_item(project_id, query_data):
+    project, role = require_project(project_id, "annotations.write")
+    stage = query_data["stage"]
+    if stage != "annotate" and not can(role, "review.decide"):
+        raise ApiError(403, f"your role '{role}' cannot take {stage} work")
+    assignment = next_assignment(project, g.user, stage)
+    if assignment is None:
+        db.session.commit()
+        return "", 204
+    item = db.session.get(Item, assignment.item_id)
+    audit.record(db.session, actor=actor_name(), action="item.read", object_type="item", object_id=item.id,
+                 project_id=project.id, details={"via": "next", "stage": stage})
+    db.session.commit()
+    out = item_out(item, with_content=True)
+    out["assignment"] = {"id": assignment.id, "stage": assignment.stage,
+                         "lease_expires_at": assignment.lease_expires_at.isoformat()}
+    return out
+
+
+@api_bp.post("/items/<int:item_id>/skip")
+@api_bp.input(SkipIn)
+def skip_item(item_id, json_data):
+    item, _ = require_object(Item, item_id, "annotations.write", "item")
+    project = db.session.get(Project, item.project_id)
+    done = skip(project, g.user, item.id, item.stage if item.stage != "done" else "annotate", json_data["reason"])
+    if done is None:
+        raise ApiError(409, "you hold no active lease on this item")
+    audit.record(db.session, actor=actor_name(), action="item.skip", object_type="item", object_id=item.id,
+                 project_id=item.project_id)
+    db.session.commit()
+    return "", 204

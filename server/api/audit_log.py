@@ -1,0 +1,39 @@
+"""The audit trail, read-only (site admins). There is no route that changes it."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from server import audit
+from server.api import api_bp
+from server.api.pagination import page
+from server.api.schemas import AuditQuery
+from server.api.serialize import iso
+from server.extensions import db
+from server.models import AuditEvent
+from server.permissions import require_site_admin
+
+
+def event_out(ev: AuditEvent) -> dict:
+    return {"seq": ev.seq, "time": iso(ev.time), "actor": ev.actor, "action": ev.action,
+            "object_type": ev.object_type, "object_id": ev.object_id, "project_id": ev.project_id,
+            "outcome": ev.outcome, "details": ev.details, "hash": ev.hash, "prev_hash": ev.prev_hash}
+
+
+@api_bp.get("/audit")
+@api_bp.input(AuditQuery, location="query")
+@api_bp.doc(summary="Audit events, newest first, cursor-paginated (site admin)")
+def list_audit(query_data):
+    require_site_admin()
+    stmt = select(AuditEvent)
+    for key in ("action", "actor", "project_id"):
+        if key in query_data:
+            stmt = stmt.where(getattr(AuditEvent, key) == query_data[key])
+    rows, nxt = page(db.session, stmt, AuditEvent.seq, query_data["limit"], query_data["cursor"], descending=True)
+    return {"items": [event_out(e) for e in rows], "next_cursor": nxt}
+
+
+@api_bp.get("/audit/verify")
+@api_bp.doc(summary="Walk the hash chain and name the first altered row (site admin)")
+def verify_audit():
+    require_site_admin()
+    return audit.verify(db.session)

@@ -1,0 +1,119 @@
+"""Items: bulk upload (multipart or JSON), list with filters, get, media with HTTP Range, delete."""
+from __future__ import annotations
+
+from flask import current_app, request, send_file
+from sqlalchemy import exists, select
+
+from annotators.base import ItemInput, registry
+from server import audit
+from server.api import api_bp
+from server.api.pagination import page
+from server.api.schemas import ItemQuery
+from server.api.serialize import item_out
+from server.auth import actor_name
+from server.errors import ApiError
+from server.extensions import db
+from server.ingest import ingest_batch
+from server.models import Annotation, Item
+from server.permissions import require_object, require_project
+
+MAX_JSON_RECORDS = 300_000
+
+
+def _inputs_from_request() -> list[ItemInput]:
+    if request.mimetype == "application/json":
+        body = request.get_json(silent=True)
+        if body is None:
+            raise ApiError(400, "request body is not valid JSON")
+        records = body.get("items") if isinstance(body, dict) else body
+        if not isinstance(records, list):
+            raise ApiError(400, "JSON body must be a list of item records or {\"items\": [...]}")
+        if not records:
+            raise ApiError(400, "no items given")
+        if len(records) > MAX_JSON_RECORDS:
+            raise ApiError(413, f"at most {MAX_JSON_RECORDS} records per request; split the import")
+        return [ItemInput(name=f"record {i + 1}", record=r) for i, r in enumerate(records)]
+    if request.mimetype == "multipart/form-data":
+        files = request.files.getlist("files") + request.files.getlist("file")
+        if not files:
+            raise ApiError(400, "multipart upload has no 'files' part")
+        return [ItemInput(name=f.filename or "", data=f.read(), content_type=f.mimetype) for f in files]
+    raise ApiError(415, "upload items as multipart/form-data (field 'files') or a JSON list")
+
+
+@api_bp.post("/projects/<int:project_id>/items")
+@api_bp.doc(summary="Upload items: multipart files (one or many) or a JSON list; ?atomic=true for all-or-nothing")
+def upload_items(project_id):
+    project, _ = require_project(project_id, "items.upload")
+    modality = registry.get(project.modality)
+    atomic = request.args.get("atomic", "false").lower() in {"1", "true", "yes"}
+    inputs = _inputs_from_request()
+    created, failed = ingest_batch(project, modality, inputs, atomic=atomic)
+    if not created:
+        db.session.rollback()
+        reason = "; ".join(f"{f['name']}: {f['error']}" for f in failed[:5]) or "nothing to import"
+        return {"error": {"code": "unprocessable", "message": f"no item was created ({reason})"},
+                "created": [], "failed": failed}, 422
+    audit.record(db.session, actor=actor_name(), action="items.upload", object_type="project",
+                 object_id=project.id, project_id=project.id,
+                 details={"created": len(created), "failed": len(failed)})
+    db.session.commit()
+    job = None
+    if project.workflow.get("auto_preannotate"):
+        from server.jobs.queue import start_job
+
+        job = start_job(project, "preannotate", {"items": [i.id for i in created]}, actor_name())
+    return {"created": [{"id": i.id, "name": i.name, "kind": i.kind} for i in created], "failed": failed,
+            "job_id": job.id if job else None}, 201
+
+
+@api_bp.get("/projects/<int:project_id>/items")
+@api_bp.input(ItemQuery, location="query")
+@api_bp.doc(summary="List items (filters: status, stage, kind, annotated; keyset cursor)")
+def list_items(project_id, query_data):
+    require_project(project_id, "items.read")
+    stmt = select(Item).where(Item.project_id == project_id)
+    for key in ("status", "stage", "kind"):
+        if key in query_data:
+            stmt = stmt.where(getattr(Item, key) == query_data[key])
+    if "annotated" in query_data:
+        has = exists().where(Annotation.item_id == Item.id, Annotation.source == "human")
+        stmt = stmt.where(has if query_data["annotated"] else ~has)
+    rows, nxt = page(db.session, stmt, Item.id, query_data["limit"], query_data["cursor"])
+    return {"items": [item_out(i) for i in rows], "next_cursor": nxt}
+
+
+@api_bp.get("/items/<int:item_id>")
+def get_item(item_id):
+    item, _ = require_object(Item, item_id, "items.read", "item")
+    audit.record(db.session, actor=actor_name(), action="item.read", object_type="item", object_id=item.id,
+                 project_id=item.project_id)
+    db.session.commit()
+    return item_out(item, with_content=True)
+
+
+@api_bp.get("/items/<int:item_id>/media")
+@api_bp.doc(summary="Stream an item's media (supports HTTP Range)")
+def get_item_media(item_id):
+    item, _ = require_object(Item, item_id, "items.read", "item")
+    if not item.storage_key:
+        raise ApiError(404, f"item {item_id} has no media")
+    audit.record(db.session, actor=actor_name(), action="item.media", object_type="item", object_id=item.id,
+                 project_id=item.project_id)
+    db.session.commit()
+    path = current_app.extensions["media"].path(item.storage_key)
+    resp = send_file(path, mimetype=item.media_type or "application/octet-stream", conditional=True,
+                     etag=item.content_hash, max_age=0)
+    resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@api_bp.delete("/items/<int:item_id>")
+def delete_item(item_id):
+    item, _ = require_object(Item, item_id, "items.delete", "item")
+    audit.record(db.session, actor=actor_name(), action="item.delete", object_type="item", object_id=item.id,
+                 project_id=item.project_id)
+    db.session.delete(item)
+    db.session.commit()
+    return "", 204

@@ -1,0 +1,37 @@
+"""Keyset pagination: `?limit=&cursor=`, ordered by id; the cursor is opaque to clients. Never OFFSET."""
+from __future__ import annotations
+
+import base64
+
+from sqlalchemy import Select
+
+from server.errors import ApiError
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"k{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("k"):
+            raise ValueError
+        return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "cursor is not valid; use the next_cursor of a previous page") from None
+
+
+def page(session, stmt: Select, id_column, limit: int, cursor: str | None, descending: bool = False):
+    """Run `stmt` from the cursor on; returns (rows, next_cursor or None)."""
+    after = decode_cursor(cursor)
+    if after is not None:
+        stmt = stmt.where(id_column < after if descending else id_column > after)
+    stmt = stmt.order_by(id_column.desc() if descending else id_column.asc()).limit(limit + 1)
+    rows = session.execute(stmt).scalars().all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    key = id_column.key
+    return rows, (encode_cursor(getattr(rows[-1], key)) if more and rows else None)

@@ -1,0 +1,120 @@
+"""Request schemas (marshmallow via apiflask). Unknown fields are rejected with 400 by default."""
+from __future__ import annotations
+
+from apiflask import Schema, fields
+from apiflask.validators import Length, OneOf, Range
+
+from server.models import ROLES
+
+NAME = Length(min=1, max=200)
+
+
+class TokenIn(Schema):
+    username = fields.String(required=True, validate=Length(min=1, max=80))
+    password = fields.String(required=True, validate=Length(min=1, max=256))
+    name = fields.String(load_default="", validate=Length(max=120))
+
+
+class UserIn(Schema):
+    username = fields.String(required=True, validate=Length(min=1, max=80))
+    password = fields.String(required=True, validate=Length(min=10, max=256))
+    is_admin = fields.Boolean(load_default=False)
+
+
+class UserPatch(Schema):
+    password = fields.String(validate=Length(min=10, max=256))
+    is_admin = fields.Boolean()
+    is_active = fields.Boolean()
+
+
+class WorkflowIn(Schema):
+    annotators_per_item = fields.Integer(validate=Range(1, 5))
+    peer_review = fields.Boolean()
+    adjudication = fields.String(validate=OneOf(["always", "below_threshold", "never"]))
+    adjudication_threshold = fields.Float(validate=Range(0, 1))
+    auto_consensus = fields.Boolean()
+    consensus_threshold = fields.Float(validate=Range(0, 1))
+    gold_share = fields.Float(validate=Range(0, 0.5))
+    pilot_size = fields.Integer(validate=Range(0, 10000))
+    ordering = fields.String(validate=OneOf(["import", "random", "uncertain"]))
+    lease_minutes = fields.Integer(validate=Range(1, 24 * 60))
+    auto_preannotate = fields.Boolean()
+
+
+class ProjectIn(Schema):
+    name = fields.String(required=True, validate=NAME)
+    description = fields.String(load_default="", validate=Length(max=2000))
+    modality = fields.String(required=True, validate=Length(min=1, max=64))
+    label_config = fields.Dict(load_default=None, allow_none=True)
+    workflow = fields.Nested(WorkflowIn, load_default=dict)
+
+
+class ProjectPatch(Schema):
+    name = fields.String(validate=NAME)
+    description = fields.String(validate=Length(max=2000))
+    label_config = fields.Dict()
+    workflow = fields.Nested(WorkflowIn)
+    archived = fields.Boolean()
+
+
+class MemberIn(Schema):
+    username = fields.String(required=True, validate=Length(min=1, max=80))
+    role = fields.String(required=True, validate=OneOf(ROLES))
+
+
+class MemberDelete(Schema):
+    username = fields.String(required=True, validate=Length(min=1, max=80))
+
+
+class PageQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=Range(1, 500))
+    cursor = fields.String(load_default=None, allow_none=True, validate=Length(max=200))
+
+
+class ItemQuery(PageQuery):
+    status = fields.String(validate=OneOf(["ready", "invalid", "failed"]))
+    stage = fields.String(validate=OneOf(["annotate", "review", "adjudicate", "done"]))
+    kind = fields.String(validate=Length(max=32))
+    annotated = fields.Boolean()
+
+
+class AnnotationIn(Schema):
+    payload = fields.Dict(required=True)
+    stage = fields.String(load_default="annotate", validate=OneOf(["annotate", "review", "adjudicate"]))
+    status = fields.String(load_default="submitted", validate=OneOf(["draft", "submitted"]))
+    time_spent_ms = fields.Integer(load_default=None, allow_none=True, validate=Range(0, 24 * 3600 * 1000))
+    comment = fields.String(load_default=None, allow_none=True, validate=Length(max=5000))
+
+
+class AnnotationPut(Schema):
+    payload = fields.Dict(required=True)
+    version = fields.Integer(required=True, validate=Range(min=1))
+    status = fields.String(validate=OneOf(["draft", "submitted"]))
+    time_spent_ms = fields.Integer(allow_none=True, validate=Range(0, 24 * 3600 * 1000))
+    comment = fields.String(allow_none=True, validate=Length(max=5000))
+
+
+class NextQuery(Schema):
+    stage = fields.String(load_default="annotate", validate=OneOf(["annotate", "review", "adjudicate"]))
+
+
+class SkipIn(Schema):
+    reason = fields.String(required=True, validate=Length(min=1, max=500))
+
+
+class JobIn(Schema):
+    kind = fields.String(required=True, validate=Length(min=1, max=32))
+    items = fields.List(fields.Integer(), load_default=None, allow_none=True, validate=Length(max=100000))
+    params = fields.Dict(load_default=dict)
+    idempotency_key = fields.String(load_default=None, allow_none=True, validate=Length(max=120))
+
+
+class ExportIn(Schema):
+    format = fields.String(required=True, validate=Length(min=1, max=40))
+    options = fields.Dict(load_default=dict)
+
+
+class AuditQuery(PageQuery):
+    action = fields.String(validate=Length(max=60))
+    actor = fields.String(validate=Length(max=120))
+    project_id = fields.Integer()

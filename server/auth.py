@@ -1,0 +1,148 @@
+"""Who is calling: session login (UI), bearer tokens (API), idle timeout, login throttling.
+
+Every API request resolves its user here (`load_api_user`), once; authorization is in permissions.py.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app, g, request, session
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms import ValidationError
+
+from server import audit
+from server.errors import ApiError
+from server.extensions import db, login_manager
+from server.models import ApiToken, AuditEvent, User, as_utc, utcnow
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# A fixed hash to compare against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+def check_password_strength(password: str) -> None:
+    if not isinstance(password, str) or len(password) < 10:
+        raise ApiError(400, "password must be at least 10 characters")
+    if len(password) > 256:
+        raise ApiError(400, "password must be at most 256 characters")
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+def is_locked_out(username: str) -> bool:
+    cfg = current_app.config
+    since = utcnow() - timedelta(minutes=cfg["LOGIN_LOCKOUT_MIN"])
+    failures = db.session.execute(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "login", AuditEvent.object_id == username[:120],
+            AuditEvent.outcome == "failure", AuditEvent.time >= since,
+        )
+    ).scalar_one()
+    return failures >= cfg["LOGIN_MAX_FAILURES"]
+
+
+def verify_credentials(username: str, password: str, channel: str) -> User:
+    """Check a username/password pair with throttling; audits success and failure. Raises ApiError."""
+    if not isinstance(username, str) or not isinstance(password, str) or not username or len(username) > 80:
+        raise ApiError(400, "username and password are required")
+    if is_locked_out(username):
+        audit.record_now(db, actor=username, action="login", outcome="locked", object_type="user",
+                         object_id=username, details={"channel": channel})
+        raise ApiError(429, "too many failed logins; try again later", headers={"Retry-After": "900"})
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if not ok or user is None or not user.is_active:
+        audit.record_now(db, actor=username, action="login", outcome="failure", object_type="user",
+                         object_id=username, details={"channel": channel})
+        raise ApiError(401, "invalid username or password")
+    user.last_login_at = utcnow()
+    audit.record(db.session, actor=username, action="login", outcome="success", object_type="user",
+                 object_id=username, details={"channel": channel})
+    return user
+
+
+def issue_token(user: User, name: str = "") -> str:
+    token = secrets.token_urlsafe(32)
+    ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
+    db.session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), name=name[:120],
+                            expires_at=utcnow() + ttl))
+    return token
+
+
+def revoke_token(token: ApiToken) -> None:
+    token.revoked_at = utcnow()
+
+
+def session_login(user: User) -> None:
+    session.clear()
+    login_user(user)
+    session["last_seen"] = utcnow().timestamp()
+    session.permanent = False
+
+
+def session_logout() -> None:
+    logout_user()
+    session.clear()
+
+
+def session_expired() -> bool:
+    last_seen = session.get("last_seen")
+    idle = current_app.config["IDLE_TIMEOUT_MIN"] * 60
+    return last_seen is None or utcnow().timestamp() - float(last_seen) > idle
+
+
+def touch_session() -> None:
+    session["last_seen"] = utcnow().timestamp()
+
+
+def load_api_user() -> User | None:
+    """Resolve the caller of an API request into g.user (None when anonymous). Raises 401 on a bad credential."""
+    g.user, g.token = None, None
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(401, "Authorization header must be 'Bearer <token>'")
+        token = db.session.execute(
+            select(ApiToken).where(ApiToken.token_hash == _token_digest(value.strip()))
+        ).scalar_one_or_none()
+        if token is None or token.revoked_at is not None or as_utc(token.expires_at) <= utcnow():
+            raise ApiError(401, "token is invalid, expired or revoked")
+        if not token.user.is_active:
+            raise ApiError(401, "account is disabled")
+        g.user, g.token = token.user, token
+        return g.user
+    if current_user.is_authenticated:
+        if session_expired():
+            session_logout()
+            raise ApiError(401, "session expired; log in again")
+        if request.method not in SAFE_METHODS:
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken", ""))
+            except (ValidationError, CSRFError) as exc:
+                raise ApiError(400, f"CSRF check failed: {exc}") from None
+        touch_session()
+        g.user = current_user._get_current_object()
+    return g.user
+
+
+def actor_name(user: User | None = None) -> str:
+    user = user if user is not None else g.get("user")
+    return user.username if user is not None else "anonymous"

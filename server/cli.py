@@ -1,0 +1,143 @@
+"""`flask` commands: setup (migrate + admin + demo), audit verify, worker helpers."""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from server.extensions import db
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+def ensure_admin(username: str, password: str | None) -> str | None:
+    """Create the site admin if missing; returns the generated password (shown once) or None."""
+    from server import audit
+    from server.auth import hash_password
+    from server.models import User
+
+    if db.session.execute(select(User).where(User.username == username)).scalar_one_or_none() is not None:
+        return None
+    generated = None
+    if not password:
+        generated = password = secrets.token_urlsafe(12)
+    if len(password) < 10:
+        raise click.ClickException("CLINLABEL_ADMIN_PASSWORD must be at least 10 characters")
+    db.session.add(User(username=username, password_hash=hash_password(password), is_admin=True))
+    audit.record(db.session, actor="system", action="user.create", object_type="user", object_id=username,
+                 details={"is_admin": True, "bootstrap": True})
+    db.session.commit()
+    return generated
+
+
+def load_demo_projects(admin_username: str) -> list[str]:
+    """One demo project per registered modality that offers one; skipped when it exists already."""
+    from annotators.base import registry
+    from server import audit
+    from server.ingest import ingest_batch
+    from server.models import Membership, Project, User
+    from server.workflow_config import merged_workflow
+
+    admin = db.session.execute(select(User).where(User.username == admin_username)).scalar_one()
+    made = []
+    for modality in registry.all():
+        demo = modality.demo()
+        if not demo:
+            continue
+        name = demo["name"]
+        if db.session.execute(select(Project.id).where(Project.name == name)).first():
+            continue
+        project = Project(name=name, description=demo.get("description", ""), modality=modality.name,
+                          label_config=modality.validate_label_config(demo.get("label_config")
+                                                                      or modality.default_label_config),
+                          workflow=merged_workflow(None, demo.get("workflow")), created_by=admin.id)
+        db.session.add(project)
+        db.session.flush()
+        db.session.add(Membership(project_id=project.id, user_id=admin.id, role="admin"))
+        created, failed = ingest_batch(project, modality, demo["inputs"])
+        if failed:
+            raise click.ClickException(f"demo items of {modality.name} failed: {failed}")
+        audit.record(db.session, actor="system", action="project.create", object_type="project",
+                     object_id=project.id, project_id=project.id, details={"demo": True, "items": len(created)})
+        db.session.commit()
+        if demo.get("preannotate"):
+            from server.jobs.queue import start_job
+
+            start_job(project, "preannotate", {}, "system", f"demo:{project.id}:preannotate", admin.id)
+        made.append(name)
+    return made
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("setup")
+    @click.option("--demo/--no-demo", default=True, help="load a demo project per modality")
+    def setup_command(demo: bool):
+        """Apply migrations, create the admin account, load demo projects (idempotent)."""
+        from server.jobs.queue import configure
+
+        configure(current_app)
+        os.makedirs(current_app.config["DATA_DIR"], exist_ok=True)
+        upgrade_database(current_app.config["DATABASE_URL"])
+        user = current_app.config["ADMIN_USER"]
+        generated = ensure_admin(user, current_app.config["ADMIN_PASSWORD"])
+        if generated:
+            click.echo("=" * 64)
+            click.echo(f"  Admin account created: {user} / {generated}")
+            click.echo("  This password is shown once. Change it after logging in.")
+            click.echo("=" * 64)
+        if demo:
+            for name in load_demo_projects(user):
+                click.echo(f"demo project loaded: {name}")
+        click.echo("setup done")
+
+    audit_group = click.Group("audit", help="Audit trail tools.")
+
+    @audit_group.command("verify")
+    def audit_verify():
+        """Walk the hash chain; exit 1 and name the first altered row if it is broken."""
+        from server.audit import verify
+
+        result = verify(db.session)
+        if result["ok"]:
+            click.echo(f"audit chain intact: {result['checked']} events")
+            return
+        click.echo(f"audit chain BROKEN at event {result['first_bad_seq']}: {result['reason']}", err=True)
+        sys.exit(1)
+
+    app.cli.add_command(audit_group)
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--admin", is_flag=True)
+    @click.password_option()
+    def create_user(username: str, admin: bool, password: str):
+        """Create a user from the command line."""
+        from server import audit
+        from server.auth import hash_password
+        from server.models import User
+
+        if len(password) < 10:
+            raise click.ClickException("password must be at least 10 characters")
+        db.session.add(User(username=username, password_hash=hash_password(password), is_admin=admin))
+        audit.record(db.session, actor="cli", action="user.create", object_type="user", object_id=username)
+        db.session.commit()
+        click.echo(f"user {username} created")

@@ -1,0 +1,77 @@
+"""Configuration from CLINLABEL_* environment variables (a .env file is read too).
+
+Secrets are never defaulted in code: a missing SECRET_KEY is generated once into the data directory.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_PORT = 8000
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"CLINLABEL_{name}", default)
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"CLINLABEL_{name} must be an integer, got {raw!r}") from None
+
+
+def _secret_key(data_dir: Path) -> str:
+    explicit = _env("SECRET_KEY")
+    if explicit:
+        return explicit
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        os.replace(tmp, path)
+    return path.read_text().strip()
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    overrides = dict(overrides or {})
+    data_dir = Path(overrides.get("DATA_DIR") or _env("DATA_DIR", "var")).resolve()
+    database_url = overrides.get("DATABASE_URL") or _env("DATABASE_URL") or f"sqlite:///{data_dir / 'clinlabel.sqlite'}"
+    broker_url = overrides.get("BROKER_URL") or _env("BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.sqlite'}"
+    cfg = {
+        "DATA_DIR": str(data_dir),
+        "MEDIA_DIR": str(data_dir / "media"),
+        "EXPORT_DIR": str(data_dir / "exports"),
+        "ONTOLOGY_DIR": str(data_dir / "ontologies"),
+        "DATABASE_URL": database_url,
+        "BROKER_URL": broker_url,
+        "PORT": _int("PORT", DEFAULT_PORT),
+        "ADMIN_USER": _env("ADMIN_USER", "admin"),
+        "ADMIN_PASSWORD": _env("ADMIN_PASSWORD"),
+        "MAX_UPLOAD_MB": _int("MAX_UPLOAD_MB", 200),
+        "IDLE_TIMEOUT_MIN": _int("IDLE_TIMEOUT_MIN", 30),
+        "TOKEN_TTL_HOURS": _int("TOKEN_TTL_HOURS", 24 * 30),
+        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCKOUT_MIN": _int("LOGIN_LOCKOUT_MIN", 15),
+        "JOB_LEASE_S": _int("JOB_LEASE_S", 30),
+        "ASSIGNMENT_LEASE_MIN": _int("ASSIGNMENT_LEASE_MIN", 60),
+        "WORKER_BATCH_DELAY_MS": _int("WORKER_BATCH_DELAY_MS", 0),
+        "ALLOW_SIGNUP": False,
+    }
+    cfg.update(overrides)
+    cfg["SECRET_KEY"] = overrides.get("SECRET_KEY") or _secret_key(data_dir)
+    cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024
+    # Werkzeug's multipart limits stop "100k tiny parts" and huge in-memory form fields early.
+    cfg["MAX_FORM_PARTS"] = 2000
+    cfg["MAX_FORM_MEMORY_SIZE"] = 2 * 1024 * 1024
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["WTF_CSRF_TIME_LIMIT"] = None  # the session idle timeout bounds the token's life
+    return cfg

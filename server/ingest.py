@@ -1,0 +1,96 @@
+"""Turning uploads into items: validation per file, one transaction for the batch, no orphan files."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import unicodedata
+
+from flask import current_app
+
+from annotators.base import FormatError, ItemInput, ItemRejected
+from server.extensions import db
+from server.models import Annotation, Item
+
+log = logging.getLogger("clinlabel.ingest")
+MAX_NAME = 255
+
+
+def check_name(name: str) -> str:
+    """Original names are metadata only (files are stored under their hash), but we refuse names that try tricks."""
+    name = unicodedata.normalize("NFC", name or "")
+    if "\x00" in name:
+        raise ItemRejected("file name contains a NUL byte")
+    if "/" in name or "\\" in name:
+        raise ItemRejected("file name contains a path separator")
+    if name in {".", ".."} or name.startswith(".."):
+        raise ItemRejected("file name is a relative path")
+    if len(name) > MAX_NAME:
+        raise ItemRejected(f"file name is longer than {MAX_NAME} characters")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise ItemRejected("file name contains control characters")
+    return name
+
+
+def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = False):
+    """Validate every input; create the valid ones in one transaction. Returns (created items, failed list).
+
+    `failed` entries name the input (by position and escaped original name) and the reason, never content.
+    With `atomic`, one failure means nothing is created.
+    """
+    store = current_app.extensions["media"]
+    failed: list[dict] = []
+    staged = []  # (input index, IngestedItem)
+    for index, item_input in enumerate(inputs):
+        try:
+            if item_input.data is not None:
+                item_input.name = check_name(item_input.name)
+            for ingested in modality.ingest(item_input, project.label_config):
+                staged.append((index, ingested))
+        except (ItemRejected, FormatError) as exc:
+            failed.append({"index": index, "name": item_input.name, "error": str(exc)[:500]})
+        except ValueError as exc:
+            failed.append({"index": index, "name": item_input.name, "error": f"invalid input: {str(exc)[:400]}"})
+    if atomic and failed:
+        return [], failed
+
+    new_files: list[str] = []
+    created: list[Item] = []
+    try:
+        for index, ing in staged:
+            storage_key, size = None, 0
+            if ing.media is not None:
+                digest, storage_key, was_new = store.put(ing.media)
+                size = len(ing.media)
+                if was_new:
+                    new_files.append(storage_key)
+            else:
+                digest = hashlib.sha256((ing.text or "").encode("utf-8")).hexdigest()
+                size = len(ing.text or "")
+            created.append(Item(
+                project_id=project.id, kind=ing.kind, name=(ing.name or inputs[index].name)[:MAX_NAME],
+                content_hash=digest, storage_key=storage_key, media_type=ing.media_type, size=size,
+                text=ing.text, meta=ing.meta or {}, status="ready",
+            ))
+        db.session.add_all(created)
+        db.session.flush()
+        annotations = []
+        for item, (_, ing) in zip(created, staged):
+            for payload in ing.annotations:
+                modality.validate_payload(payload, project.label_config)
+                annotations.append(Annotation(item_id=item.id, project_id=project.id, source="import",
+                                              stage="annotate", status="draft", payload=payload,
+                                              model_version="import"))
+        if annotations:
+            db.session.add_all(annotations)
+            db.session.flush()
+    except ValueError as exc:
+        db.session.rollback()
+        for key in new_files:
+            store.remove_unreferenced(key)
+        return [], failed + [{"index": None, "name": "", "error": f"imported annotations invalid: {exc}"}]
+    except BaseException:
+        db.session.rollback()
+        for key in new_files:
+            store.remove_unreferenced(key)
+        raise
+    return created, failed

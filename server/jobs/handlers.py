@@ -1,0 +1,193 @@
+"""Job kinds and what they do. Each handler gets a JobContext and returns a JSON result."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from annotators.base import ItemView, registry
+from server.extensions import db
+from server.jobs.runner import JobContext, JobFailed
+from server.models import Annotation, Item, ModelVersion, Project
+
+BATCH = 64
+
+
+def pick_device() -> str:
+    """CUDA when torch sees a device (GPU workers), else CPU. torch is imported only when a job needs it."""
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def queue_for(kind: str, project: Project | None) -> str:
+    if project is None or kind not in ("preannotate", "fit"):
+        return "cpu"
+    modality = registry.get(project.modality)
+    if kind == "fit":
+        return "gpu" if getattr(modality, "fit_wants_gpu", False) else "cpu"
+    wants = any(getattr(p, "wants_gpu", False) for p in modality.preannotators(project.label_config))
+    return "gpu" if wants else "cpu"
+
+
+def item_view(item: Item) -> ItemView:
+    path = None
+    if item.storage_key:
+        path = str(current_app.extensions["media"].path(item.storage_key))
+    return ItemView(id=item.id, kind=item.kind, text=item.text, meta=item.meta or {}, media_path=path)
+
+
+def _project(ctx: JobContext) -> Project:
+    project = db.session.get(Project, ctx.job.project_id)
+    if project is None:
+        raise JobFailed("the project of this job no longer exists")
+    return project
+
+
+def _insert_ignore(values: list[dict]) -> int:
+    """Insert model drafts; a row whose idempotency key exists already is skipped (a re-run writes nothing twice)."""
+    if not values:
+        return 0
+    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+    stmt = insert(Annotation).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return db.session.execute(stmt).rowcount or 0
+
+
+def _active_params(project_id: int, preannotator: str) -> tuple[str | None, dict | None]:
+    mv = db.session.execute(select(ModelVersion).where(
+        ModelVersion.project_id == project_id, ModelVersion.preannotator == preannotator,
+        ModelVersion.active.is_(True)).order_by(ModelVersion.id.desc()).limit(1)).scalar_one_or_none()
+    return (mv.version, mv.params) if mv else (None, None)
+
+
+def preannotate(ctx: JobContext) -> dict:
+    project = _project(ctx)
+    modality = registry.get(project.modality)
+    annotators = modality.preannotators(project.label_config)
+    if not annotators:
+        raise JobFailed(f"modality {modality.name!r} has no pre-annotator")
+    device = pick_device()
+    versions = []
+    for annotator in annotators:
+        version, params = _active_params(project.id, annotator.name)
+        if version:
+            annotator.version = version
+        annotator.setup(device, project.label_config, params)
+        versions.append(f"{annotator.name}@{annotator.version}")
+    ctx.job.model_version = ",".join(versions)
+    db.session.commit()
+
+    stmt = select(Item).where(Item.project_id == project.id, Item.status == "ready")
+    selection = ctx.job.params.get("items")
+    if selection:
+        stmt = stmt.where(Item.id.in_(selection))
+    count = select(func.count()).select_from(Item).where(Item.project_id == project.id, Item.status == "ready")
+    total = db.session.execute(count.where(Item.id.in_(selection)) if selection else count).scalar_one()
+    written = done = last_id = 0
+    while True:
+        items = db.session.execute(stmt.where(Item.id > last_id).order_by(Item.id).limit(BATCH)).scalars().all()
+        if not items:
+            break
+        last_id = items[-1].id
+        views = [item_view(i) for i in items]
+        rows, scores = [], {}
+        for annotator in annotators:
+            key = f"{annotator.name}@{annotator.version}"
+            for pred in annotator.predict(views):
+                payload = modality.validate_payload(pred.payload, project.label_config)
+                rows.append({"item_id": pred.item_id, "project_id": project.id, "source": "model",
+                             "stage": "annotate", "status": "draft", "payload": payload, "score": pred.score,
+                             "model_version": key, "version": 1, "idempotency_key": f"pre:{pred.item_id}:{key}"})
+                if pred.score is not None:
+                    scores[pred.item_id] = min(scores.get(pred.item_id, 1.0), pred.score)
+        written += _insert_ignore(rows)
+        for item in items:
+            if item.id in scores:
+                item.priority = scores[item.id]
+        db.session.commit()
+        done += len(items)
+        ctx.progress(done, total)
+    return {"items": done, "annotations_written": written, "device": device, "model_versions": versions}
+
+
+def accepted_pairs(project: Project) -> list[tuple[ItemView, dict]]:
+    """Gold annotations, else submitted human ones (latest per item) — what people accepted."""
+    rows = db.session.execute(select(Annotation, Item).join(Item, Item.id == Annotation.item_id).where(
+        Annotation.project_id == project.id, Annotation.source.in_(("human", "consensus")),
+        Annotation.status.in_(("accepted", "submitted"))).order_by(Annotation.id)).all()
+    chosen: dict[int, tuple[int, Annotation, Item]] = {}
+    for ann, item in rows:
+        rank = 2 if ann.stage == "gold" else 1
+        if item.id not in chosen or rank >= chosen[item.id][0]:
+            chosen[item.id] = (rank, ann, item)
+    return [(item_view(item), ann.payload) for _, ann, item in chosen.values()]
+
+
+def fit(ctx: JobContext) -> dict:
+    project = _project(ctx)
+    modality = registry.get(project.modality)
+    pairs = accepted_pairs(project)
+    if len(pairs) < 2:
+        raise JobFailed(f"fit needs at least 2 accepted annotations, the project has {len(pairs)}")
+    ctx.progress(1, 10)
+    name = ctx.job.params.get("preannotator") or modality.preannotators(project.label_config)[0].name
+    _, previous = _active_params(project.id, name)
+    outcome = modality.fit(pairs, project.label_config, previous)
+    if outcome is None:
+        raise JobFailed(f"modality {modality.name!r} has nothing to train")
+    count = db.session.query(ModelVersion).filter_by(project_id=project.id, preannotator=name).count()
+    version = f"v{count + 1}"
+    better = bool(outcome.get("better", True))
+    if better:
+        db.session.query(ModelVersion).filter_by(project_id=project.id, preannotator=name).update({"active": False})
+    mv = ModelVersion(project_id=project.id, preannotator=name, version=version, params=outcome.get("params", {}),
+                      metrics=outcome.get("metrics", {}), active=better, job_id=ctx.job.id)
+    db.session.add(mv)
+    ctx.job.model_version = f"{name}@{version}"
+    db.session.commit()
+    return {"model_version": f"{name}@{version}", "active": better, "metrics": mv.metrics, "trained_on": len(pairs)}
+
+
+def export(ctx: JobContext) -> dict:
+    project = _project(ctx)
+    modality = registry.get(project.modality)
+    fmt = ctx.job.params.get("format")
+    exporter = modality.exporters().get(fmt)
+    if exporter is None:
+        raise JobFailed(f"unknown export format {fmt!r}; available: {', '.join(sorted(modality.exporters()))}")
+    pairs = accepted_pairs(project)
+    if ctx.job.params.get("options", {}).get("include_unreviewed", True):
+        have = {view.id for view, _ in pairs}
+        latest_model: dict[int, tuple[ItemView, dict]] = {}
+        rows = db.session.execute(select(Annotation, Item).join(Item, Item.id == Annotation.item_id).where(
+            Annotation.project_id == project.id, Annotation.source.in_(("model", "import")))
+            .order_by(Annotation.id)).all()
+        for ann, item in rows:
+            if item.id not in have:
+                latest_model[item.id] = (item_view(item), ann.payload)
+        pairs += list(latest_model.values())
+    pairs.sort(key=lambda pair: pair[0].id)
+    ctx.progress(len(pairs) // 2, max(1, len(pairs)))
+    out_dir = current_app.config["EXPORT_DIR"]
+    os.makedirs(out_dir, exist_ok=True)
+    final = os.path.join(out_dir, f"export-{ctx.job.id}.{exporter.extension}")
+    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".partial-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            exporter.write(pairs, project.label_config, fh)
+        os.replace(tmp, final)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return {"file": os.path.basename(final), "format": fmt, "items": len(pairs), "media_type": exporter.media_type,
+            "size": os.path.getsize(final)}
+
+
+HANDLERS = {"preannotate": preannotate, "fit": fit, "export": export}

@@ -1,0 +1,95 @@
+"""The one Celery app, its configuration, and how the web process enqueues jobs.
+
+Task arguments are job ids only (no PHI in the broker); the Job row is the source of truth.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from kombu import Exchange, Queue
+from sqlalchemy.exc import IntegrityError
+
+from server.extensions import db
+from server.models import Job
+
+log = logging.getLogger("clinlabel.jobs")
+celery = Celery("clinlabel")
+_configured_for: str | None = None
+
+
+def configure(app) -> Celery:
+    """Point the Celery app at the Flask app's broker; safe to call twice."""
+    global _configured_for
+    broker = app.config["BROKER_URL"]
+    if broker.startswith("sqla+sqlite"):
+        # The SQLite transport exits on unknown transport options, so its polling interval is set on the class.
+        import kombu.transport.sqlalchemy as sqla
+
+        sqla.Channel.polling_interval = 0.1
+    celery.conf.update(
+        broker_url=broker,
+        task_serializer="json", accept_content=["json"], result_serializer="json",
+        task_ignore_result=True, result_backend=None,
+        task_acks_late=True, task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="cpu",
+        task_queues=(Queue("cpu", Exchange("cpu"), routing_key="cpu"),
+                     Queue("gpu", Exchange("gpu"), routing_key="gpu")),
+        task_default_exchange="cpu", task_default_routing_key="cpu",
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={} if broker.startswith("sqla") else {"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        task_always_eager=bool(app.config.get("JOBS_EAGER", False)),
+    )
+    celery.flask_app = app
+    _configured_for = broker
+    from server.jobs import runner  # noqa: F401  (registers the task)
+
+    return celery
+
+
+def broker_reachable() -> bool:
+    try:
+        with celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable" for /health
+        return False
+
+
+def enqueue(job: Job) -> None:
+    from server.jobs.runner import run_job
+
+    result = run_job.apply_async(args=[job.id], queue=job.queue)
+    job.celery_id = result.id
+
+
+def start_job(project, kind: str, params: dict, actor: str, idempotency_key: str | None = None,
+              created_by: int | None = None) -> Job:
+    """Create the Job row, commit it, then enqueue (a lost message is re-sent by the reaper)."""
+    from server import audit
+    from server.jobs.handlers import queue_for
+
+    if idempotency_key:
+        existing = db.session.query(Job).filter_by(idempotency_key=idempotency_key).one_or_none()
+        if existing is not None:
+            return existing
+    job = Job(project_id=project.id if project else None, kind=kind, params=params, status="queued",
+              queue=queue_for(kind, project), idempotency_key=idempotency_key, created_by=created_by)
+    db.session.add(job)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return db.session.query(Job).filter_by(idempotency_key=idempotency_key).one()
+    audit.record(db.session, actor=actor, action=f"job.{kind}", object_type="job", object_id=job.id,
+                 project_id=job.project_id, details={"queue": job.queue})
+    db.session.commit()
+    try:
+        enqueue(job)
+        db.session.commit()
+    except Exception as exc:  # noqa: BLE001 - the job row stays queued; the reaper re-sends it
+        db.session.rollback()
+        log.warning("could not enqueue job %s now (%s); the reaper will retry", job.id, type(exc).__name__)
+    return job

@@ -1,0 +1,194 @@
+"""Running a job exactly once in effect: claim with a lease, heartbeat, progress, cancel, re-run after a crash."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from sqlalchemy import or_, update
+
+from server.extensions import db
+from server.jobs.queue import celery
+from server.models import Job, utcnow
+
+log = logging.getLogger("clinlabel.jobs")
+MAX_ATTEMPTS = 3
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class JobFailed(Exception):
+    """A handler's expected failure; its message is shown to users, so it must not quote PHI."""
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_is_dead(owner: str | None) -> bool:
+    """A lease held by a process on this host that no longer exists can be taken over at once."""
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def lease_seconds() -> int:
+    return int(celery.flask_app.config["JOB_LEASE_S"])
+
+
+def claim(job_id: int) -> Job | None:
+    me, now = worker_id(), utcnow()
+    expires = now + timedelta(seconds=lease_seconds())
+    job = db.session.get(Job, job_id)
+    if job is None or job.status in ("succeeded", "failed", "cancelled"):
+        db.session.rollback()
+        return None
+    condition = or_(Job.status == "queued", Job.lease_expires_at < now)
+    if job.status == "running" and _owner_is_dead(job.lease_owner):
+        condition = Job.lease_owner == job.lease_owner
+    claimed = db.session.execute(update(Job).where(Job.id == job_id, Job.status.in_(("queued", "running")), condition)
+                                 .values(status="running", lease_owner=me, lease_expires_at=expires,
+                                         attempts=Job.attempts + 1, started_at=now))
+    db.session.commit()
+    if claimed.rowcount != 1:
+        return None  # another worker holds a live lease: this delivery is a duplicate
+    db.session.refresh(job)
+    return job
+
+
+class JobContext:
+    """Handed to handlers: progress reporting that also renews the lease and notices cancellation."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.owner = worker_id()
+
+    def progress(self, done: int, total: int) -> None:
+        pct = 100 if total <= 0 else max(0, min(99, int(done * 100 / total)))
+        expires = utcnow() + timedelta(seconds=lease_seconds())
+        db.session.execute(update(Job).where(Job.id == self.job.id, Job.lease_owner == self.owner)
+                           .values(progress=pct, lease_expires_at=expires))
+        db.session.commit()
+        db.session.refresh(self.job)
+        if self.job.cancel_requested:
+            raise JobCancelled()
+        delay = int(celery.flask_app.config.get("WORKER_BATCH_DELAY_MS") or 0)
+        if delay:
+            threading.Event().wait(delay / 1000)
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the lease while a long step (one big file) runs without reporting progress."""
+
+    def __init__(self, app, job_id: int, owner: str):
+        super().__init__(daemon=True)
+        self.app, self.job_id, self.owner = app, job_id, owner
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = max(1.0, lease_seconds() / 3)
+        while not self.stopped.wait(interval):
+            try:
+                with self.app.app_context():
+                    db.session.execute(update(Job).where(Job.id == self.job_id, Job.lease_owner == self.owner)
+                                       .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds())))
+                    db.session.commit()
+            except Exception:  # noqa: BLE001 - a missed heartbeat only risks an early re-run, which is idempotent
+                log.warning("heartbeat for job %s failed", self.job_id)
+
+
+def finish(job_id: int, status: str, error: str | None = None, result: dict | None = None) -> None:
+    db.session.rollback()
+    values = {"status": status, "finished_at": utcnow(), "lease_expires_at": None, "error": error}
+    if status == "succeeded":
+        values["progress"] = 100
+    if result is not None:
+        values["result"] = result
+    db.session.execute(update(Job).where(Job.id == job_id).values(**values))
+    db.session.commit()
+
+
+def execute(job_id: int) -> str:
+    from server.jobs.handlers import HANDLERS
+
+    job = claim(job_id)
+    if job is None:
+        return "skipped"
+    if job.attempts > MAX_ATTEMPTS:
+        finish(job.id, "failed", f"gave up after {MAX_ATTEMPTS} attempts (the worker was lost each time)")
+        return "failed"
+    handler = HANDLERS.get(job.kind)
+    if handler is None:
+        finish(job.id, "failed", f"unknown job kind {job.kind!r}")
+        return "failed"
+    heartbeat = _Heartbeat(celery.flask_app, job.id, worker_id())
+    heartbeat.start()
+    try:
+        result = handler(JobContext(job))
+        finish(job.id, "succeeded", result=result or {})
+        return "succeeded"
+    except JobCancelled:
+        finish(job.id, "cancelled", "cancelled by a user")
+        return "cancelled"
+    except JobFailed as exc:
+        finish(job.id, "failed", str(exc)[:2000])
+        return "failed"
+    except Exception as exc:  # noqa: BLE001 - a job failure must never kill the worker
+        log.exception("job %s (%s) failed with %s", job.id, job.kind, type(exc).__name__)
+        finish(job.id, "failed", f"internal error in {job.kind} job ({type(exc).__name__}); see the worker log")
+        return "failed"
+    finally:
+        heartbeat.stopped.set()
+
+
+@celery.task(name="clinlabel.run_job", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_job(job_id: int) -> str:
+    if not isinstance(job_id, int):
+        return "rejected"
+    with celery.flask_app.app_context():
+        return execute(job_id)
+
+
+def reap(resend_after_s: int = 120) -> dict:
+    """Re-queue jobs whose lease expired (worker lost) and re-send queued jobs whose message may be lost."""
+    from server.jobs.queue import enqueue
+
+    now = utcnow()
+    counts = {"requeued": 0, "failed": 0, "resent": 0}
+    expired = db.session.query(Job).filter(Job.status == "running", Job.lease_expires_at < now).limit(100).all()
+    for job in expired:
+        if job.attempts >= MAX_ATTEMPTS:
+            job.status, job.finished_at = "failed", now
+            job.error = f"gave up after {job.attempts} attempts (the worker was lost each time)"
+            counts["failed"] += 1
+        else:
+            job.status, job.lease_owner = "queued", None
+            job.lease_expires_at = now + timedelta(seconds=resend_after_s)
+            counts["requeued"] += 1
+    db.session.commit()
+    stale = db.session.query(Job).filter(
+        Job.status == "queued",
+        or_(Job.lease_expires_at.is_(None) & (Job.created_at < now - timedelta(seconds=resend_after_s)),
+            Job.lease_expires_at < now)).limit(100).all()
+    for job in stale + [j for j in expired if j.status == "queued"]:
+        if job in stale:
+            counts["resent"] += 1
+        job.lease_expires_at = now + timedelta(seconds=resend_after_s)
+        db.session.commit()
+        enqueue(job)
+        db.session.commit()
+    return counts
+

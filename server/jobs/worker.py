@@ -1,0 +1,76 @@
+"""Worker entry point: `celery -A server.jobs.worker worker -Q cpu,gpu`.
+
+The worker's main process runs a housekeeping thread: heartbeat for /health, the lease reaper, and pruning of the
+embedded broker's consumed messages.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from celery import signals
+from sqlalchemy import text
+
+from server import create_app
+from server.extensions import db
+from server.jobs.handlers import pick_device
+from server.jobs.queue import configure
+from server.jobs.runner import reap, worker_id
+from server.models import WorkerHeartbeat, utcnow
+
+log = logging.getLogger("clinlabel.worker")
+flask_app = create_app()
+celery = configure(flask_app)
+HOUSEKEEPING_S = 5.0
+
+
+def _housekeeping(stop: threading.Event, queues: str) -> None:
+    device = pick_device()
+    me = worker_id()
+    while not stop.is_set():
+        try:
+            with flask_app.app_context():
+                beat = db.session.get(WorkerHeartbeat, me) or WorkerHeartbeat(worker=me, queues=queues, device=device)
+                beat.seen_at, beat.queues, beat.device = utcnow(), queues, device
+                db.session.merge(beat)
+                db.session.commit()
+                counts = reap()
+                if any(counts.values()):
+                    log.info("reaper: %s", counts)
+                if flask_app.config["BROKER_URL"].startswith("sqla+sqlite"):
+                    _prune_broker()
+        except Exception as exc:  # noqa: BLE001 - housekeeping must outlive a database hiccup
+            log.warning("housekeeping failed: %s", type(exc).__name__)
+        stop.wait(HOUSEKEEPING_S)
+
+
+def _prune_broker() -> None:
+    """The SQLite transport never deletes consumed messages; drop those older than an hour."""
+    # kombu stamps messages with naive local time (datetime.now), so compare the same way.
+    cutoff = datetime.now() - timedelta(hours=1)
+    with celery.connection_for_write() as conn:
+        session = conn.default_channel.session
+        session.execute(text("DELETE FROM kombu_message WHERE visible = 0 AND timestamp < :cutoff"),
+                        {"cutoff": cutoff})
+        session.commit()
+
+
+_stop = threading.Event()
+
+
+@signals.worker_ready.connect
+def _start_housekeeping(sender=None, **_):
+    queues = ",".join(sorted(q.name for q in sender.app.amqp.queues.consume_from.values())) if sender else "cpu"
+    threading.Thread(target=_housekeeping, args=(_stop, queues), daemon=True, name="housekeeping").start()
+
+
+@signals.worker_shutdown.connect
+def _stop_housekeeping(**_):
+    _stop.set()
+
+
+@signals.worker_process_init.connect
+def _fresh_connections(**_):
+    # A forked pool child must not share the parent's database connections.
+    db.engine.dispose(close=False)

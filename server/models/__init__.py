@@ -1,0 +1,12 @@
+"""Database models. Import from here: `from server.models import Item`."""
+from server.models._types import as_utc, utcnow
+from server.models.audit import AuditEvent
+from server.models.items import Annotation, Assignment, Item
+from server.models.jobs import Job, ModelVersion, WorkerHeartbeat
+from server.models.projects import ROLES, Membership, Project
+from server.models.users import ApiToken, User
+
+__all__ = [
+    "AuditEvent", "Annotation", "ApiToken", "Assignment", "Item", "Job", "Membership", "ModelVersion", "Project",
+    "ROLES", "User", "WorkerHeartbeat", "as_utc", "utcnow",
+]

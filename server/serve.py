@@ -1,0 +1,57 @@
+"""`make run`: the production WSGI server (gunicorn) and a Celery worker on the configured broker, together.
+
+Ctrl-C (SIGINT) or SIGTERM stops both cleanly; data stays in CLINLABEL_DATA_DIR for the next start.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from server.config import load_config
+
+
+def main() -> int:
+    cfg = load_config()
+    port = cfg["PORT"]
+    bind = os.environ.get("CLINLABEL_BIND", "127.0.0.1")
+    venv_bin = os.path.dirname(sys.executable)
+    workers = os.environ.get("CLINLABEL_WEB_WORKERS", "2")
+    queues = os.environ.get("CLINLABEL_WORKER_QUEUES", "cpu,gpu")
+    concurrency = os.environ.get("CLINLABEL_WORKER_CONCURRENCY", "2")
+    web = subprocess.Popen([
+        os.path.join(venv_bin, "gunicorn"), "--bind", f"{bind}:{port}", "--workers", workers,
+        "--worker-class", "gthread", "--threads", "8", "--timeout", "120", "--graceful-timeout", "20",
+        "--access-logfile", "-", "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        "server.wsgi:app",
+    ])
+    worker = subprocess.Popen([
+        os.path.join(venv_bin, "celery"), "-A", "server.jobs.worker", "worker", "-Q", queues,
+        "--concurrency", concurrency, "--loglevel", "INFO", "-n", f"clinlabel-{os.getpid()}@%h",
+    ])
+    children = [web, worker]
+    print(f"\nClinlabel is running at http://{bind}:{port}/  (Ctrl-C stops web server and worker)\n", flush=True)
+
+    def stop(signum, _frame):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while all(c.poll() is None for c in children):
+        time.sleep(0.5)
+    stop(signal.SIGTERM, None)
+    deadline = time.time() + 30
+    for child in children:
+        try:
+            child.wait(timeout=max(1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Web UI (Jinja pages + plain ES modules). Pages read and write through the same /api/v1 as scripts."""
+from flask import Blueprint, g, redirect, request, url_for
+from flask_login import current_user
+
+from server.auth import session_expired, session_logout, touch_session
+
+web_bp = Blueprint("web", __name__)
+PUBLIC_ENDPOINTS = {"web.login", "static"}
+
+
+@web_bp.before_request
+def _require_login():
+    g.user = None
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return redirect(url_for("web.login"))
+    if session_expired():
+        session_logout()
+        return redirect(url_for("web.login", expired=1))
+    touch_session()
+    g.user = current_user._get_current_object()
+    return None
+
+
+from server.web import pages, views_auth  # noqa: E402,F401

@@ -1,0 +1,75 @@
+// Project page: drag-and-drop upload with progress, jobs with live progress bars.
+import { api, upload, toast, h } from './api.js';
+
+const root = document.getElementById('project');
+const projectId = root.dataset.projectId;
+const canManage = root.dataset.canManage === 'true';
+const watching = new Map();
+
+function jobRow(job) {
+  const bar = h('progress', { max: 100, value: job.progress, 'aria-label': `job ${job.id} progress` });
+  const cancel = ['queued', 'running'].includes(job.status)
+    ? h('button', { class: 'link', onclick: () => api('POST', `/jobs/${job.id}/cancel`).then(refreshJobs) }, 'Cancel')
+    : null;
+  const download = job.kind === 'export' && job.status === 'succeeded'
+    ? h('a', { href: `/api/v1/exports/${job.id}/file`, class: 'download' }, 'Download') : null;
+  return h('tr', { id: `job-${job.id}`, dataset: { status: job.status } },
+    h('td', {}, `#${job.id}`), h('td', {}, job.kind),
+    h('td', { class: `status-${job.status}` }, job.status, job.error ? ` — ${job.error}` : ''),
+    h('td', {}, bar, ` ${job.progress}%`), h('td', {}, cancel, download));
+}
+
+async function refreshJobs() {
+  const data = await api('GET', `/projects/${projectId}/jobs?limit=10`);
+  const body = document.querySelector('#jobs tbody');
+  body.replaceChildren(...data.items.map(jobRow));
+  const active = data.items.some((j) => ['queued', 'running'].includes(j.status));
+  clearTimeout(watching.get('jobs'));
+  watching.set('jobs', setTimeout(refreshJobs, active ? 500 : 5000));
+}
+
+async function startJob(kind, extra = {}) {
+  try {
+    const job = await api('POST', `/projects/${projectId}/jobs`, { kind, ...extra });
+    toast(`Job #${job.id} (${kind}) queued`);
+    refreshJobs();
+  } catch (e) { toast(e.message, 'error'); }
+}
+
+async function sendFiles(files) {
+  if (!files.length) return;
+  const bar = document.getElementById('upload-progress');
+  const result = document.getElementById('upload-result');
+  bar.hidden = false; bar.value = 0;
+  try {
+    const data = await upload(`/projects/${projectId}/items`, files, (p) => { bar.value = p; });
+    result.replaceChildren(h('p', { class: 'ok', id: 'upload-summary' },
+      `${data.created.length} item(s) created, ${data.failed.length} failed.`),
+    ...data.failed.map((f) => h('p', { class: 'error' }, `${f.name}: ${f.error}`)));
+    setTimeout(() => window.location.reload(), 1200);
+  } catch (e) {
+    const failed = (e.body && e.body.failed) || [];
+    result.replaceChildren(h('p', { class: 'error', id: 'upload-summary' }, e.message),
+      ...failed.map((f) => h('p', { class: 'error' }, `${f.name}: ${f.error}`)));
+  } finally { bar.value = 100; }
+}
+
+if (canManage) {
+  const zone = document.getElementById('dropzone');
+  const input = document.getElementById('file-input');
+  zone.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => { e.preventDefault(); zone.classList.remove('over'); sendFiles([...e.dataTransfer.files]); });
+  input.addEventListener('change', () => sendFiles([...input.files]));
+  document.getElementById('start-preannotate').addEventListener('click', () => startJob('preannotate'));
+  document.getElementById('start-fit').addEventListener('click', () => startJob('fit'));
+  document.getElementById('start-export').addEventListener('click', async () => {
+    const format = document.getElementById('export-format').value;
+    try {
+      const job = await api('POST', `/projects/${projectId}/exports`, { format, options: {} });
+      toast(`Export #${job.id} queued`);
+      refreshJobs();
+    } catch (e) { toast(e.message, 'error'); }
+  });
+  refreshJobs();
+}

@@ -1,0 +1,40 @@
+// New-project page: a form generated from the modality's label-config JSON Schema, plus a raw JSON view.
+import { api, toast } from './api.js';
+import { schemaForm } from './schema_form.js';
+
+const modalities = JSON.parse(document.getElementById('modalities-data').textContent);
+const select = document.getElementById('modality');
+const container = document.getElementById('config-form');
+let form = null;
+
+function render() {
+  const m = modalities.find((x) => x.name === select.value);
+  document.getElementById('modality-description').textContent = m.description;
+  form = schemaForm(m.label_config_schema, m.default_label_config);
+  container.replaceChildren(form.element);
+}
+
+select.addEventListener('change', render);
+render();
+
+document.getElementById('project-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const f = e.target;
+  const error = document.getElementById('form-error');
+  error.hidden = true;
+  let labelConfig;
+  try { labelConfig = form.value(); } catch (err) { error.textContent = err.message; error.hidden = false; return; }
+  const body = {
+    name: f.name.value.trim(), description: f.description.value, modality: select.value, label_config: labelConfig,
+    workflow: {
+      annotators_per_item: Number(f.annotators_per_item.value), peer_review: f.peer_review.checked,
+      auto_preannotate: f.auto_preannotate.checked,
+    },
+  };
+  try {
+    const project = await api('POST', '/projects', body);
+    window.location.href = `/projects/${project.id}`;
+  } catch (err) {
+    error.textContent = err.message; error.hidden = false; toast(err.message, 'error');
+  }
+});
