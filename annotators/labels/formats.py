@@ -72,7 +72,9 @@ def read_jsonl(item: ItemInput, label_config: dict) -> list[IngestedItem]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise FormatError(f"{item.name} line {number}: invalid JSON ({exc.msg})") from None
-        out.append(record_to_item(record, f"{item.name} line {number}", names))
+        ingested = record_to_item(record, f"{item.name} line {number}", names)
+        ingested.name = ingested.name or f"{item.name}#{number}"
+        out.append(ingested)
     if not out:
         raise ItemRejected(f"{item.name}: no records")
     return out
@@ -91,7 +93,9 @@ def read_csv(item: ItemInput, label_config: dict) -> list[IngestedItem]:
             if "label" in record:
                 record["labels"] = [x for x in record.pop("label").split("|") if x]
             record.setdefault("text", "")
-            out.append(record_to_item(record, f"{item.name} line {reader.line_num}", names))
+            ingested = record_to_item(record, f"{item.name} line {reader.line_num}", names)
+            ingested.name = ingested.name or f"{item.name}#{reader.line_num}"
+            out.append(ingested)
     except csv.Error as exc:
         raise FormatError(f"{item.name} line {reader.line_num}: {exc}") from None
     if not out:

@@ -59,7 +59,7 @@ def _title_or_upper(words: str) -> str:
 _HOSPITAL_WORDS = _title_or_upper(
     "Hospital|Medical Center|Medical Centre|Health Center|Health System|Healthcare|Clinic|Infirmary|Hospice|"
     "Nursing Home|Rehabilitation Center|Rehab Center|Cancer Center|Surgical Center|Surgery Center|Urgent Care|"
-    "Medical Group|Assisted Living|Home Health|Care Center|Hospital Center")
+    "Medical Group|Assisted Living|Home Health|Care Center|Hospital Center|Senior Living|Retirement Community")
 _STREET_TYPES = _title_or_upper(
     "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Circle|Cir|"
     "Highway|Hwy|Parkway|Pkwy|Square|Trail")
@@ -69,7 +69,7 @@ _MONTHS = _title_or_upper(
 _NUMBER_WORD = r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _ID_KEYWORDS = (r"(?i:MRN|MR\s?#|medical\s+record|record|acct|account|accession|encounter|visit|FIN|CSN|"
                 r"patient\s+id|pt\s+id|member\s+id|policy|insurance\s+id|subscriber\s+id|health\s+plan|NPI|DEA|"
-                r"license|licence|chart|case|specimen|serial|device|ID)")
+                r"license|licence|chart|case|specimen|serial|device|medicaid|medicare|passport|ID)")
 _NOT_A_DATE_BEFORE = r"(?i:pain|scale|strength|grade|murmur|score|GCS|rated|ratio|BP|motor|power)\s*(?:is|of|at|:)?\s*"
 _NOT_A_DATE_AFTER = r"\s*(?i:strength|murmur|tabs?\b|tablets?|pills?|caps?\b|capsules?|pain|scale|motor|power|puffs?)"
 
@@ -89,6 +89,9 @@ CUSTOM_PATTERNS = [
      r"(?<![\d.])(?:9\d|1[01]\d)(?=\s*-?\s*(?i:y/?o\b|yo[mf]?\b|y\.o\.|yrs?\b(?!\s+ago)|years?\b(?!\s+ago)|"
      r"year-old|yr-old))"),
     ("AGE_OVER_89", "AGE_OVER_89", 3, 0.9, r"(?<=\b(?i:age|aged)\s*:?\s*)(?:9\d|1[01]\d)(?!\d)"),
+    ("AGE_OVER_89", "AGE_OVER_89", 3, 0.8,
+     r"(?<=\b(?i:patient|pt|he|she|who)\s+(?i:is|was|turned|turns)\s+)(?:9\d|1[01]\d)(?![\d.%/]|\s*(?i:mg|kg|bpm|%))"),
+    ("AGE_OVER_89", "AGE_OVER_89", 3, 0.8, r"(?<=(?:^|[,(:])[ \t]*)(?:9\d|1[01]\d)(?=[ \t]?(?:[MF]|yo[mfMF])\b)"),
     ("HOSPITAL", "HOSPITAL", 2, 0.7,
      rf"\b(?:{_CAP_WORD}[ \t]+(?:(?:of|the|and|for|&)[ \t]+)?){{1,5}}{_HOSPITAL_WORDS}\b"),
     ("HOSPITAL", "HOSPITAL", 2, 0.7,
@@ -121,7 +124,7 @@ CUSTOM_PATTERNS = [
      rf"guardian|next\s+of\s+kin|nok)[ \t]*:[ \t]*){_NAME}"),
     ("CONTEXT_NAME", "NAME", 3, 0.8,
      r"(?<=\b(?i:seen\s+by|discussed\s+with|signed\s+by|wife|husband|daughter|son|mother|father|sister|brother|"
-     rf"spouse|partner|niece|nephew|grandson|granddaughter)[ \t]*,?[ \t]+){_NAME_WORD}(?:[ \t]+{_NAME_WORD})?"),
+     rf"spouse|partner|niece|nephew|grandson|granddaughter)[ \t]*[,(]?[ \t]*){_NAME_WORD}(?:[ \t]+{_NAME_WORD})?"),
     ("CONTEXT_NAME", "NAME", 3, 0.85,
      rf"{_NAME_WORD}(?:[ \t]+[A-Z]\.?)?[ \t]+{_NAME_WORD}(?=,?[ \t]+(?:MD|M\.D\.|DO|RN|NP|PA-C|PhD|MBBS|PharmD|LCSW)\b)"),
 ]
@@ -135,7 +138,7 @@ PRESIDIO_TO_LABEL = {
 }
 # Only when two candidates have the same rank and length: the more specific identifier wins.
 LABEL_PRIORITY = {label: i for i, label in enumerate(
-    ["SSN", "PHONE", "EMAIL", "URL", "IP_ADDRESS", "DATE", "AGE_OVER_89", "ID", "HOSPITAL", "LOCATION", "NAME"])}
+    ["SSN", "IP_ADDRESS", "PHONE", "EMAIL", "URL", "DATE", "AGE_OVER_89", "ID", "HOSPITAL", "LOCATION", "NAME"])}
 _NER_SOURCES = {"SpacyRecognizer", "caps_name"}
 _RANK_BY_RECOGNIZER = {f"clinical_{entity.lower()}_{i}": rank for i, (entity, _l, rank, *_) in enumerate(CUSTOM_PATTERNS)}
 _DURATION_UNIT = re.compile(r"(?i)\b(?:days?|weeks?|wks?|months?|mos?|years?|yrs?|hours?|hrs?|minutes?|mins?|"

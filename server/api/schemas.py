@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from apiflask import Schema, fields
+from marshmallow import ValidationError, pre_load
 from apiflask.validators import Length, OneOf, Range
 
 from server.models import ROLES
@@ -66,7 +67,18 @@ class MemberDelete(Schema):
     username = fields.String(required=True, validate=Length(min=1, max=80))
 
 
-class PageQuery(Schema):
+class StrictQuery(Schema):
+    """Query strings are loaded with EXCLUDE by webargs; we want unknown parameters (order_by=…) to be a 400."""
+
+    @pre_load
+    def _reject_unknown(self, data, **_):
+        unknown = sorted(set(data.keys()) - set(self.fields))
+        if unknown:
+            raise ValidationError({key: ["Unknown query parameter."] for key in unknown})
+        return data
+
+
+class PageQuery(StrictQuery):
     limit = fields.Integer(load_default=50, validate=Range(1, 500))
     cursor = fields.String(load_default=None, allow_none=True, validate=Length(max=200))
 
@@ -94,7 +106,7 @@ class AnnotationPut(Schema):
     comment = fields.String(allow_none=True, validate=Length(max=5000))
 
 
-class NextQuery(Schema):
+class NextQuery(StrictQuery):
     stage = fields.String(load_default="annotate", validate=OneOf(["annotate", "review", "adjudicate"]))
 
 

@@ -1,10 +1,11 @@
 """Web UI (Jinja pages + plain ES modules). Pages read and write through the same /api/v1 as scripts."""
-from flask import Blueprint, g, redirect, request, url_for
+from apiflask import APIBlueprint
+from flask import g, redirect, request, url_for
 from flask_login import current_user
 
 from server.auth import session_expired, session_logout, touch_session
 
-web_bp = Blueprint("web", __name__)
+web_bp = APIBlueprint("web", __name__, enable_openapi=False)
 PUBLIC_ENDPOINTS = {"web.login", "static"}
 
 

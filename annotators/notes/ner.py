@@ -1,0 +1,193 @@
+"""Entity pre-annotation: terminology phrase matching, and a spaCy NER trained from accepted annotations.
+
+Trained models travel as one msgpack blob holding the pipeline config and `nlp.to_bytes()`: spaCy's own
+serialisation (no pickle). `load_ner` rebuilds only the pipeline shape we train (a tokenizer and one `ner`), so a
+tampered blob cannot make spaCy construct other components.
+"""
+from __future__ import annotations
+
+import random
+import time
+from typing import Iterable, Sequence
+
+MODEL_FORMAT = "clinlabel-notes-ner/1"
+
+
+class TermMatcher:
+    """Dictionary matching of terminology phrases, case-insensitive, on a tokenizer-only English pipeline.
+
+    `phrases` maps a label to phrases; a phrase is a string or a (string, concept) pair where concept is a dict
+    {"terminology", "code", "name"}. Overlapping matches resolve to the longest (then the earliest); a phrase listed
+    under several labels goes to the label listed first.
+    """
+
+    def __init__(self, phrases: dict[str, Iterable[str | tuple[str, dict]]], max_phrase_tokens: int = 12) -> None:
+        import spacy
+        from spacy.matcher import PhraseMatcher
+
+        self._nlp = spacy.blank("en")
+        self._matcher = PhraseMatcher(self._nlp.vocab, attr="LOWER")
+        self._label_order: dict[str, int] = {}
+        self._concepts: dict[tuple[str, str], list[dict]] = {}
+        for label, entries in phrases.items():
+            self._label_order.setdefault(label, len(self._label_order))
+            texts = []
+            for entry in entries:
+                phrase, concept = (entry, None) if isinstance(entry, str) else (entry[0], entry[1])
+                phrase = " ".join(phrase.split())
+                if not phrase:
+                    continue
+                texts.append(phrase)
+                if concept:
+                    self._concepts.setdefault((label, phrase.lower()), []).append(dict(concept))
+            docs = [d for d in self._nlp.tokenizer.pipe(dict.fromkeys(texts)) if len(d) <= max_phrase_tokens]
+            if docs:
+                self._matcher.add(label, docs)
+
+    def __len__(self) -> int:
+        return len(self._matcher)
+
+    def match(self, text: str, id_prefix: str = "t") -> list[dict]:
+        """Entity-layer spans with `concept` (first known concept) and `candidates` (all) when phrases carried them."""
+        from spacy.util import filter_spans
+
+        doc = self._nlp.make_doc(text)
+        spans = self._matcher(doc, as_spans=True)
+        # filter_spans keeps the longest, then earliest; sort first so equal spans resolve by label order.
+        spans = sorted(spans, key=lambda s: (s.start, -len(s), self._label_order.get(s.label_, 99)))
+        result = []
+        for i, span in enumerate(sorted(filter_spans(spans), key=lambda s: s.start_char)):
+            concepts = self._concepts.get((span.label_, " ".join(span.text.split()).lower()), [])
+            result.append({
+                "id": f"{id_prefix}{i + 1}", "start": span.start_char, "end": span.end_char, "label": span.label_,
+                "layer": "entity", "text": span.text, "concept": concepts[0] if concepts else None,
+                "candidates": [{**c, "score": 1.0} for c in concepts[:10]],
+                "attributes": {"source": "terminology"},
+            })
+        return result
+
+
+def _doc_with_entities(nlp, text: str, spans: Sequence[dict]):
+    """A training Doc: entity-layer spans snapped outward to token edges; overlaps keep the longest."""
+    from spacy.util import filter_spans
+
+    doc = nlp.make_doc(text)
+    ents = []
+    for span in spans:
+        if span.get("layer", "entity") != "entity":
+            continue
+        ent = doc.char_span(span["start"], span["end"], label=span["label"], alignment_mode="expand")
+        if ent is not None and ent.text.strip():
+            ents.append(ent)
+    doc.ents = filter_spans(ents)
+    return doc
+
+
+def _split(examples: list, held_out: float, seed: int) -> tuple[list, list]:
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_test = max(1, int(round(len(examples) * held_out))) if len(examples) >= 5 else 0
+    test_idx = set(order[:n_test])
+    return ([examples[i] for i in order if i not in test_idx], [examples[i] for i in order if i in test_idx])
+
+
+def _prf(nlp, docs) -> dict[str, float]:
+    """Exact-match entity precision/recall/F1 of the pipeline on gold docs (spaCy's own scorer)."""
+    from spacy.training import Example
+
+    examples = [Example(nlp(doc.text), doc) for doc in docs]
+    scores = nlp.get_pipe("ner").score(examples)
+    per_type = {label: {k: round(float(v), 4) for k, v in s.items()}
+                for label, s in (scores.get("ents_per_type") or {}).items()}
+    return {"precision": float(scores["ents_p"] or 0.0), "recall": float(scores["ents_r"] or 0.0),
+            "f1": float(scores["ents_f"] or 0.0), "per_label": per_type}
+
+
+def train_ner(examples: Sequence[tuple[str, Sequence[dict]]], base_params: dict | None = None, seed: int = 0,
+              n_iter: int = 15, held_out: float = 0.2, patience: int = 3, max_seconds: float = 240.0,
+              labels: Sequence[str] | None = None) -> tuple[bytes, dict]:
+    """Train a spaCy `ner` from (text, spans) pairs; returns (model blob, metrics on the held-out part).
+
+    A dev tenth of the training part drives early stopping (F1 not improving for `patience` epochs) and the best
+    epoch's weights are kept; the held-out part is scored once at the end. `max_seconds` bounds the time spent.
+    `base_params` may carry {"dropout", "batch_size", "learn_rate"}.
+    """
+    import spacy
+    from spacy.training import Example
+    from spacy.util import fix_random_seed, minibatch
+
+    params = {"dropout": 0.2, "batch_size": 8, "learn_rate": 0.001, **(base_params or {})}
+    started = time.monotonic()
+    fix_random_seed(seed)
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("ner")
+    docs = [_doc_with_entities(nlp, text, spans) for text, spans in examples if text.strip()]
+    for label in sorted(set(labels or []) | {e.label_ for d in docs for e in d.ents}):
+        ner.add_label(label)
+    if not ner.labels:
+        raise ValueError("no entity spans to learn from")
+    train_docs, test_docs = _split(docs, held_out, seed)
+    train_docs, dev_docs = _split(train_docs, 0.1, seed + 1) if len(train_docs) >= 20 else (train_docs, [])
+    train_examples = [Example(nlp.make_doc(d.text), d) for d in train_docs]
+    optimizer = nlp.initialize(lambda: train_examples)
+    optimizer.learn_rate = float(params["learn_rate"])
+    rng = random.Random(seed)
+    best_f1, best_bytes, stale, history = -1.0, None, 0, []
+    for epoch in range(n_iter):
+        rng.shuffle(train_examples)
+        losses: dict[str, float] = {}
+        for batch in minibatch(train_examples, size=int(params["batch_size"])):
+            nlp.update(batch, drop=float(params["dropout"]), sgd=optimizer, losses=losses)
+        dev_f1 = _prf(nlp, dev_docs)["f1"] if dev_docs else -losses.get("ner", 0.0)
+        history.append({"epoch": epoch + 1, "loss": round(losses.get("ner", 0.0), 3), "dev_f1": round(dev_f1, 4)})
+        if dev_f1 > best_f1:
+            best_f1, best_bytes, stale = dev_f1, nlp.get_pipe("ner").to_bytes(), 0
+        else:
+            stale += 1
+        if stale >= patience or time.monotonic() - started > max_seconds:
+            break
+    if best_bytes is not None:
+        nlp.get_pipe("ner").from_bytes(best_bytes)
+    metrics = _prf(nlp, test_docs) if test_docs else {"precision": 0.0, "recall": 0.0, "f1": 0.0, "per_label": {}}
+    metrics.update({"n_train": len(train_docs), "n_dev": len(dev_docs), "n_held_out": len(test_docs),
+                    "epochs": len(history), "history": history, "labels": list(ner.labels),
+                    "seconds": round(time.monotonic() - started, 2), "seed": seed})
+    return model_to_bytes(nlp), metrics
+
+
+def model_to_bytes(nlp) -> bytes:
+    import srsly
+
+    return srsly.msgpack_dumps({"format": MODEL_FORMAT, "labels": list(nlp.get_pipe("ner").labels),
+                                "model": nlp.to_bytes(exclude=["vocab"]), "vocab": nlp.vocab.to_bytes()})
+
+
+def load_ner(blob: bytes):
+    """Rebuild a model made by `train_ner`. Raises ValueError for anything else."""
+    import spacy
+    import srsly
+
+    try:
+        data = srsly.msgpack_loads(blob)
+    except Exception as exc:
+        raise ValueError("not a notes NER model") from exc
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+        raise ValueError("not a notes NER model (unknown format)")
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("ner")
+    for label in data.get("labels", []):
+        ner.add_label(str(label))
+    nlp.vocab.from_bytes(data["vocab"])
+    nlp.initialize()  # allocates weights of the right shapes, replaced by from_bytes below
+    nlp.from_bytes(data["model"], exclude=["vocab"])
+    return nlp
+
+
+def predict_ner(nlp, texts: Sequence[str], batch_size: int = 16, id_prefix: str = "n") -> list[list[dict]]:
+    """Entity-layer spans per text (offsets into the given text)."""
+    out = []
+    for doc in nlp.pipe(texts, batch_size=batch_size):
+        out.append([{"id": f"{id_prefix}{i + 1}", "start": e.start_char, "end": e.end_char, "label": e.label_,
+                     "layer": "entity", "text": e.text, "attributes": {"source": "ner"}}
+                    for i, e in enumerate(doc.ents)])
+    return out

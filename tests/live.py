@@ -1,0 +1,94 @@
+"""A real Clinlabel instance for browser and worker tests: `flask setup`, then gunicorn + Celery worker."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ADMIN_PASSWORD = "live-admin-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, data_dir: str, database_url: str | None = None, broker_url: str | None = None,
+                 demo: bool = False, extra_env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "CLINLABEL_DATA_DIR": data_dir, "CLINLABEL_PORT": str(self.port),
+                    "CLINLABEL_ADMIN_PASSWORD": ADMIN_PASSWORD, "CLINLABEL_WORKER_CONCURRENCY": "1",
+                    "CLINLABEL_WEB_WORKERS": "1", "FLASK_APP": "server:create_app"}
+        if database_url:
+            self.env["CLINLABEL_DATABASE_URL"] = database_url
+        if broker_url:
+            self.env["CLINLABEL_BROKER_URL"] = broker_url
+        self.env.update(extra_env or {})
+        self.demo = demo
+        self.proc: subprocess.Popen | None = None
+        self.log_path = os.path.join(data_dir, "serve.log")
+
+    def __enter__(self) -> "LiveServer":
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        flask = os.path.join(os.path.dirname(sys.executable), "flask")
+        subprocess.run([flask, "setup", "--demo" if self.demo else "--no-demo"], cwd=ROOT, env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "server.serve"], cwd=ROOT, env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                health = self.get("/api/v1/health")
+                if health.get("workers"):
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.3)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"live server did not become healthy; log: {self.read_log()[-3000:]}")
+
+    def read_log(self) -> str:
+        with open(self.log_path, "rb") as fh:
+            return fh.read().decode(errors="replace")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+    def request(self, method: str, path: str, body=None, token: str | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                raw = resp.read()
+                return resp.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            return err.code, json.loads(raw) if raw else None
+
+    def get(self, path: str, token: str | None = None):
+        return self.request("GET", path, token=token)[1]
+
+    def token(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
+        status, body = self.request("POST", "/api/v1/tokens", {"username": username, "password": password})
+        assert status == 201, body
+        return body["token"]
