@@ -23,8 +23,14 @@ for _position, _char in enumerate(ALPHABET):
 # Greek letters are common in clinical names (alpha-thalassemia, beta blocker) and would otherwise vanish.
 _GREEK = str.maketrans({"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda",
                         "μ": "mu", "ω": "omega", "ß": "ss"})
+# Every ASCII character that is not a letter or digit becomes a space; apostrophes vanish so "Alzheimer's" stays
+# one word. str.translate plus split/join is several times faster than regular expressions here, and index
+# building normalises a few hundred thousand names.
+_ASCII_TO_WORDS = {code: " " for code in range(128) if not chr(code).isalnum()}
+_ASCII_TO_WORDS.update({ord("'"): None, ord("`"): None})
+_ASCII_TO_WORDS = str.maketrans(_ASCII_TO_WORDS)
+_APOSTROPHES = str.maketrans({"’": None, "‘": None})
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_APOSTROPHES = re.compile(r"['’`]")
 # ICD-10-CM writes optional plurals as "Seizure(s)"; reading them as the plural keeps the word whole.
 _OPTIONAL_PLURAL = re.compile(r"\((e?s)\)", re.IGNORECASE)
 
@@ -35,12 +41,14 @@ STOPWORDS = frozenset({"of", "the", "and", "or", "in", "on", "to", "for", "a", "
 
 def normalize(text: str) -> str:
     """Lower-cased ASCII words separated by single spaces (accents folded, punctuation dropped)."""
-    text = _OPTIONAL_PLURAL.sub(r"\1", text)
+    if "(" in text:
+        text = _OPTIONAL_PLURAL.sub(r"\1", text)
+    text = text.lower()
     if not text.isascii():
-        text = unicodedata.normalize("NFKD", text.lower().translate(_GREEK))
+        text = unicodedata.normalize("NFKD", text.translate(_GREEK).translate(_APOSTROPHES))
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _APOSTROPHES.sub("", text.lower())
-    return _NON_ALNUM.sub(" ", text).strip()
+        return _NON_ALNUM.sub(" ", text.translate(_ASCII_TO_WORDS)).strip()
+    return " ".join(text.translate(_ASCII_TO_WORDS).split())
 
 
 def normalize_mention(text: str) -> str:

@@ -196,9 +196,11 @@ class PhiDetector:
         }
         engine = NlpEngineProvider(nlp_configuration=configuration).create_engine()
         self._nlp = engine.nlp["en"]
-        # Presidio reads tokens, lemmas and entities only; the dependency parser is the slowest unused part.
-        if "parser" in self._nlp.pipe_names:
-            self._nlp.disable_pipe("parser")
+        # Only the entities matter to us: the small model's NER has its own tok2vec, so the tagger, parser and
+        # lemmatizer (used by Presidio only to boost scores by context words) can go, which triples throughput.
+        for pipe in self._nlp.pipe_names:
+            if pipe != "ner":
+                self._nlp.disable_pipe(pipe)
         registry = RecognizerRegistry()
         registry.load_predefined_recognizers(nlp_engine=engine, languages=["en"])
         registry.remove_recognizer("EmailRecognizer")

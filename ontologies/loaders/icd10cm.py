@@ -77,7 +77,8 @@ def load(paths, name: str | None, version: str | None, tracker: ProgressTracker,
         if parent == code:
             parent = cm.get_parent(code, prioritize_blocks=True)
         description = cm.get_description(code)
-        synonyms = list(cm.get_inclusion_term(code))
+        # Inclusion terms and "includes" notes both list conditions the code covers ("diabetes NOS" under E11).
+        synonyms = list(cm.get_inclusion_term(code)) + list(cm.get_includes(code))
         for text in [description, *synonyms]:
             variant = nonessential_variant(text)
             if variant:

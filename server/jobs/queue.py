@@ -86,10 +86,13 @@ def start_job(project, kind: str, params: dict, actor: str, idempotency_key: str
     audit.record(db.session, actor=actor, action=f"job.{kind}", object_type="job", object_id=job.id,
                  project_id=job.project_id, details={"queue": job.queue})
     db.session.commit()
+    job_id = job.id
     try:
         enqueue(job)
         db.session.commit()
     except Exception as exc:  # noqa: BLE001 - the job row stays queued; the reaper re-sends it
         db.session.rollback()
-        log.warning("could not enqueue job %s now (%s); the reaper will retry", job.id, type(exc).__name__)
+        log.warning("could not enqueue job %s now (%s); the reaper will retry", job_id, type(exc).__name__)
+    job = db.session.get(Job, job_id)
+    db.session.refresh(job)
     return job

@@ -7,6 +7,7 @@ import socket
 import threading
 from datetime import timedelta
 
+from flask import has_app_context
 from sqlalchemy import or_, update
 
 from server.extensions import db
@@ -158,6 +159,8 @@ def execute(job_id: int) -> str:
 def run_job(job_id: int) -> str:
     if not isinstance(job_id, int):
         return "rejected"
+    if has_app_context():  # eager mode (tests, CLINLABEL_JOBS_EAGER): run inside the caller's context
+        return execute(job_id)
     with celery.flask_app.app_context():
         return execute(job_id)
 

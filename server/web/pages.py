@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import g, render_template, request
+from jinja2.utils import htmlsafe_json_dumps
 from sqlalchemy import func, select
 
 from annotators.base import registry
@@ -28,7 +29,10 @@ def projects():
 @web_bp.get("/projects/new")
 def new_project():
     require_site_admin()
-    return render_template("project_new.html", modalities=[m.describe() for m in registry.all()])
+    modalities = [m.describe() for m in registry.all()]
+    # Not the `tojson` filter: it sorts keys, and the form lays out schema properties in their declared order.
+    return render_template("project_new.html", modalities=modalities,
+                           modalities_json=htmlsafe_json_dumps(modalities, sort_keys=False))
 
 
 @web_bp.get("/projects/<int:project_id>")

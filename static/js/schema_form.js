@@ -14,7 +14,10 @@ function field(schema, value, label) {
     return { element: h('label', {}, `${label} `, sel), value: () => sel.value };
   }
   if (schema.type === 'string' || schema.type === 'number' || schema.type === 'integer') {
-    const input = h('input', { type: schema.type === 'string' ? 'text' : 'number', 'data-field': label });
+    const long = schema.type === 'string' && (schema.maxLength || 0) >= 500;  // guidelines, instructions
+    const input = long
+      ? h('textarea', { rows: 2, 'data-field': label, maxlength: schema.maxLength })
+      : h('input', { type: schema.type === 'string' ? 'text' : 'number', 'data-field': label, maxlength: schema.maxLength });
     input.value = value ?? schema.default ?? '';
     const read = () => {
       if (schema.type === 'string') return input.value;
@@ -40,9 +43,12 @@ function objectForm(schema, value, label) {
   const element = h('div', { class: 'schema-object' }, label ? h('strong', {}, label) : null, ...fields.map(([, f]) => f.element));
   const read = () => {
     const out = {};
+    const required = schema.required || [];
     for (const [key, f] of fields) {
       const v = f.value();
-      if (v !== undefined && !(Array.isArray(v) && v.length === 0 && !(schema.required || []).includes(key))) out[key] = v;
+      // An optional field left empty is omitted: '' would fail patterns such as a hotkey's.
+      const empty = v === '' || (Array.isArray(v) && v.length === 0);
+      if (v !== undefined && !(empty && !required.includes(key))) out[key] = v;
     }
     return out;
   };

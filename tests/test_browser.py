@@ -1,0 +1,433 @@
+"""Real browser tests: Debian's Chromium driven by Playwright against a live server (gunicorn + Celery worker).
+
+One live server for the module; every test gets a fresh browser context. Setup that is not the behaviour under test
+(creating a project, adding items, waiting for a model) goes through the API; the behaviour itself is clicked through.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from live import ADMIN_PASSWORD, LiveServer  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+WAIT_MS = 20_000  # upper bound for a job on a 2-core machine; expect() returns as soon as the condition holds
+
+expect.set_options(timeout=WAIT_MS)
+
+XSS_PROJECT = "<img src=x onerror=alert(1)>"
+XSS_TEXT = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
+
+
+# --------------------------------------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with LiveServer(str(tmp_path_factory.mktemp("browser-live"))) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def token(live):
+    return live.token()
+
+
+@pytest.fixture(scope="module")
+def browser(live):
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def admin_state(browser, live):
+    """A logged-in session (cookies), made once through the login form and reused by each test's fresh context."""
+    context = browser.new_context(base_url=live.url)
+    page = context.new_page()
+    login(page)
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+class Watcher:
+    """Collects what must never happen on a page: uncaught JS errors, CSP violations, alert/confirm dialogs."""
+
+    def __init__(self, page):
+        self.problems: list[str] = []
+        page.on("pageerror", lambda exc: self.problems.append(f"uncaught JS error: {exc}"))
+        page.on("console", self._console)
+        page.on("dialog", self._dialog)
+
+    def _console(self, msg):
+        if msg.type == "error" and "Content Security Policy" in msg.text:
+            self.problems.append(f"CSP violation: {msg.text}")
+
+    def _dialog(self, dialog):
+        self.problems.append(f"unexpected {dialog.type} dialog: {dialog.message!r}")
+        dialog.dismiss()
+
+
+def _new_page(browser, live, storage_state=None):
+    context = browser.new_context(base_url=live.url, storage_state=storage_state, viewport={"width": 1280, "height": 900},
+                                  accept_downloads=True)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    return context, page, Watcher(page)
+
+
+@pytest.fixture
+def anon_page(browser, live):
+    context, page, watcher = _new_page(browser, live)
+    yield page
+    context.close()
+    assert not watcher.problems, watcher.problems
+
+
+@pytest.fixture
+def page(browser, live, admin_state):
+    context, page, watcher = _new_page(browser, live, admin_state)
+    page.watcher = watcher
+    yield page
+    context.close()
+    assert not watcher.problems, watcher.problems
+
+
+# ---------------------------------------------------------------------------------------------------------- helpers
+
+def login(page, username="admin", password=ADMIN_PASSWORD):
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator(".who")).to_have_text(username)
+
+
+def shot(page, tmp_path, name):
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def api(live, token, method, path, body=None, ok=(200, 201, 202)):
+    status, data = live.request(method, f"/api/v1{path}", body, token)
+    assert status in ok, (status, data)
+    return data
+
+
+def make_project(live, token, name, label_config=None, **workflow):
+    body = {"name": name, "modality": "labels", "workflow": workflow}
+    if label_config is not None:
+        body["label_config"] = label_config
+    return api(live, token, "POST", "/projects", body)
+
+
+def add_items(live, token, project_id, records):
+    return api(live, token, "POST", f"/projects/{project_id}/items", records)["created"]
+
+
+def wait_job(live, token, job_id, deadline_s=WAIT_MS / 1000):
+    end = time.time() + deadline_s
+    while time.time() < end:
+        job = api(live, token, "GET", f"/jobs/{job_id}")
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            assert job["status"] == "succeeded", job
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+# ------------------------------------------------------------------------------------------------------------ tests
+
+def test_login_wrong_password_then_login_and_logout(anon_page, live, tmp_path):
+    page = anon_page
+    page.goto("/")
+    expect(page).to_have_url(f"{live.url}/login")  # pages need a session
+
+    page.fill("#username", "admin")
+    page.fill("#password", "not-the-password")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login-error")).to_have_text("invalid username or password")
+    expect(page.locator(".who")).to_have_count(0)
+    shot(page, tmp_path, "login-error")
+
+    page.fill("#username", "admin")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page).to_have_url(f"{live.url}/")
+    expect(page.locator(".who")).to_have_text("admin")
+    expect(page.locator("h1")).to_have_text("Projects")
+
+    page.click("#logout")
+    expect(page).to_have_url(f"{live.url}/login")
+    expect(page.locator(".who")).to_have_count(0)
+    page.goto("/")  # the session is gone
+    expect(page).to_have_url(f"{live.url}/login")
+
+
+def test_create_labels_project_through_the_schema_form(page, live, token, tmp_path):
+    page.goto("/")
+    page.click("#new-project")
+    expect(page).to_have_url(f"{live.url}/projects/new")
+    page.fill("#project-name", "Ward triage")
+    page.select_option("#modality", "labels")
+    form = page.locator("#config-form")
+    rows = form.locator(".schema-row")
+    expect(rows).to_have_count(3)  # the modality's default labels
+    # the first field of a label row is its name (schema order, not alphabetical)
+    expect(rows.nth(0).locator("input").first).to_have_attribute("data-field", "Name")
+    rows.nth(0).locator('input[data-field="Name"]').fill("emergency")
+    form.get_by_role("button", name="Add label").click()
+    expect(rows).to_have_count(4)
+    rows.nth(3).locator('input[data-field="Name"]').fill("clinical question")
+    rows.nth(3).locator('input[data-field="Hotkey"]').fill("q")
+    shot(page, tmp_path, "project-new")
+    page.click("#create-project")
+
+    page.wait_for_url(re.compile(r".*/projects/\d+$"))
+    expect(page.locator("#project-title")).to_have_text("Ward triage")
+    expect(page.locator("#items")).to_contain_text("No items yet.")
+    project_id = int(page.locator("#project").get_attribute("data-project-id"))
+    assert page.url == f"{live.url}/projects/{project_id}"
+    shot(page, tmp_path, "project-page")
+
+    saved = api(live, token, "GET", f"/projects/{project_id}")
+    names = [label["name"] for label in saved["label_config"]["labels"]]
+    assert names == ["emergency", "routine", "admin", "clinical question"]
+    assert saved["label_config"]["labels"][3] == {"name": "clinical question", "hotkey": "q"}
+    assert saved["label_config"]["labels"][0]["keywords"][:2] == ["chest pain", "bleeding"]
+
+
+def _drop_files(page, selector, files):
+    """Drag-and-drop as the browser delivers it: a `drop` event whose DataTransfer carries File objects."""
+    transfer = page.evaluate_handle("""(files) => {
+        const dt = new DataTransfer();
+        for (const f of files) dt.items.add(new File([f.text], f.name, { type: f.type }));
+        return dt;
+    }""", files)
+    page.dispatch_event(selector, "dragover", {"dataTransfer": transfer})
+    expect(page.locator(selector)).to_have_class(re.compile(r"\bover\b"))
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
+def test_upload_by_file_input_drag_and_drop_and_a_bad_file(page, live, token, tmp_path):
+    project = make_project(live, token, "Upload inbox")
+    page.goto(f"/projects/{project['id']}")
+    expect(page.locator("#items")).to_contain_text("No items yet.")
+
+    jsonl = tmp_path / "messages.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "Chest pain since an hour, sweating.", "name": "msg-a"},
+        {"text": "Please update my insurance details.", "name": "msg-b"},
+    ]) + "\n", encoding="utf-8")
+    txt = tmp_path / "note.txt"
+    txt.write_text("Stable on current dose, renew the prescription.\n", encoding="utf-8")
+    page.set_input_files("#file-input", [str(jsonl), str(txt)])
+    expect(page.locator("#upload-summary")).to_have_text("3 item(s) created, 0 failed.")
+    shot(page, tmp_path, "upload-summary")
+    # the page reloads to show the new items
+    for name in ("msg-a", "msg-b", "note.txt"):
+        expect(page.locator("#items")).to_contain_text(name)
+    expect(page.locator("#items tbody tr")).to_have_count(3)
+    expect(page.locator(".stage").first).to_have_text("annotate: 3")
+
+    _drop_files(page, "#dropzone", [{"name": "dropped.txt", "type": "text/plain", "text": "Fax the summary to the GP."}])
+    expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 0 failed.")
+    expect(page.locator("#items")).to_contain_text("dropped.txt")
+    expect(page.locator("#items tbody tr")).to_have_count(4)
+
+    binary = tmp_path / "scan.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    page.set_input_files("#file-input", str(binary))
+    expect(page.locator("#upload-summary")).to_contain_text("no item was created")
+    expect(page.locator("#upload-result .error").nth(1)).to_have_text("scan.txt: scan.txt: binary content, not text")
+    shot(page, tmp_path, "upload-bad-file")
+
+    # a good and a bad file together: the good one is created, the bad one is listed with its error
+    page.set_input_files("#file-input", [str(binary), str(txt)])
+    expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 1 failed.")
+    expect(page.locator("#upload-result .error")).to_contain_text("binary content, not text")
+    expect(page.locator("#items tbody tr")).to_have_count(5)
+    items = api(live, token, "GET", f"/projects/{project['id']}/items")["items"]
+    assert sorted(i["name"] for i in items) == ["dropped.txt", "msg-a", "msg-b", "note.txt", "note.txt"]
+
+
+def test_preannotate_button_runs_a_job_to_100_percent(page, live, token, tmp_path):
+    project = make_project(live, token, "Pre-annotation")
+    created = add_items(live, token, project["id"], [{"text": "Severe bleeding after extraction."},
+                                           {"text": "Annual follow-up, stable."},
+                                           {"text": "New mailing address for the patient."}])
+    page.goto(f"/projects/{project['id']}")
+    page.click("#start-preannotate")
+    expect(page.locator("#toast")).to_contain_text("(preannotate) queued")
+    row = page.locator("#jobs tbody tr").first
+    expect(row).to_contain_text("preannotate")
+    expect(row).to_have_attribute("data-status", "succeeded")  # the page polls /jobs until the job ends
+    expect(row.locator("td").nth(2)).to_have_text("succeeded")
+    expect(row.locator("progress")).to_have_js_property("value", 100)
+    expect(row).to_contain_text("100%")
+    shot(page, tmp_path, "job-succeeded")
+    suggested = {}
+    for item in created:
+        for a in api(live, token, "GET", f"/items/{item['id']}/annotations")["items"]:
+            assert a["source"] == "model"
+            suggested[item["id"]] = a["payload"]["labels"]
+    assert list(suggested.values()) == [["urgent"], ["routine"], ["admin"]]
+
+
+def test_annotate_with_model_suggestion_hotkey_and_ctrl_enter(page, live, token, tmp_path):
+    project = make_project(live, token, "Annotate me")
+    created = add_items(live, token, project["id"], [
+        {"text": "Chest pain radiating to the left arm.", "name": "first"},
+        {"text": "Nothing that any keyword would match here.", "name": "second"},
+    ])
+    job = api(live, token, "POST", f"/projects/{project['id']}/jobs", {"kind": "preannotate"})
+    wait_job(live, token, job["id"])
+
+    page.goto(f"/projects/{project['id']}")
+    page.click("#annotate-link")
+    expect(page.locator("#annotator-status")).to_have_text(f"Item #{created[0]['id']} · first")
+    expect(page.locator("#item-text")).to_have_text("Chest pain radiating to the left arm.")
+    expect(page.locator("#model-hint")).to_be_visible()
+    expect(page.locator("button.label.selected")).to_have_count(1)
+    expect(page.locator("button.label.selected")).to_have_attribute("data-label", "urgent")
+    shot(page, tmp_path, "annotate-suggestion")
+
+    page.keyboard.press("2")  # hotkey of "routine"; one label per item, so "urgent" is deselected
+    expect(page.locator("button.label.selected")).to_have_count(1)
+    expect(page.locator("button.label.selected")).to_have_attribute("data-label", "routine")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#toast")).to_have_text("Saved")
+
+    # the next item has no suggestion: nothing preselected, no hint
+    expect(page.locator("#annotator-status")).to_have_text(f"Item #{created[1]['id']} · second")
+    expect(page.locator("#item-text")).to_have_text("Nothing that any keyword would match here.")
+    expect(page.locator("#model-hint")).to_have_count(0)
+    expect(page.locator("button.label.selected")).to_have_count(0)
+    assert page.locator("#item-view").inner_text().strip().startswith("Nothing that any keyword")
+    page.keyboard.press("Control+Enter")  # no label chosen yet: refused with a message
+    expect(page.locator("#toast")).to_have_text("Choose a label first.")
+    page.locator('button.label[data-label="admin"]').click()
+    expect(page.locator("button.label.selected")).to_have_attribute("data-label", "admin")
+    page.keyboard.press("Control+Enter")
+
+    expect(page.locator("#annotator-status")).to_have_text("Nothing left for you in this queue. Thank you!")
+    expect(page.locator("#item-view")).to_be_hidden()
+    expect(page.locator("#submit")).to_be_disabled()
+    shot(page, tmp_path, "annotate-done")
+
+    mine = {}
+    for item in created:
+        for a in api(live, token, "GET", f"/items/{item['id']}/annotations")["items"]:
+            if a["source"] == "human":
+                mine[item["name"]] = (a["payload"], a["status"], a["author"])
+    assert mine == {"first": ({"labels": ["routine"]}, "submitted", "admin"),
+                    "second": ({"labels": ["admin"]}, "submitted", "admin")}
+
+
+def test_export_shows_a_download_link(page, live, token, tmp_path):
+    project = make_project(live, token, "Export me")
+    created = add_items(live, token, project["id"], [{"text": "Fax the records.", "name": "one"}])
+    api(live, token, "POST", f"/items/{created[0]['id']}/annotations", {"payload": {"labels": ["admin"]}})
+
+    page.goto(f"/projects/{project['id']}")
+    page.select_option("#export-format", "jsonl")
+    page.click("#start-export")
+    expect(page.locator("#toast")).to_contain_text("queued")
+    link = page.locator("#jobs a.download")
+    expect(link).to_have_text("Download")
+    expect(page.locator("#jobs tbody tr").first).to_have_attribute("data-status", "succeeded")
+    shot(page, tmp_path, "export-download")
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename.startswith(f"project-{project['id']}-")
+    lines = [json.loads(line) for line in open(download.path(), encoding="utf-8") if line.strip()]
+    assert len(lines) == 1 and "Fax the records." in json.dumps(lines[0]) and "admin" in json.dumps(lines[0])
+
+
+def test_audit_page_lists_logins_and_verifies_the_chain(page, live, tmp_path):
+    page.goto("/")
+    page.locator(".topbar nav").get_by_role("link", name="Audit").click()
+    expect(page).to_have_url(f"{live.url}/audit")
+    table = page.locator("#audit-events")
+    login_rows = table.locator("tbody tr", has=page.locator("td:nth-child(4)", has_text=re.compile(r"^login$")))
+    expect(login_rows.first).to_be_visible()
+    expect(table.locator("tbody tr.outcome-success", has_text="login").first).to_be_visible()
+    assert login_rows.count() >= 2  # the module's form login and the API token login at least
+    page.click("#verify-chain")
+    expect(page.locator("#verify-result")).to_have_text(re.compile(r"^Chain intact: \d+ events verified\.$"))
+    expect(page.locator("#verify-result")).to_have_class("ok")
+    shot(page, tmp_path, "audit")
+
+
+def test_stored_xss_is_shown_as_text(page, live, token, tmp_path):
+    # label names are restricted by the label-config schema: the API refuses markup characters
+    status, body = live.request("POST", "/api/v1/projects", {
+        "name": "bad labels", "modality": "labels",
+        "label_config": {"labels": [{"name": "<script>alert(1)</script>"}]}}, token)
+    assert status == 400, body
+    assert "labels" in body["error"]["message"]
+
+    # the same through the form: the API's message is shown, nothing is created
+    page.goto("/projects/new")
+    page.fill("#project-name", XSS_PROJECT)
+    page.locator('#config-form .schema-row input[data-field="Name"]').first.fill("<script>alert(1)</script>")
+    page.click("#create-project")
+    expect(page.locator("#form-error")).to_be_visible()
+    expect(page.locator("#form-error")).to_contain_text("label_config invalid")
+    assert page.url.endswith("/projects/new")
+
+    # a hostile project name is fine (it is only ever text)
+    page.locator('#config-form .schema-row input[data-field="Name"]').first.fill("urgent")
+    page.click("#create-project")
+    page.wait_for_url(re.compile(r".*/projects/\d+$"))
+    expect(page.locator("#project-title")).to_have_text(XSS_PROJECT)
+    assert page.title().startswith(XSS_PROJECT)
+    project_id = int(page.locator("#project").get_attribute("data-project-id"))
+
+    # an item whose text and file name are markup, uploaded through the page
+    page.set_input_files("#file-input", [
+        {"name": "x.jsonl", "mimeType": "application/json",
+         "buffer": (json.dumps({"text": XSS_TEXT, "name": XSS_PROJECT}) + "\n").encode()},
+        {"name": "<img src=y onerror=alert(3)>.txt", "mimeType": "text/plain", "buffer": b"\x00\x01binary"},
+    ])
+    expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 1 failed.")
+    expect(page.locator("#upload-result .error")).to_contain_text("<img src=y onerror=alert(3)>.txt: ")
+    expect(page.locator("#items")).to_contain_text(XSS_PROJECT)
+    assert page.locator("#items img").count() == 0
+    assert page.evaluate("window.__xss") is None
+    shot(page, tmp_path, "xss-project")
+
+    page.goto("/")
+    expect(page.locator("#project-list")).to_contain_text(XSS_PROJECT)
+    assert page.locator("#project-list img").count() == 0
+
+    page.goto(f"/projects/{project_id}/annotate")
+    expect(page.locator("#item-text")).to_have_text(XSS_TEXT)
+    expect(page.locator("#annotator-status")).to_contain_text(XSS_PROJECT)
+    assert page.locator("#item-view img, #item-view script, #annotator-status img").count() == 0
+    page.keyboard.press("1")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#annotator-status")).to_have_text("Nothing left for you in this queue. Thank you!")
+    shot(page, tmp_path, "xss-annotate")
+
+    page.goto("/audit")
+    expect(page.locator("#audit-events")).to_be_visible()
+    assert page.evaluate("window.__xss") is None
+    assert not page.watcher.problems, page.watcher.problems
