@@ -6,6 +6,8 @@ CSC matrix (trigram -> names) so a query touches only the names sharing its trig
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import os
@@ -21,11 +23,24 @@ from .text import TRIGRAM_SPACE, normalize, normalize_code, query_trigrams, trig
 INDEX_FORMAT = 1
 # Postings read in full per query; rarer trigrams are read first. Names that share none of those trigrams cannot
 # reach a useful cosine, so the remaining (common) trigrams are only looked up for the candidates already found.
-POSTING_BUDGET = 30_000
-MAX_CANDIDATES = 3_000
+POSTING_BUDGET = 10_000
+# Postings (one per name and shared trigram) kept as candidates, and the least share of the best partial cosine.
+MAX_CANDIDATE_POSTINGS = 5_000
+CANDIDATE_SHARE = 0.4
 _ARRAYS = ("name_concept", "preferred_name", "concept_names_ptr", "concept_names", "parent_ptr", "parent_idx",
            "child_ptr", "child_idx", "billable", "default_leaf", "semtype_ptr", "semtype_idx", "post_ptr",
            "post_name", "post_weight", "idf")
+
+
+@contextlib.contextmanager
+def paused_gc():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _csr_lists(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -56,18 +71,28 @@ class ConceptIndex:
     # ----- building -------------------------------------------------------------------------------------------
     @classmethod
     def build(cls, terminology: Terminology) -> "ConceptIndex":
+        # Building allocates a few hundred thousand small objects next to a large live heap (the loaded
+        # terminology); pausing the cyclic collector avoids repeated full scans that cost more than the work.
+        with paused_gc():
+            return cls._build(terminology)
+
+    @classmethod
+    def _build(cls, terminology: Terminology) -> "ConceptIndex":
         concepts = list(terminology.concepts.values())
         position = {concept.code: i for i, concept in enumerate(concepts)}
         display: list[str] = []
         normalized: list[str] = []
         owner: list[int] = []
         first_name: list[int] = []
+        preferred_normalized: list[str] = []
         for i, concept in enumerate(concepts):
             first_name.append(len(display))
             seen: set[str] = set()
             for j, text in enumerate([concept.name, *concept.synonyms]):
                 key = normalize(text)
-                if j and (key in seen or not key):
+                if not j:
+                    preferred_normalized.append(key)
+                elif key in seen or not key:
                     continue
                 seen.add(key)
                 display.append(text)
@@ -97,12 +122,12 @@ class ConceptIndex:
                 children[parent].append(child)
         arrays["child_ptr"], arrays["child_idx"] = _csr_lists(children)
 
-        billable = np.array([-1 if concept.attributes.get("billable") is None else int(bool(
-            concept.attributes["billable"])) for concept in concepts], dtype=np.int8)
+        flags = [concept.attributes.get("billable") for concept in concepts]
+        billable = np.array([-1 if flag is None else int(bool(flag)) for flag in flags], dtype=np.int8)
         arrays["billable"] = billable
         has_billable = bool((billable >= 0).any())
-        concept_texts = [[concept.name, *concept.synonyms] for concept in concepts]
-        arrays["default_leaf"] = (default_leaves(concept_texts, [c.code for c in concepts], children, billable)
+        arrays["default_leaf"] = (default_leaves(preferred_normalized, [c.synonyms for c in concepts],
+                                                 [c.code for c in concepts], children, billable)
                                   if has_billable else np.full(len(concepts), -1, dtype=np.int32))
 
         vocabulary: dict[str, int] = {}
@@ -213,9 +238,16 @@ class ConceptIndex:
         ids = np.concatenate([self.post_name[starts[k]:ends[k]] for k in exact])
         values = np.concatenate([self.post_weight[starts[k]:ends[k]] * weights[k] for k in exact])
         scores = np.bincount(ids, weights=values, minlength=len(self.names))
-        candidates = np.flatnonzero(scores)
-        if candidates.size > MAX_CANDIDATES:
-            candidates = candidates[np.argpartition(-scores[candidates], MAX_CANDIDATES)[:MAX_CANDIDATES]]
+        if ids.size > 1_000:
+            # Keep names whose partial cosine (rare trigrams only) is within reach of the best one: a relative cut
+            # is two cheap passes; the exact top-k partition is only needed when very many names are that close.
+            gathered = scores[ids]
+            close = gathered >= CANDIDATE_SHARE * gathered.max()
+            ids, gathered = ids[close], gathered[close]
+            if ids.size > MAX_CANDIDATE_POSTINGS:
+                cut = ids.size - MAX_CANDIDATE_POSTINGS
+                ids = ids[gathered >= np.partition(gathered, cut)[cut]]
+        candidates = np.unique(ids)
         cosine = scores[candidates]
         for k in deferred:
             postings = self.post_name[starts[k]:ends[k]]

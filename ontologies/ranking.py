@@ -8,14 +8,17 @@ The rules are general coding conventions, not per-mention fixes:
 3. -0.035 for each extra content word in the name: a bare mention should not get a more specific concept.
 4. -0.08 when the name says "Other ..." and the query does not: "Other X" is a residual class a coder avoids for a
    bare mention of X.
-5. +0.03 when the name carries a default marker (unspecified, NOS, without complications, site not specified) the
-   query lacks, and +0.05 more for an exact "X NOS" name: an inclusion term "X NOS" is the tabular list's own
-   pointer to the code for a bare X.
-6. -0.1 for "... in diseases classified elsewhere": manifestation codes cannot be listed first.
+5. +0.03 when a name with no extra words carries a default marker the query lacks (unspecified, NOS, without
+   complications, site not specified, non-<etiology>), and +0.05 more for an exact "X NOS" name: an inclusion
+   term "X NOS" is the tabular list's own pointer to the code for a bare X. Default markers never count as extra
+   words, and in "X and Y" names only the conjunct that fits the query is checked for extra words.
+6. -0.1 for "... in diseases classified elsewhere": manifestation codes cannot be listed first; -0.05 for context
+   words the query lacks (newborn, pregnancy, congenital, postprocedural, ...), which need documented context.
 7. For terminologies with billable flags (ICD-10-CM), a non-billable category passes its score to its default
    billable descendant (+0.02) and itself drops by 0.06. The default descendant is the one whose inclusion term is
-   "<category name> NOS" if any, else the child reached by preferring "unspecified"/"without ..." names, avoiding
-   "Other ..." and "with ..." names, then codes ending in 9 and initial-encounter 7th characters.
+   "<category name> NOS" if any, else the leaf reached by following children whose names say they are the default
+   ("unspecified", "not specified", "without ...", "uncomplicated", "initial encounter"; never "Other ..." or "with ..."), ties
+   going to codes ending in 9. Where no child says so, the category has no default and keeps its own place.
 """
 from __future__ import annotations
 
@@ -30,7 +33,16 @@ EXTRA_WORD_PENALTY = 0.035
 OTHER_PENALTY = 0.08
 DEFAULT_MARKER_BONUS = 0.03
 NOS_EXACT_BONUS = 0.05
+CONTEXT_PENALTY = 0.05
+# Words that place a condition in a special context (newborn, pregnancy, congenital, after a procedure): such codes
+# need that context documented, so they should not win for a bare mention.
+CONTEXT_WORDS = frozenset({"newborn", "neonatal", "perinatal", "fetus", "fetal", "maternal", "pregnancy",
+                           "puerperium", "childbirth", "congenital", "postprocedural", "intraoperative",
+                           "history"})
 ELSEWHERE_PENALTY = 0.1
+# Words that relate one condition to another; stopwords such as "due"/"of" are listed because the check runs on
+# content tokens and raw words alike.
+RELATION_WORDS = frozenset({"due", "with", "without", "of", "in", "to", "from", "by", "following", "after"})
 LEAF_BONUS = 0.02
 NON_BILLABLE_PENALTY = 0.06
 
@@ -61,6 +73,21 @@ def _word_match(query_token: str, name_token: str) -> float:
     return 0.0
 
 
+def _is_marker(token: str) -> bool:
+    # "nonrheumatic", "nontraumatic", "noninfective": a negated etiology is the default reading, like "unspecified".
+    return token in DEFAULT_MARKERS or (token.startswith("non") and len(token) > 6)
+
+
+def _extra_words(name_normalized: str, name_tokens: list[str], used: set[str], query: QueryTerms) -> int:
+    """Name words the query did not ask for. In a plain "X and Y" name the code covers either condition, so only
+    the conjunct that best fits the query counts ("Syncope and collapse" says nothing more than "syncope"); names
+    that relate conditions ("... due to lung diseases and/or hypoxia") are not plain lists."""
+    if " and " in name_normalized and "and" not in query.token_set and not RELATION_WORDS & set(name_tokens):
+        return min(sum(1 for token in content_tokens(part) if token not in used and not _is_marker(token))
+                   for part in name_normalized.split(" and "))
+    return sum(1 for token in name_tokens if token not in used and not _is_marker(token))
+
+
 def score_name(query: QueryTerms, name_normalized: str, cosine: float) -> float:
     name_tokens = content_tokens(name_normalized)
     if not query.tokens:
@@ -82,15 +109,18 @@ def score_name(query: QueryTerms, name_normalized: str, cosine: float) -> float:
             covered += best
             used.add(best_token)
     score = 0.55 * cosine + 0.45 * covered / len(query.tokens)
-    extra = [token for token in name_tokens if token not in used and token not in DEFAULT_MARKERS]
-    score -= EXTRA_WORD_PENALTY * min(len(extra), 5)
+    extra = _extra_words(name_normalized, name_tokens, used, query)
+    score -= EXTRA_WORD_PENALTY * min(extra, 5)
     exact = not extra and covered >= len(query.tokens) - 1e-9
     if exact:
         score += EXACT_BONUS
     if "other" in name_set and "other" not in query.token_set:
         score -= OTHER_PENALTY
-    markers = name_set & DEFAULT_MARKERS
-    if markers and not markers & query.token_set:
+    context = name_set & CONTEXT_WORDS
+    if context and not context & query.token_set:
+        score -= CONTEXT_PENALTY
+    markers = {token for token in name_set if _is_marker(token)}
+    if markers and not extra and not markers & query.token_set:
         score += DEFAULT_MARKER_BONUS
         if exact and "nos" in markers:
             score += NOS_EXACT_BONUS
@@ -101,32 +131,38 @@ def score_name(query: QueryTerms, name_normalized: str, cosine: float) -> float:
 
 # ----- default billable descendant (rule 7) --------------------------------------------------------------------
 def _key(text: str) -> frozenset[str]:
+    """The content words of a name, NOS aside (the text may be raw or already normalised)."""
     return frozenset(content_tokens(normalize(text))) - {"nos"}
 
 
-def _child_preference(texts: list[str], code: str) -> float:
-    name = normalize(texts[0])
+def _child_preference(name: str) -> float:
+    """How plainly a child's (normalised) name says it is the default reading of its parent; > 0 is required."""
     tokens = set(name.split())
     score = 0.0
-    if name.startswith("unspecified") or name.endswith("unspecified"):
+    if (name.startswith("unspecified") or name.endswith("unspecified") or "not specified" in name
+            or "unspecified whether" in name):
         score += 2.0
-    if "without" in tokens:
+    elif "unspecified" in tokens and "with unspecified" not in name:
+        score += 1.0
+    if "without" in tokens or "uncomplicated" in tokens:
         score += 1.5
+    if "initial encounter" in name:
+        score += 0.5  # 7th character A, the default for a newly reported injury
     if "other" in tokens:
         score -= 2.0
-    if "with" in tokens:
+    if "with" in tokens and "whether with" not in name:
         score -= 1.0
-    compact = code.replace(".", "")
-    if compact.endswith("9"):
-        score += 0.5
-    if len(compact) == 7 and compact.endswith("A"):
-        score += 0.5  # 7th character A: initial encounter, the default for a newly reported injury
     return score
 
 
-def default_leaves(concept_texts: list[list[str]], codes: list[str], children: list[list[int]],
+def default_leaves(names: list[str], synonyms: list[list[str]], codes: list[str], children: list[list[int]],
                    billable: np.ndarray) -> np.ndarray:
-    """For every non-billable concept with descendants, the billable descendant a coder would default to."""
+    """For every non-billable concept below the top grouping levels, the billable descendant a coder would
+    default to (-1 where there is none). `names` are normalised preferred names, `synonyms` the raw synonyms.
+
+    Roots (chapters) and code ranges (blocks such as E08-E13) are groupings rather than conditions, so they get
+    no default: "diabetes mellitus" must not be silently read as whichever diabetes category sorts first.
+    """
     n = len(codes)
     parent_of = np.full(n, -1, dtype=np.int64)
     for parent, kids in enumerate(children):
@@ -135,24 +171,30 @@ def default_leaves(concept_texts: list[list[str]], codes: list[str], children: l
                 parent_of[kid] = parent
     # "X NOS" inclusion terms of billable codes, by the words of X.
     nos_leaves: dict[frozenset[str], list[int]] = {}
-    for i in np.flatnonzero(billable == 1):
-        for text in concept_texts[i][1:]:
-            if "nos" in normalize(text).split():
-                nos_leaves.setdefault(_key(text), []).append(int(i))
+    for i in np.flatnonzero(billable == 1).tolist():
+        for text in synonyms[i]:
+            if "NOS" in text or "nos" in text.lower().split():
+                nos_leaves.setdefault(_key(text), []).append(i)
 
+    preference: dict[int, float] = {}
     result = np.full(n, -1, dtype=np.int32)
-    for node in np.flatnonzero(billable == 0):
-        node = int(node)
-        if not children[node]:
+    for node in np.flatnonzero(billable == 0).tolist():
+        if not children[node] or parent_of[node] < 0 or "-" in codes[node]:
             continue
-        chosen = _nos_descendant(node, nos_leaves.get(_key(concept_texts[node][0]), []), parent_of)
+        chosen = _nos_descendant(node, nos_leaves.get(_key(names[node]), []), parent_of)
         current = node
         while chosen < 0 and children[current]:
             kids = children[current]
-            best = max(kids, key=lambda kid: (_child_preference(concept_texts[kid], codes[kid]), -kids.index(kid)))
-            if billable[best] == 1:
-                chosen = best
-            current = best
+            for kid in kids:
+                if kid not in preference:
+                    preference[kid] = _child_preference(names[kid])
+            # Ties go to the code ending in 9 (ICD-10-CM's slot for "unspecified"), then to the first child.
+            best = max(range(len(kids)), key=lambda k: (preference[kids[k]], codes[kids[k]].endswith("9"), -k))
+            if preference[kids[best]] <= 0:
+                break
+            current = kids[best]
+            if billable[current] == 1:
+                chosen = current
         result[node] = chosen
     return result
 

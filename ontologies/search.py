@@ -17,6 +17,10 @@ MAX_QUERY_LENGTH = 500
 ALIAS_SCORE = 3.0
 EXACT_CODE_SCORE = 2.0
 CODE_PREFIX_SCORE = 1.5
+# Name matches scoring below this share too little with the query to be worth showing.
+MIN_SCORE = 0.2
+# Names retrieved with less than this share of the best trigram cosine are not re-ranked.
+COSINE_SHARE = 0.6
 # Readings with abbreviations spelled out are trusted slightly less than the words as typed.
 EXPANSION_WEIGHT = 0.98
 _CODE_LIKE = re.compile(r"^[A-Za-z]{0,4}[:_]?[0-9][0-9A-Za-z.:_-]{0,15}$")
@@ -65,13 +69,17 @@ def _match_names(hits: _Hits, index_pos: int, index: ConceptIndex, variant: str,
                  prefix_pool: int) -> None:
     terms = QueryTerms(variant)
     name_ids, cosines = index.retrieve(variant, pool)
+    if cosines.size:
+        # Word-level scoring is the costly part; names far below the best cosine cannot climb to the top.
+        close = cosines >= COSINE_SHARE * cosines[0]
+        name_ids, cosines = name_ids[close], cosines[close]
     seen = set()
     for name_id, cosine in zip(name_ids.tolist(), cosines.tolist()):
         seen.add(name_id)
         name = index.names[name_id]
         score = score_name(terms, normalize(name), cosine) * weight
         hits.offer(index_pos, int(index.name_concept[name_id]), score, name)
-    prefixed = [i for i in index.names_starting_with(variant, prefix_pool) if i not in seen]
+    prefixed = [i for i in index.names_starting_with(variant, prefix_pool) if i not in seen] if prefix_pool else []
     if prefixed:
         query_weights = _query_weights(index, variant)
         for name_id in prefixed:
@@ -86,8 +94,10 @@ def _prefer_billable_leaves(hits: _Hits, index_pos: int, index: ConceptIndex) ->
     for (pos, concept), (score, matched) in list(hits.best.items()):
         if pos != index_pos or index.billable[concept] != 0:
             continue
+        if score >= CODE_PREFIX_SCORE:
+            continue  # a typed code or a learned alias means exactly this concept
         leaf = int(index.default_leaf[concept])
-        if leaf >= 0 and score < ALIAS_SCORE:
+        if leaf >= 0:
             hits.offer(index_pos, leaf, score + LEAF_BONUS, matched)
         hits.best[(pos, concept)][0] = score - NON_BILLABLE_PENALTY
 
@@ -132,6 +142,8 @@ def run_search(indexes: Sequence[ConceptIndex], query, limit: int = 10, billable
     wanted_type = semantic_type.casefold() if semantic_type else None
     ranked = []
     for (pos, concept), (score, matched) in hits.best.items():
+        if score < MIN_SCORE:
+            continue
         index = indexes[pos]
         billable = index.is_billable(concept)
         if billable_only and billable is False:

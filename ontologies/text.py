@@ -19,6 +19,7 @@ TRIGRAM_SPACE = ALPHABET_SIZE**3
 _SYMBOL_OF_BYTE = np.zeros(256, dtype=np.int32)
 for _position, _char in enumerate(ALPHABET):
     _SYMBOL_OF_BYTE[ord(_char)] = _position
+_SYMBOL_OF_CHAR = {char: position for position, char in enumerate(ALPHABET)}
 
 # Greek letters are common in clinical names (alpha-thalassemia, beta blocker) and would otherwise vanish.
 _GREEK = str.maketrans({"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda",
@@ -107,8 +108,7 @@ def query_trigrams(normalized: str) -> dict[int, int]:
     """Trigram id -> count for one query (plain Python: faster than numpy for a few dozen characters)."""
     padded = f" {normalized} "
     counts: dict[int, int] = {}
-    index = ALPHABET.index
-    symbols = [index(ch) for ch in padded]
+    symbols = [_SYMBOL_OF_CHAR.get(ch, 0) for ch in padded]  # anything unexpected counts as a word break
     size = ALPHABET_SIZE
     for i in range(len(symbols) - 2):
         trigram = (symbols[i] * size + symbols[i + 1]) * size + symbols[i + 2]

@@ -29,7 +29,7 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    database = Database(app.config["DATABASE_URL"])
+    database = Database(app.config["DATABASE_URL"], sqlite_immediate=not app.config.get("WORKER_PROCESS"))
     db.bind(database)
     app.extensions["clinlabel_db"] = database
 

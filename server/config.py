@@ -64,6 +64,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "ASSIGNMENT_LEASE_MIN": _int("ASSIGNMENT_LEASE_MIN", 60),
         "WORKER_BATCH_DELAY_MS": _int("WORKER_BATCH_DELAY_MS", 0),
         "ALLOW_SIGNUP": False,
+        # Several deployments (or test runs) can share one Redis/RabbitMQ when their queue names differ.
+        "QUEUE_PREFIX": _env("QUEUE_PREFIX", ""),
     }
     cfg.update(overrides)
     cfg["SECRET_KEY"] = overrides.get("SECRET_KEY") or _secret_key(data_dir)

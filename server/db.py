@@ -10,7 +10,7 @@ class Base(DeclarativeBase):
     pass
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, sqlite_immediate: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -26,10 +26,11 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn):
-            # Take the write lock up front: a deferred transaction that later writes can fail with SQLITE_BUSY
-            # instead of waiting, and the audit hash chain needs its read-then-append to be serialised.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn):
+            # Web requests take the write lock up front: a deferred transaction that reads and then writes fails
+            # with SQLITE_BUSY instead of waiting, and the audit chain's read-then-append must be serialised.
+            # Workers begin deferred so their reads never block the web server; they commit before writing.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
@@ -38,9 +39,9 @@ def make_engine(url: str) -> Engine:
 class Database:
     """Holds the engine and a scoped session for one app (web process or worker)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, sqlite_immediate: bool = True):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, sqlite_immediate)
         self.session = scoped_session(sessionmaker(bind=self.engine, expire_on_commit=False))
 
     @property

@@ -19,7 +19,8 @@ def main() -> int:
     bind = os.environ.get("CLINLABEL_BIND", "127.0.0.1")
     venv_bin = os.path.dirname(sys.executable)
     workers = os.environ.get("CLINLABEL_WEB_WORKERS", "2")
-    queues = os.environ.get("CLINLABEL_WORKER_QUEUES", "cpu,gpu")
+    prefix = cfg["QUEUE_PREFIX"]
+    queues = os.environ.get("CLINLABEL_WORKER_QUEUES") or f"{prefix}cpu,{prefix}gpu"
     concurrency = os.environ.get("CLINLABEL_WORKER_CONCURRENCY", "2")
     web = subprocess.Popen([
         os.path.join(venv_bin, "gunicorn"), "--bind", f"{bind}:{port}", "--workers", workers,

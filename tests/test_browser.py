@@ -101,11 +101,14 @@ def anon_page(browser, live):
 
 @pytest.fixture
 def page(browser, live, admin_state):
+    log_start = len(live.read_log())
     context, page, watcher = _new_page(browser, live, admin_state)
     page.watcher = watcher
     yield page
     context.close()
     assert not watcher.problems, watcher.problems
+    server_log = live.read_log()[log_start:]
+    assert "Traceback" not in server_log, server_log[-4000:]  # web server or worker failed behind the page
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
@@ -196,6 +199,7 @@ def test_create_labels_project_through_the_schema_form(page, live, token, tmp_pa
     expect(rows).to_have_count(4)
     rows.nth(3).locator('input[data-field="Name"]').fill("clinical question")
     rows.nth(3).locator('input[data-field="Hotkey"]').fill("q")
+    form.locator('textarea[data-field="Instructions for annotators"]').fill("Label the reason for the message.")
     shot(page, tmp_path, "project-new")
     page.click("#create-project")
 
@@ -211,6 +215,8 @@ def test_create_labels_project_through_the_schema_form(page, live, token, tmp_pa
     assert names == ["emergency", "routine", "admin", "clinical question"]
     assert saved["label_config"]["labels"][3] == {"name": "clinical question", "hotkey": "q"}
     assert saved["label_config"]["labels"][0]["keywords"][:2] == ["chest pain", "bleeding"]
+    assert saved["label_config"]["instructions"] == "Label the reason for the message."
+    assert saved["label_config"]["multi_label"] is False
 
 
 def _drop_files(page, selector, files):
@@ -254,15 +260,23 @@ def test_upload_by_file_input_drag_and_drop_and_a_bad_file(page, live, token, tm
     binary = tmp_path / "scan.txt"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     page.set_input_files("#file-input", str(binary))
-    expect(page.locator("#upload-summary")).to_contain_text("no item was created")
-    expect(page.locator("#upload-result .error").nth(1)).to_have_text("scan.txt: scan.txt: binary content, not text")
+    expect(page.locator("#upload-summary")).to_have_text("No item was created: 1 file(s) failed.")
+    expect(page.locator("#upload-result .upload-failure")).to_have_text(["scan.txt: binary content, not text"])
+    expect(page.locator("#upload-progress")).to_be_hidden()
     shot(page, tmp_path, "upload-bad-file")
 
-    # a good and a bad file together: the good one is created, the bad one is listed with its error
-    page.set_input_files("#file-input", [str(binary), str(txt)])
+    # a good and a bad file together, chosen from the keyboard (Enter on the drop zone opens the file chooser):
+    # the good one is created, the bad one stays listed with its error until the user reloads
+    page.focus("#dropzone")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files([str(binary), str(txt)])
     expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 1 failed.")
-    expect(page.locator("#upload-result .error")).to_contain_text("binary content, not text")
+    expect(page.locator("#upload-result .upload-failure")).to_have_text(["scan.txt: binary content, not text"])
+    expect(page.locator("#items tbody tr")).to_have_count(4)
+    page.click("#reload-items")
     expect(page.locator("#items tbody tr")).to_have_count(5)
+    expect(page.locator("#upload-result")).to_be_empty()
     items = api(live, token, "GET", f"/projects/{project['id']}/items")["items"]
     assert sorted(i["name"] for i in items) == ["dropped.txt", "msg-a", "msg-b", "note.txt", "note.txt"]
 
@@ -291,7 +305,10 @@ def test_preannotate_button_runs_a_job_to_100_percent(page, live, token, tmp_pat
 
 
 def test_annotate_with_model_suggestion_hotkey_and_ctrl_enter(page, live, token, tmp_path):
-    project = make_project(live, token, "Annotate me")
+    config = {"labels": [{"name": "urgent", "keywords": ["chest pain"]}, {"name": "routine", "hotkey": "2"},
+                         {"name": "admin", "hotkey": "a"}],
+              "instructions": "Pick the one label that fits best.\nAsk the lead when unsure."}
+    project = make_project(live, token, "Annotate me", config)
     created = add_items(live, token, project["id"], [
         {"text": "Chest pain radiating to the left arm.", "name": "first"},
         {"text": "Nothing that any keyword would match here.", "name": "second"},
@@ -299,9 +316,14 @@ def test_annotate_with_model_suggestion_hotkey_and_ctrl_enter(page, live, token,
     job = api(live, token, "POST", f"/projects/{project['id']}/jobs", {"kind": "preannotate"})
     wait_job(live, token, job["id"])
 
+    saves = []  # every annotation write the page makes
+    page.on("request", lambda r: saves.append((r.method, r.url)) if "/annotations" in r.url and r.method != "GET"
+            else None)
     page.goto(f"/projects/{project['id']}")
     page.click("#annotate-link")
     expect(page.locator("#annotator-status")).to_have_text(f"Item #{created[0]['id']} · first")
+    expect(page.locator("#instructions")).to_have_text(config["instructions"])
+    expect(page.locator("button.label")).to_have_text(["1 · urgent", "2 · routine", "a · admin"])
     expect(page.locator("#item-text")).to_have_text("Chest pain radiating to the left arm.")
     expect(page.locator("#model-hint")).to_be_visible()
     expect(page.locator("button.label.selected")).to_have_count(1)
@@ -319,9 +341,12 @@ def test_annotate_with_model_suggestion_hotkey_and_ctrl_enter(page, live, token,
     expect(page.locator("#item-text")).to_have_text("Nothing that any keyword would match here.")
     expect(page.locator("#model-hint")).to_have_count(0)
     expect(page.locator("button.label.selected")).to_have_count(0)
-    assert page.locator("#item-view").inner_text().strip().startswith("Nothing that any keyword")
+    assert "null" not in page.locator("#item-view").inner_text()  # no stray text where the hint would be
     page.keyboard.press("Control+Enter")  # no label chosen yet: refused with a message
     expect(page.locator("#toast")).to_have_text("Choose a label first.")
+    page.keyboard.press("a")  # a letter hotkey from the label config
+    expect(page.locator("button.label.selected")).to_have_attribute("data-label", "admin")
+    page.locator('button.label[data-label="routine"]').click()  # clicking works as well as keys
     page.locator('button.label[data-label="admin"]').click()
     expect(page.locator("button.label.selected")).to_have_attribute("data-label", "admin")
     page.keyboard.press("Control+Enter")
@@ -329,15 +354,19 @@ def test_annotate_with_model_suggestion_hotkey_and_ctrl_enter(page, live, token,
     expect(page.locator("#annotator-status")).to_have_text("Nothing left for you in this queue. Thank you!")
     expect(page.locator("#item-view")).to_be_hidden()
     expect(page.locator("#submit")).to_be_disabled()
+    expect(page.locator("#skip")).to_be_disabled()
+    page.keyboard.press("Control+Enter")  # nothing to submit any more: no request, no error
+    page.evaluate("() => new Promise((r) => setTimeout(r, 300))")  # let a (wrong) request start if there were one
+    expect(page.locator("#toast.error")).to_have_count(0)
+    assert [m for m, _ in saves] == ["POST", "POST"], saves
     shot(page, tmp_path, "annotate-done")
 
     mine = {}
     for item in created:
         for a in api(live, token, "GET", f"/items/{item['id']}/annotations")["items"]:
             if a["source"] == "human":
-                mine[item["name"]] = (a["payload"], a["status"], a["author"])
-    assert mine == {"first": ({"labels": ["routine"]}, "submitted", "admin"),
-                    "second": ({"labels": ["admin"]}, "submitted", "admin")}
+                mine[item["name"]] = (a["payload"], a["author"])
+    assert mine == {"first": ({"labels": ["routine"]}, "admin"), "second": ({"labels": ["admin"]}, "admin")}
 
 
 def test_export_shows_a_download_link(page, live, token, tmp_path):
@@ -393,11 +422,14 @@ def test_stored_xss_is_shown_as_text(page, live, token, tmp_path):
     expect(page.locator("#form-error")).to_contain_text("label_config invalid")
     assert page.url.endswith("/projects/new")
 
-    # a hostile project name is fine (it is only ever text)
+    # a hostile project name and description are fine (they are only ever text)
     page.locator('#config-form .schema-row input[data-field="Name"]').first.fill("urgent")
+    page.fill("textarea[name=description]", XSS_TEXT)
     page.click("#create-project")
     page.wait_for_url(re.compile(r".*/projects/\d+$"))
     expect(page.locator("#project-title")).to_have_text(XSS_PROJECT)
+    expect(page.locator("main p.muted").first).to_contain_text(XSS_TEXT)
+    assert page.locator("main img, main script").count() == 0
     assert page.title().startswith(XSS_PROJECT)
     project_id = int(page.locator("#project").get_attribute("data-project-id"))
 
@@ -408,26 +440,31 @@ def test_stored_xss_is_shown_as_text(page, live, token, tmp_path):
         {"name": "<img src=y onerror=alert(3)>.txt", "mimeType": "text/plain", "buffer": b"\x00\x01binary"},
     ])
     expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 1 failed.")
-    expect(page.locator("#upload-result .error")).to_contain_text("<img src=y onerror=alert(3)>.txt: ")
+    expect(page.locator("#upload-result .upload-failure")).to_have_text(
+        ["<img src=y onerror=alert(3)>.txt: binary content, not text"])
+    assert page.locator("#upload-result img").count() == 0
+    page.click("#reload-items")
     expect(page.locator("#items")).to_contain_text(XSS_PROJECT)
     assert page.locator("#items img").count() == 0
-    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("typeof window.__xss") == "undefined"
     shot(page, tmp_path, "xss-project")
 
     page.goto("/")
     expect(page.locator("#project-list")).to_contain_text(XSS_PROJECT)
     assert page.locator("#project-list img").count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
 
     page.goto(f"/projects/{project_id}/annotate")
     expect(page.locator("#item-text")).to_have_text(XSS_TEXT)
     expect(page.locator("#annotator-status")).to_contain_text(XSS_PROJECT)
     assert page.locator("#item-view img, #item-view script, #annotator-status img").count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    shot(page, tmp_path, "xss-annotate")
     page.keyboard.press("1")
     page.keyboard.press("Control+Enter")
     expect(page.locator("#annotator-status")).to_have_text("Nothing left for you in this queue. Thank you!")
-    shot(page, tmp_path, "xss-annotate")
 
     page.goto("/audit")
     expect(page.locator("#audit-events")).to_be_visible()
-    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("typeof window.__xss") == "undefined"
     assert not page.watcher.problems, page.watcher.problems

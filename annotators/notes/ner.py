@@ -105,18 +105,20 @@ def _prf(nlp, docs) -> dict[str, float]:
 
 def train_ner(examples: Sequence[tuple[str, Sequence[dict]]], base_params: dict | None = None, seed: int = 0,
               n_iter: int = 15, held_out: float = 0.2, patience: int = 3, max_seconds: float = 240.0,
-              labels: Sequence[str] | None = None) -> tuple[bytes, dict]:
+              labels: Sequence[str] | None = None, min_epochs: int = 5) -> tuple[bytes, dict]:
     """Train a spaCy `ner` from (text, spans) pairs; returns (model blob, metrics on the held-out part).
 
-    A dev tenth of the training part drives early stopping (F1 not improving for `patience` epochs) and the best
-    epoch's weights are kept; the held-out part is scored once at the end. `max_seconds` bounds the time spent.
-    `base_params` may carry {"dropout", "batch_size", "learn_rate"}.
+    A dev tenth of the training part drives early stopping (F1 not improving for `patience` epochs, counted after
+    `min_epochs`, since a fresh NER predicts nothing for its first epochs) and the best epoch's weights are kept;
+    the held-out part is scored once at the end. `max_seconds` bounds the time spent. `base_params` may carry
+    {"dropout", "batch_size", "learn_rate"}.
     """
     import spacy
     from spacy.training import Example
     from spacy.util import fix_random_seed, minibatch
 
-    params = {"dropout": 0.2, "batch_size": 8, "learn_rate": 0.001, **(base_params or {})}
+    # Small batches and a brisk learning rate: accepted annotations come in tens of notes, not thousands.
+    params = {"dropout": 0.2, "batch_size": 4, "learn_rate": 0.002, **(base_params or {})}
     started = time.monotonic()
     fix_random_seed(seed)
     nlp = spacy.blank("en")
@@ -139,12 +141,13 @@ def train_ner(examples: Sequence[tuple[str, Sequence[dict]]], base_params: dict 
         for batch in minibatch(train_examples, size=int(params["batch_size"])):
             nlp.update(batch, drop=float(params["dropout"]), sgd=optimizer, losses=losses)
         dev_f1 = _prf(nlp, dev_docs)["f1"] if dev_docs else -losses.get("ner", 0.0)
-        history.append({"epoch": epoch + 1, "loss": round(losses.get("ner", 0.0), 3), "dev_f1": round(dev_f1, 4)})
+        history.append({"epoch": epoch + 1, "loss": round(float(losses.get("ner", 0.0)), 3),
+                        "dev_f1": round(float(dev_f1), 4)})
         if dev_f1 > best_f1:
             best_f1, best_bytes, stale = dev_f1, nlp.get_pipe("ner").to_bytes(), 0
         else:
             stale += 1
-        if stale >= patience or time.monotonic() - started > max_seconds:
+        if (stale >= patience and epoch + 1 >= min_epochs) or time.monotonic() - started > max_seconds:
             break
     if best_bytes is not None:
         nlp.get_pipe("ner").from_bytes(best_bytes)

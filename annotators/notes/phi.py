@@ -7,6 +7,7 @@ raises PhiError so callers fail closed.
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import random
 import re
@@ -70,8 +71,10 @@ _NUMBER_WORD = r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _ID_KEYWORDS = (r"(?i:MRN|MR\s?#|medical\s+record|record|acct|account|accession|encounter|visit|FIN|CSN|"
                 r"patient\s+id|pt\s+id|member\s+id|policy|insurance\s+id|subscriber\s+id|health\s+plan|NPI|DEA|"
                 r"license|licence|chart|case|specimen|serial|device|medicaid|medicare|passport|ID)")
-_NOT_A_DATE_BEFORE = r"(?i:pain|scale|strength|grade|murmur|score|GCS|rated|ratio|BP|motor|power)\s*(?:is|of|at|:)?\s*"
-_NOT_A_DATE_AFTER = r"\s*(?i:strength|murmur|tabs?\b|tablets?|pills?|caps?\b|capsules?|pain|scale|motor|power|puffs?)"
+_NOT_A_DATE_BEFORE = (r"(?i:pain|scale|strength|grade|murmur|score|GCS|rated|ratio|BP|motor|power)"
+                      r"\s*(?:is|of|at|:)?\s*")
+_NOT_A_DATE_AFTER = (r"\s*(?i:strength|murmur|systolic|diastolic|holosystolic|tabs?\b|tablets?|pills?|caps?\b|"
+                     r"capsules?|pain|scale|motor|power|puffs?)")
 
 # (presidio entity, our label, rank, score, regex). Rank settles overlaps: keyword-anchored patterns beat plain
 # patterns, which beat the statistical NER.
@@ -90,16 +93,19 @@ CUSTOM_PATTERNS = [
      r"year-old|yr-old))"),
     ("AGE_OVER_89", "AGE_OVER_89", 3, 0.9, r"(?<=\b(?i:age|aged)\s*:?\s*)(?:9\d|1[01]\d)(?!\d)"),
     ("AGE_OVER_89", "AGE_OVER_89", 3, 0.8,
-     r"(?<=\b(?i:patient|pt|he|she|who)\s+(?i:is|was|turned|turns)\s+)(?:9\d|1[01]\d)(?![\d.%/]|\s*(?i:mg|kg|bpm|%))"),
+     r"(?<=\b(?i:patient|pt|he|she|who)\s+(?i:is|was|turned|turns)\s+)(?:9\d|1[01]\d)"
+     r"(?![\d.%/]|\s*(?i:mg|kg|bpm|%))"),
     ("AGE_OVER_89", "AGE_OVER_89", 3, 0.8, r"(?<=(?:^|[,(:])[ \t]*)(?:9\d|1[01]\d)(?=[ \t]?(?:[MF]|yo[mfMF])\b)"),
     ("HOSPITAL", "HOSPITAL", 2, 0.7,
      rf"\b(?:{_CAP_WORD}[ \t]+(?:(?:of|the|and|for|&)[ \t]+)?){{1,5}}{_HOSPITAL_WORDS}\b"),
     ("HOSPITAL", "HOSPITAL", 2, 0.7,
-     rf"\b(?:Hospital|HOSPITAL|Clinic|CLINIC)[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,3}}"),
+     rf"\b(?:Hospital|HOSPITAL|Clinic|CLINIC)[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?"
+     rf"{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,3}}"),
     ("STREET_ADDRESS", "LOCATION", 2, 0.8,
      rf"\b\d{{1,6}}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:{_CAP_WORD}[ \t]+){{1,4}}{_STREET_TYPES}\b\.?"
      r"(?:,?[ \t]*(?i:apt|apartment|suite|ste|unit|#)\.?[ \t]*#?[A-Za-z0-9\-]+)?"
-     rf"(?:,[ \t]*{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,2}})?(?:,?[ \t]+[A-Z]{{2}}\b)?(?:[ \t]+\d{{5}}(?:-\d{{4}})?)?"),
+     rf"(?:,[ \t]*{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,2}})?(?:,?[ \t]+[A-Z]{{2}}\b)?"
+     r"(?:[ \t]+\d{5}(?:-\d{4})?)?"),
     ("STREET_ADDRESS", "LOCATION", 2, 0.8, r"\b(?i:p\.?\s?o\.?\s+box)\s+\d+"),
     ("STREET_ADDRESS", "LOCATION", 2, 0.8,
      rf"\b{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,2}},[ \t]*[A-Z]{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?\b"),
@@ -110,12 +116,15 @@ CUSTOM_PATTERNS = [
     ("CLINICAL_DATE", "DATE", 2, 0.6, r"\b(?:0?[1-9]|1[0-2])[\-.](?:0?[1-9]|[12]\d|3[01])[\-.](?:\d{4}|\d{2})\b"),
     ("CLINICAL_DATE", "DATE", 2, 0.6, r"\b\d{4}[\-/.](?:0?[1-9]|1[0-2])[\-/.](?:0?[1-9]|[12]\d|3[01])\b"),
     ("CLINICAL_DATE", "DATE", 2, 0.7, rf"\b{_MONTHS}\.?[ \t]+\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ \t]+\d{{4}})?(?!\d)"),
-    ("CLINICAL_DATE", "DATE", 2, 0.7, rf"\b\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?{_MONTHS}\b\.?(?:,?[ \t]+\d{{4}})?"),
+    ("CLINICAL_DATE", "DATE", 2, 0.7,
+     rf"\b\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?{_MONTHS}\b\.?(?:,?[ \t]+\d{{4}})?"),
     ("CLINICAL_DATE", "DATE", 2, 0.7, rf"\b{_MONTHS}\.?,?[ \t]+\d{{4}}\b"),
     ("SPACED_PHONE", "PHONE", 2, 0.6,
-     r"(?<![\w])(?:\+?1[ .\-]?)?(?:\(\d{3}\)[ .\-]?|\d{3}[ .\-]?)\d{3}[ .\-]?\d{4}(?:[ \t]*(?i:x|ext\.?)[ \t]*\d{1,5})?(?!\d)"),
+     r"(?<![\w])(?:\+?1[ .\-]?)?(?:\(\d{3}\)[ .\-]?|\d{3}[ .\-]?)\d{3}[ .\-]?\d{4}"
+     r"(?:[ \t]*(?i:x|ext\.?)[ \t]*\d{1,5})?(?!\d)"),
     ("SPACED_PHONE", "PHONE", 3, 0.8,
-     r"(?<=\b(?i:pager|beeper|ext\.?|extension|phone|tel|cell|fax)\b[^\n\d]{0,30}?[#:]?\s*)(?:\d{3}[ .\-]?\d{4}|\d-\d{4})\b"),
+     r"(?<=\b(?i:pager|beeper|ext\.?|extension|phone|tel|cell|fax)\b[^\n\d]{0,30}?[#:]?\s*)"
+     r"(?:\d{3}[ .\-]?\d{4}|\d-\d{4})\b"),
     ("SPACED_PHONE", "PHONE", 2, 0.6, rf"\b(?:{_NUMBER_WORD}[ \t,\-]+){{6,}}{_NUMBER_WORD}\b"),
     ("CONTEXT_NAME", "NAME", 3, 0.85, rf"(?<=\b(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor|DR|MR|MRS|MS)\.?[ \t]+){_NAME}"),
     ("CONTEXT_NAME", "NAME", 3, 0.85,
@@ -126,7 +135,8 @@ CUSTOM_PATTERNS = [
      r"(?<=\b(?i:seen\s+by|discussed\s+with|signed\s+by|wife|husband|daughter|son|mother|father|sister|brother|"
      rf"spouse|partner|niece|nephew|grandson|granddaughter)[ \t]*[,(]?[ \t]*){_NAME_WORD}(?:[ \t]+{_NAME_WORD})?"),
     ("CONTEXT_NAME", "NAME", 3, 0.85,
-     rf"{_NAME_WORD}(?:[ \t]+[A-Z]\.?)?[ \t]+{_NAME_WORD}(?=,?[ \t]+(?:MD|M\.D\.|DO|RN|NP|PA-C|PhD|MBBS|PharmD|LCSW)\b)"),
+     rf"{_NAME_WORD}(?:[ \t]+[A-Z]\.?)?[ \t]+{_NAME_WORD}"
+     r"(?=,?[ \t]+(?:MD|M\.D\.|DO|RN|NP|PA-C|PhD|MBBS|PharmD|LCSW)\b)"),
 ]
 
 PRESIDIO_TO_LABEL = {
@@ -140,10 +150,10 @@ PRESIDIO_TO_LABEL = {
 LABEL_PRIORITY = {label: i for i, label in enumerate(
     ["SSN", "IP_ADDRESS", "PHONE", "EMAIL", "URL", "DATE", "AGE_OVER_89", "ID", "HOSPITAL", "LOCATION", "NAME"])}
 _NER_SOURCES = {"SpacyRecognizer", "caps_name"}
-_RANK_BY_RECOGNIZER = {f"clinical_{entity.lower()}_{i}": rank for i, (entity, _l, rank, *_) in enumerate(CUSTOM_PATTERNS)}
+_RANK_BY_RECOGNIZER = {f"clinical_{entity.lower()}_{i}": rank
+                       for i, (entity, _label, rank, *_) in enumerate(CUSTOM_PATTERNS)}
 _DURATION_UNIT = re.compile(r"(?i)\b(?:days?|weeks?|wks?|months?|mos?|years?|yrs?|hours?|hrs?|minutes?|mins?|"
                             r"nights?|decades?)\b")
-_CLOCK_TIME = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?$", re.I)
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z'\-]+(?:,?[ \t]+[A-Z][A-Z'\-]+){1,3}\b(?!\s*:)")
 
 
@@ -204,7 +214,7 @@ class PhiDetector:
         registry = RecognizerRegistry()
         registry.load_predefined_recognizers(nlp_engine=engine, languages=["en"])
         registry.remove_recognizer("EmailRecognizer")
-        registry.add_recognizer(_OfflineEmailRecognizer.build(EmailRecognizer))
+        registry.add_recognizer(_offline_email_recognizer(EmailRecognizer))
         for index, (entity, _label, _rank, score, regex) in enumerate(CUSTOM_PATTERNS):
             registry.add_recognizer(PatternRecognizer(
                 supported_entity=entity, name=f"clinical_{entity.lower()}_{index}",
@@ -252,39 +262,33 @@ class PhiDetector:
         return found
 
     def _caps_names(self, chunk: str) -> list[dict]:
-        """ALL-CAPS names: the small model only knows names in Title case, so re-read candidate runs title-cased."""
+        """ALL-CAPS names: the small model only knows names in Title case, so when the chunk has ALL-CAPS runs that
+        are not clinical words, it is read once more with those runs title-cased (same length, same offsets)."""
         runs = [m for m in _CAPS_RUN.finditer(chunk)
                 if not any(w.lower().strip(",") in CLINICAL_DENY for w in m.group().split())]
-        found = []
+        if not runs:
+            return []
+        recased, cursor = [], 0
         for match in runs:
-            line_start = chunk.rfind("\n", 0, match.start()) + 1
-            line_end = chunk.find("\n", match.end())
-            line_end = len(chunk) if line_end < 0 else line_end
-            line = chunk[line_start:line_end]
-            rel_start, rel_end = match.start() - line_start, match.end() - line_start
-            recased = line[:rel_start] + line[rel_start:rel_end].title() + line[rel_end:]
-            doc = self._nlp(recased)
-            if any(e.label_ == "PERSON" and e.start_char < rel_end and e.end_char > rel_start for e in doc.ents):
-                found.append({"start": match.start(), "end": match.end(), "label": "NAME", "score": 0.7,
-                              "rank": 1, "source": "caps_name"})
-        return found
+            recased += [chunk[cursor:match.start()], match.group().title()]
+            cursor = match.end()
+        people = [e for e in self._nlp("".join(recased) + chunk[cursor:]).ents if e.label_ == "PERSON"]
+        return [{"start": m.start(), "end": m.end(), "label": "NAME", "score": 0.7, "rank": 1, "source": "caps_name"}
+                for m in runs if any(e.start_char < m.end() and e.end_char > m.start() for e in people)]
 
 
-class _OfflineEmailRecognizer:
+def _offline_email_recognizer(base):
     """Presidio's email recognizer checks domains with tldextract, whose default fetches the public suffix list.
     This one uses the snapshot bundled in tldextract and never touches the network or a cache directory."""
+    import tldextract
 
-    @staticmethod
-    def build(base):
-        import tldextract
+    extractor = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
-        extractor = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+    class OfflineEmailRecognizer(base):
+        def validate_result(self, pattern_text: str):
+            return extractor(pattern_text).fqdn != ""
 
-        class OfflineEmailRecognizer(base):
-            def validate_result(self, pattern_text: str):
-                return extractor(pattern_text).fqdn != ""
-
-        return OfflineEmailRecognizer()
+    return OfflineEmailRecognizer()
 
 
 def _label_for(entity: str, value: str) -> str | None:
@@ -311,11 +315,11 @@ def _plausible(label: str, value: str, source: str) -> bool:
         if label == "NAME" and any(ch.isdigit() for ch in value):
             return False
     if label == "DATE" and source in _NER_SOURCES:
-        # Durations and clock times are not dates of the patient; a date needs a digit or a month.
-        # A date needs a month or a day/month pair; bare years are allowed by Safe Harbor, doses are not dates.
-        if not re.search(rf"{_MONTHS}|\d[/\-.]\d", value) or _CLOCK_TIME.match(value.strip()):
+        # A date needs a month or a day/month pair: bare years are allowed by Safe Harbor; doses, clock times and
+        # durations ("3-4 days") are not dates.
+        if not re.search(rf"{_MONTHS}|\d[/\-]\d", value):
             return False
-        if _DURATION_UNIT.search(value) and not re.search(rf"\d[/\-]\d|\d{{4}}|{_MONTHS}", value):
+        if _DURATION_UNIT.search(value) and not re.search(rf"\d/\d|\d{{4}}|{_MONTHS}", value):
             return False
     if source.startswith("clinical_medical_record") or source.startswith("clinical_record"):
         return sum(ch.isdigit() for ch in value) >= 4
@@ -324,25 +328,27 @@ def _plausible(label: str, value: str, source: str) -> bool:
 
 def _resolve_overlaps(candidates: list[dict]) -> list[dict]:
     """Best candidate per region (rank, then length, label priority, score); a loser sticking out of the winner
-    widens it, because for de-identification covering too much is safer than leaving a fragment."""
+    widens it, because for de-identification covering too much is safer than leaving a fragment. The kept regions
+    stay sorted and disjoint, so each candidate costs a bisection (long notes have thousands of candidates)."""
     order = sorted(candidates, key=lambda c: (-c["rank"], -(c["end"] - c["start"]),
                                               LABEL_PRIORITY.get(c["label"], 99), -c["score"], c["start"]))
     kept: list[dict] = []
-    for cand in order:
-        overlapping = [k for k in kept if k["start"] < cand["end"] and cand["start"] < k["end"]]
-        if not overlapping:
-            kept.append(dict(cand))
+    starts: list[int] = []
+    for priority, cand in enumerate(order):
+        hi = bisect.bisect_left(starts, cand["end"])
+        lo = hi
+        while lo > 0 and kept[lo - 1]["end"] > cand["start"]:
+            lo -= 1
+        if lo == hi:
+            kept.insert(hi, {**cand, "priority": priority})
+            starts.insert(hi, cand["start"])
             continue
-        for k in overlapping:
-            k["start"], k["end"] = min(k["start"], cand["start"]), max(k["end"], cand["end"])
-    kept.sort(key=lambda c: c["start"])
-    merged: list[dict] = []
-    for k in kept:  # widening can make two kept spans touch; fold them into the first
-        if merged and k["start"] < merged[-1]["end"]:
-            merged[-1]["end"] = max(merged[-1]["end"], k["end"])
-        else:
-            merged.append(k)
-    return merged
+        group = kept[lo:hi]
+        winner = dict(min(group, key=lambda k: k["priority"]))
+        winner["start"] = min(cand["start"], group[0]["start"])
+        winner["end"] = max(cand["end"], group[-1]["end"])
+        kept[lo:hi], starts[lo:hi] = [winner], [winner["start"]]
+    return kept
 
 
 def _chunks(text: str, size: int, overlap: int):
@@ -394,7 +400,7 @@ _MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", 
                 "November", "December"]
 
 
-def deidentify(text: str, spans: list[dict], mode: str = "mask", seed: int = 0) -> str:
+def deidentify(text: str, spans: list[dict], mode: str = "mask", seed: int | str = 0) -> str:
     """Replace PHI spans by `[LABEL]` masks or by surrogates. Surrogates are consistent within the note (one real
     value, one fake) and deterministic for a seed; dates move by one per-note shift so intervals survive."""
     if mode not in ("mask", "surrogate"):

@@ -14,7 +14,12 @@ class Section(NamedTuple):
     start: int
     end: int
     name: str
-    heading_end: int  # where the heading (with its colon) stops and the section body begins
+
+
+class Heading(NamedTuple):
+    start: int
+    end: int  # after the heading's colon: where the section body begins
+    name: str
 
 
 # canonical name -> heading variants (matched case-insensitively, whitespace-tolerant). Longer variants are tried
@@ -66,7 +71,8 @@ _ALTERNATIVES = "|".join(_variant_regex(v) for v in sorted(_VARIANT_TO_NAME, key
 # A heading: at a line start, optionally numbered or bulleted, then the variant, then ":" (same line) or the end of
 # the line. Matched case-insensitively; the case rule (Title or UPPER) is checked afterwards.
 _HEADING = re.compile(
-    rf"^[ \t]*(?:[#*\-\u2022]+[ \t]*|\d{{1,2}}[.)][ \t]*)?(?P<variant>{_ALTERNATIVES})[ \t]*(?P<colon>:|-(?=[ \t])|$)",
+    rf"^[ \t]*(?:[#*\-\u2022]+[ \t]*|\d{{1,2}}[.)][ \t]*)?(?P<variant>{_ALTERNATIVES})(?![A-Za-z0-9])[ \t]*"
+    rf"(?P<colon>:|-(?=[ \t])|$)?",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -82,25 +88,33 @@ def _looks_like_heading(variant_text: str, has_colon: bool) -> bool:
     return variant_text.isupper() or all(w[0].isupper() or not w[0].isalpha() for w in words if len(w) > 3)
 
 
-def detect_sections(text: str) -> list[Section]:
-    """Sections of the note in order, non-overlapping, covering everything from the first heading to the end."""
+def detect_headings(text: str) -> list[Heading]:
+    """Section headings in order, with the canonical section name each one opens."""
     headings = []
     for match in _HEADING.finditer(text):
         variant_text = " ".join(match.group("variant").split())
-        has_colon = bool(match.group("colon")) and match.group("colon") != ""
-        if not _looks_like_heading(variant_text, has_colon):
+        colon = match.group("colon")
+        if colon is None:  # text follows on the same line: only an UPPER-case heading ("PHYSICAL EXAM General: ...")
+            if not (variant_text.isupper() and len(variant_text) >= 4):
+                continue
+        elif not _looks_like_heading(variant_text, bool(colon)):
             continue
-        name = _VARIANT_TO_NAME[variant_text.lower()]
-        if len(variant_text) == 1 and not has_colon:
+        if len(variant_text) == 1 and not colon:
             continue
-        headings.append((match.start("variant"), match.end(), name))
+        headings.append(Heading(match.start("variant"), match.end(), _VARIANT_TO_NAME[variant_text.lower()]))
+    return headings
+
+
+def detect_sections(text: str) -> list[Section]:
+    """(start, end, name) of each section in order, non-overlapping, from the first heading to the end."""
+    headings = detect_headings(text)
     sections = []
-    for i, (start, heading_end, name) in enumerate(headings):
-        end = headings[i + 1][0] if i + 1 < len(headings) else len(text)
+    for i, heading in enumerate(headings):
+        end = headings[i + 1].start if i + 1 < len(headings) else len(text)
         # Trailing blank lines belong to no section; this keeps section ends stable under reformatting.
-        while end > heading_end and text[end - 1] in " \t\r\n":
+        while end > heading.end and text[end - 1] in " \t\r\n":
             end -= 1
-        sections.append(Section(start, max(end, heading_end), name, heading_end))
+        sections.append(Section(heading.start, max(end, heading.end), heading.name))
     return sections
 
 

@@ -10,6 +10,7 @@ import os
 from typing import Callable
 
 from ..errors import OntologyLoadError
+from ..index import paused_gc
 from ..model import Terminology
 from . import builtin, drugs, hpo, icd10cm, loinc, obo, owl, rxnorm, snomed, tabular, umls
 from .reading import ProgressTracker
@@ -81,7 +82,8 @@ def load_terminology(fmt: str, paths=None, name: str | None = None, version: str
         raise OntologyLoadError(f"format {fmt!r} does not take option(s): {', '.join(unknown)}")
     tracker = ProgressTracker(progress, _listed_files(paths))
     try:
-        terminology = loader(paths, name, version, tracker, encoding, **options)
+        with paused_gc():  # loaders create millions of small objects; see ConceptIndex.build
+            terminology = loader(paths, name, version, tracker, encoding, **options)
     except OSError as exc:
         # strerror only: the exception's own text would include the full path.
         raise OntologyLoadError(f"could not read the files ({exc.strerror or type(exc).__name__})",

@@ -18,7 +18,9 @@ from .reading import ProgressTracker
 
 NAME = "icd10cm"
 LICENCE = "Public domain (U.S. Government work: CDC/NCHS ICD-10-CM)"
-_PARENTHESES = re.compile(r"\s*\([^()]*\)")
+# Parentheses hold nonessential modifiers; square brackets hold synonyms or explanations ("Panic disorder
+# [episodic paroxysmal anxiety]", "Human immunodeficiency virus [HIV] disease").
+_NONESSENTIAL = re.compile(r"\s*(\([^()]*\)|\[[^\[\]]*\])")
 
 
 def _data_dir() -> str:
@@ -39,9 +41,9 @@ def shipped_version() -> str:
 
 
 def nonessential_variant(text: str) -> str | None:
-    """ICD-10-CM puts nonessential modifiers in parentheses ("Seizure(s) (convulsive) NOS"): the text without them
-    is how the condition is usually written, so it becomes an extra synonym."""
-    stripped = _PARENTHESES.sub("", text).strip(" ,")
+    """ICD-10-CM puts nonessential modifiers in parentheses ("Seizure(s) (convulsive) NOS") and alternative wording
+    in brackets: the text without them is how the condition is usually written, so it becomes an extra synonym."""
+    stripped = _NONESSENTIAL.sub("", text).strip(" ,")
     return stripped if stripped and stripped != text else None
 
 

@@ -5,7 +5,7 @@ import os
 import tempfile
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -81,6 +81,7 @@ def preannotate(ctx: JobContext) -> dict:
             annotator.version = version
         annotator.setup(device, project.label_config, params)
         versions.append(f"{annotator.name}@{annotator.version}")
+    db.session.commit()  # end the reads first: a deferred SQLite transaction cannot upgrade to a write while busy
     ctx.job.model_version = ",".join(versions)
     db.session.commit()
 
@@ -97,6 +98,7 @@ def preannotate(ctx: JobContext) -> dict:
             break
         last_id = items[-1].id
         views = [item_view(i) for i in items]
+        db.session.commit()  # no transaction stays open while the models run
         rows, scores = [], {}
         for annotator in annotators:
             key = f"{annotator.name}@{annotator.version}"
@@ -108,9 +110,8 @@ def preannotate(ctx: JobContext) -> dict:
                 if pred.score is not None:
                     scores[pred.item_id] = min(scores.get(pred.item_id, 1.0), pred.score)
         written += _insert_ignore(rows)
-        for item in items:
-            if item.id in scores:
-                item.priority = scores[item.id]
+        for item_id, score in scores.items():
+            db.session.execute(update(Item).where(Item.id == item_id).values(priority=score))
         db.session.commit()
         done += len(items)
         ctx.progress(done, total)
@@ -136,6 +137,7 @@ def fit(ctx: JobContext) -> dict:
     pairs = accepted_pairs(project)
     if len(pairs) < 2:
         raise JobFailed(f"fit needs at least 2 accepted annotations, the project has {len(pairs)}")
+    db.session.commit()  # end the reads before progress() writes (see preannotate)
     ctx.progress(1, 10)
     name = ctx.job.params.get("preannotator") or modality.preannotators(project.label_config)[0].name
     _, previous = _active_params(project.id, name)
@@ -144,6 +146,7 @@ def fit(ctx: JobContext) -> dict:
         raise JobFailed(f"modality {modality.name!r} has nothing to train")
     count = db.session.query(ModelVersion).filter_by(project_id=project.id, preannotator=name).count()
     version = f"v{count + 1}"
+    db.session.commit()  # end the reads before writing (see preannotate)
     better = bool(outcome.get("better", True))
     if better:
         db.session.query(ModelVersion).filter_by(project_id=project.id, preannotator=name).update({"active": False})
@@ -174,6 +177,7 @@ def export(ctx: JobContext) -> dict:
                 latest_model[item.id] = (item_view(item), ann.payload)
         pairs += list(latest_model.values())
     pairs.sort(key=lambda pair: pair[0].id)
+    db.session.commit()  # end the reads before progress() writes (see preannotate)
     ctx.progress(len(pairs) // 2, max(1, len(pairs)))
     out_dir = current_app.config["EXPORT_DIR"]
     os.makedirs(out_dir, exist_ok=True)

@@ -22,21 +22,28 @@ def configure(app) -> Celery:
     """Point the Celery app at the Flask app's broker; safe to call twice."""
     global _configured_for
     broker = app.config["BROKER_URL"]
+    if _configured_for is not None and _configured_for != broker:
+        # Another app in this process (tests) used another broker: drop connections pooled for it.
+        if celery._pool is not None:
+            celery._pool.force_close_all()
+            celery._pool = None
+        celery.amqp._producer_pool = None
     if broker.startswith("sqla+sqlite"):
         # The SQLite transport exits on unknown transport options, so its polling interval is set on the class.
         import kombu.transport.sqlalchemy as sqla
 
         sqla.Channel.polling_interval = 0.1
+    prefix = app.config.get("QUEUE_PREFIX") or ""
     celery.conf.update(
         broker_url=broker,
         task_serializer="json", accept_content=["json"], result_serializer="json",
         task_ignore_result=True, result_backend=None,
         task_acks_late=True, task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue="cpu",
-        task_queues=(Queue("cpu", Exchange("cpu"), routing_key="cpu"),
-                     Queue("gpu", Exchange("gpu"), routing_key="gpu")),
-        task_default_exchange="cpu", task_default_routing_key="cpu",
+        task_default_queue=prefix + "cpu",
+        task_queues=tuple(Queue(prefix + name, Exchange(prefix + name), routing_key=prefix + name)
+                          for name in ("cpu", "gpu")),
+        task_default_exchange=prefix + "cpu", task_default_routing_key=prefix + "cpu",
         broker_connection_retry_on_startup=True,
         broker_transport_options={} if broker.startswith("sqla") else {"visibility_timeout": 3600},
         worker_hijack_root_logger=False,
@@ -61,7 +68,8 @@ def broker_reachable() -> bool:
 def enqueue(job: Job) -> None:
     from server.jobs.runner import run_job
 
-    result = run_job.apply_async(args=[job.id], queue=job.queue)
+    prefix = celery.flask_app.config.get("QUEUE_PREFIX") or ""
+    result = run_job.apply_async(args=[job.id], queue=prefix + job.queue)
     job.celery_id = result.id
 
 

@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 from flask import has_app_context
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from server.extensions import db
 from server.jobs.queue import celery
@@ -57,6 +57,9 @@ def claim(job_id: int) -> Job | None:
     if job is None or job.status in ("succeeded", "failed", "cancelled"):
         db.session.rollback()
         return None
+    # End the read before writing: on SQLite the worker's transactions are deferred, and a deferred transaction that
+    # has read cannot wait for the write lock: it fails with "database is locked" at once, busy_timeout or not.
+    db.session.commit()
     condition = or_(Job.status == "queued", Job.lease_expires_at < now)
     if job.status == "running" and _owner_is_dead(job.lease_owner):
         condition = Job.lease_owner == job.lease_owner
@@ -83,8 +86,9 @@ class JobContext:
         db.session.execute(update(Job).where(Job.id == self.job.id, Job.lease_owner == self.owner)
                            .values(progress=pct, lease_expires_at=expires))
         db.session.commit()
-        db.session.refresh(self.job)
-        if self.job.cancel_requested:
+        cancel = db.session.execute(select(Job.cancel_requested).where(Job.id == self.job.id)).scalar_one()
+        db.session.commit()  # end the read at once: an open transaction would hold SQLite's lock while we wait
+        if cancel:
             raise JobCancelled()
         delay = int(celery.flask_app.config.get("WORKER_BATCH_DELAY_MS") or 0)
         if delay:
@@ -135,21 +139,22 @@ def execute(job_id: int) -> str:
     if handler is None:
         finish(job.id, "failed", f"unknown job kind {job.kind!r}")
         return "failed"
-    heartbeat = _Heartbeat(celery.flask_app, job.id, worker_id())
+    kind = job.kind  # plain values: after a failed flush the session is unusable and `job` cannot be reloaded
+    heartbeat = _Heartbeat(celery.flask_app, job_id, worker_id())
     heartbeat.start()
     try:
         result = handler(JobContext(job))
-        finish(job.id, "succeeded", result=result or {})
+        finish(job_id, "succeeded", result=result or {})
         return "succeeded"
     except JobCancelled:
-        finish(job.id, "cancelled", "cancelled by a user")
+        finish(job_id, "cancelled", "cancelled by a user")
         return "cancelled"
     except JobFailed as exc:
-        finish(job.id, "failed", str(exc)[:2000])
+        finish(job_id, "failed", str(exc)[:2000])
         return "failed"
     except Exception as exc:  # noqa: BLE001 - a job failure must never kill the worker
-        log.exception("job %s (%s) failed with %s", job.id, job.kind, type(exc).__name__)
-        finish(job.id, "failed", f"internal error in {job.kind} job ({type(exc).__name__}); see the worker log")
+        log.exception("job %s (%s) failed with %s", job_id, kind, type(exc).__name__)
+        finish(job_id, "failed", f"internal error in {kind} job ({type(exc).__name__}); see the worker log")
         return "failed"
     finally:
         heartbeat.stopped.set()

@@ -20,7 +20,7 @@ from server.jobs.runner import reap, worker_id
 from server.models import WorkerHeartbeat, utcnow
 
 log = logging.getLogger("clinlabel.worker")
-flask_app = create_app()
+flask_app = create_app({"WORKER_PROCESS": True})
 celery = configure(flask_app)
 HOUSEKEEPING_S = 5.0
 

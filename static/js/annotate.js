@@ -10,6 +10,7 @@ const view = document.getElementById('item-view');
 let ui = null;
 let current = null;  // {item, mine}
 let started = 0;
+let busy = false;  // one save at a time: a second Ctrl+Enter must not post the same annotation twice
 
 async function load(itemId) {
   const modality = await import(root.dataset.uiModule);
@@ -17,10 +18,13 @@ async function load(itemId) {
   if (itemId) item = await api('GET', `/items/${itemId}`);
   else item = await api('GET', `/projects/${projectId}/next?stage=${stage}`);
   if (!item) {
+    current = null;  // else Ctrl+Enter would submit the last item again
+    ui = null;
     view.hidden = true;
+    view.replaceChildren();
     status.textContent = 'Nothing left for you in this queue. Thank you!';
-    status.id = 'annotator-status';
     document.getElementById('submit').disabled = true;
+    document.getElementById('skip').disabled = true;
     return;
   }
   const anns = (await api('GET', `/items/${item.id}/annotations`)).items;
@@ -36,9 +40,10 @@ async function load(itemId) {
 }
 
 async function submit() {
-  if (!current || !ui) return;
+  if (!current || !ui || busy) return;
   let payload;
   try { payload = ui.value(); } catch (e) { toast(e.message, 'error'); return; }
+  busy = true;
   const spent = Math.round(performance.now() - started);
   try {
     if (current.mine) {
@@ -49,11 +54,11 @@ async function submit() {
     toast('Saved');
     root.dataset.itemId = '';
     await load(null);
-  } catch (e) { toast(e.message, 'error'); }
+  } catch (e) { toast(e.message, 'error'); } finally { busy = false; }
 }
 
 async function skip() {
-  if (!current) return;
+  if (!current || busy) return;
   const reason = window.prompt('Why skip this item?');
   if (!reason) return;
   try {

@@ -4,6 +4,7 @@ import { api, upload, toast, h } from './api.js';
 const root = document.getElementById('project');
 const projectId = root.dataset.projectId;
 const canManage = root.dataset.canManage === 'true';
+const input = document.getElementById('file-input');  // absent for members who cannot upload
 const watching = new Map();
 
 function jobRow(job) {
@@ -36,6 +37,12 @@ async function startJob(kind, extra = {}) {
   } catch (e) { toast(e.message, 'error'); }
 }
 
+// The per-file error usually names the file already ("a.txt: binary content"); don't say it twice.
+function failure(f) {
+  const text = f.error.startsWith(`${f.name}:`) || f.error.startsWith(`${f.name} `) ? f.error : `${f.name}: ${f.error}`;
+  return h('p', { class: 'error upload-failure' }, text);
+}
+
 async function sendFiles(files) {
   if (!files.length) return;
   const bar = document.getElementById('upload-progress');
@@ -44,21 +51,22 @@ async function sendFiles(files) {
   try {
     const data = await upload(`/projects/${projectId}/items`, files, (p) => { bar.value = p; });
     result.replaceChildren(h('p', { class: 'ok', id: 'upload-summary' },
-      `${data.created.length} item(s) created, ${data.failed.length} failed.`),
-    ...data.failed.map((f) => h('p', { class: 'error' }, `${f.name}: ${f.error}`)));
-    setTimeout(() => window.location.reload(), 1200);
+      `${data.created.length} item(s) created, ${data.failed.length} failed.`), ...data.failed.map(failure));
+    // Keep the page as it is while a failure is listed; otherwise reload to show the new items.
+    if (!data.failed.length) setTimeout(() => window.location.reload(), 1200);
+    else document.getElementById('reload-items').hidden = false;
   } catch (e) {
     const failed = (e.body && e.body.failed) || [];
-    result.replaceChildren(h('p', { class: 'error', id: 'upload-summary' }, e.message),
-      ...failed.map((f) => h('p', { class: 'error' }, `${f.name}: ${f.error}`)));
-  } finally { bar.value = 100; }
+    const summary = failed.length ? `No item was created: ${failed.length} file(s) failed.` : e.message;
+    result.replaceChildren(h('p', { class: 'error', id: 'upload-summary' }, summary), ...failed.map(failure));
+  } finally { bar.value = 100; bar.hidden = true; input.value = ''; }
 }
 
 if (canManage) {
   const zone = document.getElementById('dropzone');
-  const input = document.getElementById('file-input');
   zone.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('over'); });
   zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); input.click(); } });
   zone.addEventListener('drop', (e) => { e.preventDefault(); zone.classList.remove('over'); sendFiles([...e.dataTransfer.files]); });
   input.addEventListener('change', () => sendFiles([...input.files]));
   document.getElementById('start-preannotate').addEventListener('click', () => startJob('preannotate'));

@@ -20,8 +20,10 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
     bar.append(b);
   });
   const hint = fromModel ? h('p', { class: 'muted', id: 'model-hint' }, 'Suggestion from the model is preselected; correct it if needed.') : null;
+  const instructions = labelConfig.instructions
+    ? h('p', { class: 'muted instructions', id: 'instructions' }, labelConfig.instructions) : null;
   const text = h('pre', { class: 'item-text', id: 'item-text' }, item.text || '');
-  container.replaceChildren(...[hint, text, bar].filter(Boolean));  // replaceChildren(null) would print "null"
+  container.replaceChildren(...[instructions, hint, text, bar].filter(Boolean));  // replaceChildren(null) would print "null"
   refresh();
   const onKey = (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || ['INPUT', 'TEXTAREA'].includes(e.target.tagName)) return;

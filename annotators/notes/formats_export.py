@@ -1,0 +1,309 @@
+"""Writers for annotated notes. Each takes (item, payload) pairs, the label config and a binary file object.
+
+Formats: our JSONL, spaCy DocBin, brat standoff (zip), CoNLL-2003 BIO, BioC XML, Label Studio JSON, and
+de-identified text (zip). The de-identified export runs PHI detection again on every note and adds the annotators'
+PHI spans; a note whose detection fails is left out (fail closed) and listed by id in the zip's manifest.json.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import zipfile
+from typing import Any, BinaryIO, Callable, Iterable
+from xml.sax.saxutils import escape
+
+from annotators.base import Exporter
+
+from .formats_import import index_to_utf16
+from .phi import PhiError, deidentify
+from .schema import ASSERTIONS
+
+Pairs = Iterable[tuple[Any, "dict | None"]]
+_EMPTY = {"spans": [], "relations": []}
+_tokenizer_nlp = None
+
+
+def _nlp():
+    """A blank English pipeline with a sentencizer: tokenisation for DocBin and CoNLL, loaded on first use."""
+    global _tokenizer_nlp
+    if _tokenizer_nlp is None:
+        import spacy
+
+        _tokenizer_nlp = spacy.blank("en")
+        _tokenizer_nlp.add_pipe("sentencizer")
+    return _tokenizer_nlp
+
+
+def _entity_spans(payload: dict | None) -> list[dict]:
+    return [s for s in (payload or _EMPTY)["spans"] if s.get("layer", "entity") == "entity"]
+
+
+def _non_overlapping(spans: list[dict]) -> list[dict]:
+    """Spans that overlap no other span."""
+    ordered = sorted(spans, key=lambda s: (s["start"], s["end"]))
+    return [s for s in ordered if not any(o is not s and o["start"] < s["end"] and s["start"] < o["end"]
+                                          for o in ordered)]
+
+
+# ------------------------------------------------------------------------------------------------------- JSONL
+def write_jsonl(pairs: Pairs, config: dict, out: BinaryIO) -> None:
+    for item, payload in pairs:
+        record = {"id": item.id, "text": item.text, "meta": item.meta, "payload": payload or _EMPTY}
+        out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+# ------------------------------------------------------------------------------------------------ spaCy DocBin
+def write_docbin(pairs: Pairs, config: dict, out: BinaryIO) -> None:
+    """Entity layer in doc.spans["sc"] (all spans, overlaps allowed) and doc.ents (the spans overlapping no other);
+    PHI layer in doc.spans["phi"]. Concepts ride in kb_id ("terminology:code"), our span ids in span.id, and
+    assertions in doc.user_data["clinlabel_assertions"] keyed by span id."""
+    from spacy.tokens import DocBin, Span
+
+    docbin = DocBin(store_user_data=True)
+    for item, payload in pairs:
+        doc = _nlp().make_doc(item.text or "")
+
+        def to_span(s: dict) -> Span | None:
+            concept = s.get("concept") or {}
+            kb_id = f"{concept['terminology']}:{concept['code']}" if concept else ""
+            aligned = doc.char_span(s["start"], s["end"], alignment_mode="expand")
+            if aligned is None or not len(aligned):
+                return None
+            return Span(doc, aligned.start, aligned.end, label=s["label"], kb_id=kb_id, span_id=s["id"])
+
+        entities = _entity_spans(payload)
+        doc.spans["sc"] = [span for span in map(to_span, entities) if span is not None]
+        doc.spans["phi"] = [span for span in map(to_span, [s for s in (payload or _EMPTY)["spans"]
+                                                          if s.get("layer") == "phi"]) if span is not None]
+        ents = [span for span in map(to_span, _non_overlapping(entities)) if span is not None]
+        from spacy.util import filter_spans  # snapping outward can make neighbours touch; keep it valid
+
+        doc.ents = filter_spans(ents)
+        doc.user_data["clinlabel_item_id"] = item.id
+        doc.user_data["clinlabel_assertions"] = {s["id"]: s["assertion"] for s in entities if "assertion" in s}
+        docbin.add(doc)
+    out.write(docbin.to_bytes())
+
+
+# --------------------------------------------------------------------------------------------------------- brat
+def _brat_fragments(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """brat cannot show a span across a line break: split it into per-line fragments."""
+    return [(start + m.start(), start + m.end()) for m in re.finditer(r"[^\n\r]+", text[start:end])]
+
+
+def _brat_name(value: str) -> str:
+    return re.sub(r"\s+", "_", value.strip()) or "_"
+
+
+def brat_ann(text: str, payload: dict | None) -> str:
+    lines, tid = [], {}
+    counters = {"A": 0, "N": 0, "#": 0}
+
+    def add(kind: str, body: str) -> None:
+        counters[kind] += 1
+        lines.append(f"{kind}{counters[kind]}\t{body}")
+
+    for span in sorted((payload or _EMPTY)["spans"], key=lambda s: (s["start"], s["end"])):
+        fragments = _brat_fragments(text, span["start"], span["end"])
+        if not fragments:
+            continue
+        tid[span["id"]] = ref = f"T{len(tid) + 1}"
+        ranges = ";".join(f"{s} {e}" for s, e in fragments)
+        lines.append(f"{ref}\t{_brat_name(span['label'])} {ranges}\t{' '.join(text[s:e] for s, e in fragments)}")
+        if span.get("assertion"):
+            add("A", f"Assertion {ref} {span['assertion']}")
+        concept = span.get("concept")
+        if concept:
+            add("N", f"Reference {ref} {_brat_name(concept['terminology'])}:{_brat_name(concept['code'])}\t"
+                     f"{' '.join(concept.get('name', '').split())}")
+        for key, value in sorted((span.get("attributes") or {}).items()):
+            if key == "note":
+                add("#", f"AnnotatorNotes {ref}\t{' '.join(value.split())}")
+            elif key != "fragments":
+                add("A", f"{_brat_name(key)} {ref} {_brat_name(value)}")
+    for number, relation in enumerate((payload or _EMPTY).get("relations", []), start=1):
+        if relation["head"] in tid and relation["tail"] in tid:
+            lines.append(f"R{number}\t{_brat_name(relation['type'])} Arg1:{tid[relation['head']]} "
+                         f"Arg2:{tid[relation['tail']]}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def brat_conf(config: dict) -> str:
+    entities = [label["name"] for label in config.get("entity_labels", [])] + list(config.get("phi_labels", []))
+    relations = [f"{r['name']}\tArg1:{'|'.join(r['head'])}, Arg2:{'|'.join(r['tail'])}"
+                 for r in config.get("relation_types", [])]
+    assertions = "|".join(config.get("assertions", ASSERTIONS))
+    return ("[entities]\n" + "\n".join(entities) + "\n[relations]\n" + "\n".join(relations) +
+            "\n<OVERLAP>\tArg1:<ENTITY>, Arg2:<ENTITY>, <OVL-TYPE>:<ANY>\n[events]\n[attributes]\n"
+            f"Assertion\tArg:<ENTITY>, Value:{assertions}\n")
+
+
+def write_brat(pairs: Pairs, config: dict, out: BinaryIO) -> None:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("annotation.conf", brat_conf(config))
+        for item, payload in pairs:
+            text = item.text or ""
+            archive.writestr(f"{item.id}.txt", text.encode("utf-8"))
+            archive.writestr(f"{item.id}.ann", brat_ann(text, payload).encode("utf-8"))
+
+
+# ------------------------------------------------------------------------------------------------------- CoNLL
+def conll_sentences(text: str, payload: dict | None) -> list[list[tuple[str, str, int]]]:
+    """Sentences of (token, BIO tag, char offset). Entity spans are snapped to tokens; where they overlap, the
+    longest wins (BIO cannot nest). A line break also ends a sentence."""
+    from spacy.util import filter_spans
+
+    doc = _nlp()(text)
+    spans = [doc.char_span(s["start"], s["end"], label=s["label"], alignment_mode="expand")
+             for s in _entity_spans(payload)]
+    tags = ["O"] * len(doc)
+    for span in filter_spans([s for s in spans if s is not None and len(s)]):
+        for i in range(span.start, span.end):
+            tags[i] = ("B-" if i == span.start else "I-") + span.label_
+    sentences, current, after_newline = [], [], False
+    for token in doc:
+        if token.is_space:
+            after_newline = after_newline or "\n" in token.text
+            continue
+        if current and (token.is_sent_start or after_newline):
+            sentences.append(current)
+            current = []
+        after_newline = "\n" in token.whitespace_
+        current.append((token.text, tags[token.i], token.idx))
+    if current:
+        sentences.append(current)
+    return sentences
+
+
+def write_conll(pairs: Pairs, config: dict, out: BinaryIO) -> None:
+    for item, payload in pairs:
+        lines = ["-DOCSTART- -X- -X- O", ""]
+        for sentence in conll_sentences(item.text or "", payload):
+            lines.extend(f"{token} -X- _ {tag}" for token, tag, _ in sentence)
+            lines.append("")
+        out.write(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+# -------------------------------------------------------------------------------------------------------- BioC
+def write_bioc(pairs: Pairs, config: dict, out: BinaryIO) -> None:
+    """One document per note, one passage at offset 0. CR is written as a character reference, because XML parsers
+    turn a literal CR into LF and every offset after it would drift; form feeds (not allowed in XML 1.0) become
+    spaces, which keeps offsets."""
+    def infon(key: str, value: str) -> str:
+        return f'<infon key="{escape(key, {chr(34): "&quot;"})}">{_xml_text(value)}</infon>'
+
+    out.write(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<collection>"
+              b"<source>Clinlabel</source><date>" + dt.date.today().isoformat().encode() +
+              b"</date><key>clinlabel_notes.key</key>\n")
+    for item, payload in pairs:
+        text = item.text or ""
+        parts = [f"<document><id>{item.id}</id><passage><offset>0</offset><text>{_xml_text(text)}</text>"]
+        for span in (payload or _EMPTY)["spans"]:
+            infons = [infon("type", span["label"]), infon("layer", span.get("layer", "entity"))]
+            if span.get("assertion"):
+                infons.append(infon("assertion", span["assertion"]))
+            if span.get("concept"):
+                concept = span["concept"]
+                infons += [infon("concept_terminology", concept["terminology"]), infon("concept_code", concept["code"]),
+                           infon("concept_name", concept.get("name", "")),
+                           infon("identifier", f"{concept['terminology']}:{concept['code']}")]
+            infons += [infon(k, v) for k, v in sorted((span.get("attributes") or {}).items())]
+            parts.append(f'<annotation id="{escape(span["id"])}">{"".join(infons)}'
+                         f'<location offset="{span["start"]}" length="{span["end"] - span["start"]}"/>'
+                         f"<text>{_xml_text(text[span['start']:span['end']])}</text></annotation>")
+        for relation in (payload or _EMPTY).get("relations", []):
+            parts.append(f'<relation id="{escape(relation["id"])}">{infon("type", relation["type"])}'
+                         f'<node refid="{escape(relation["head"])}" role="head"/>'
+                         f'<node refid="{escape(relation["tail"])}" role="tail"/></relation>')
+        parts.append("</passage></document>\n")
+        out.write("".join(parts).encode("utf-8"))
+    out.write(b"</collection>\n")
+
+
+def _xml_text(value: str) -> str:
+    return escape(value.replace("\f", " ")).replace("\r", "&#13;")
+
+
+# ------------------------------------------------------------------------------------------------ Label Studio
+def label_studio_config(config: dict) -> str:
+    """A Label Studio labeling config matching the exported tasks (from_names label, phi, assertion, concept)."""
+    def labels(names: Iterable[str]) -> str:
+        return "".join(f'<Label value="{escape(n, {chr(34): "&quot;"})}"/>' for n in names)
+
+    relation_names = "".join(f'<Relation value="{escape(r["name"])}"/>' for r in config.get("relation_types", []))
+    choices = "".join(f'<Choice value="{a}"/>' for a in config.get("assertions", ASSERTIONS))
+    return ('<View><Labels name="label" toName="text">'
+            f'{labels(label["name"] for label in config.get("entity_labels", []))}</Labels>'
+            f'<Labels name="phi" toName="text">{labels(config.get("phi_labels", []))}</Labels>'
+            f'<Relations>{relation_names}</Relations>'
+            f'<Choices name="assertion" toName="text" perRegion="true">{choices}</Choices>'
+            '<TextArea name="concept" toName="text" perRegion="true"/>'
+            '<Text name="text" value="$text"/></View>')
+
+
+def write_label_studio(pairs: Pairs, config: dict, out: BinaryIO) -> None:
+    """Tasks importable by Label Studio: data.text + annotations[].result; offsets in UTF-16 code units."""
+    tasks = []
+    for item, payload in pairs:
+        text = item.text or ""
+        result = []
+        for span in (payload or _EMPTY)["spans"]:
+            start, end = index_to_utf16(text, span["start"]), index_to_utf16(text, span["end"])
+            region = {"start": start, "end": end, "text": text[span["start"]:span["end"]]}
+            result.append({"id": span["id"], "from_name": "phi" if span.get("layer") == "phi" else "label",
+                           "to_name": "text", "type": "labels", "origin": "manual",
+                           "value": {**region, "labels": [span["label"]]}})
+            if span.get("assertion"):
+                result.append({"id": span["id"], "from_name": "assertion", "to_name": "text", "type": "choices",
+                               "value": {**region, "choices": [span["assertion"]]}})
+            if span.get("concept"):  # "terminology:code name", parsed back by our Label Studio reader
+                concept = span["concept"]
+                line = f"{concept['terminology']}:{concept['code']} {concept.get('name', '')}".strip()
+                result.append({"id": span["id"], "from_name": "concept", "to_name": "text", "type": "textarea",
+                               "value": {**region, "text": [line]}})
+        for relation in (payload or _EMPTY).get("relations", []):
+            result.append({"from_id": relation["head"], "to_id": relation["tail"], "type": "relation",
+                           "direction": "right", "labels": [relation["type"]]})
+        tasks.append({"data": {"text": text, "clinlabel_item_id": item.id},
+                      "annotations": [{"result": result, "ground_truth": False}] if payload else []})
+    out.write(json.dumps(tasks, ensure_ascii=False).encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------------------- de-identified text
+def make_deid_writer(mode: str, detector_factory: Callable | None = None) -> Callable:
+    def write(pairs: Pairs, config: dict, out: BinaryIO) -> None:
+        from .phi import get_default_detector
+
+        detector = (detector_factory or get_default_detector)()
+        exported, failed = [], []
+        seed = config.get("surrogate_seed", 0)
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for item, payload in pairs:
+                text = item.text or ""
+                try:
+                    detected = detector.detect(text)
+                except PhiError:
+                    failed.append(item.id)  # fail closed: never export a note we could not check
+                    continue
+                annotated = [s for s in (payload or _EMPTY)["spans"] if s.get("layer") == "phi"]
+                clean = deidentify(text, detected + annotated, mode=mode, seed=f"{seed}:{item.id}")
+                archive.writestr(f"{item.id}.txt", clean.encode("utf-8"))
+                exported.append(item.id)
+            archive.writestr("manifest.json", json.dumps(
+                {"mode": mode, "exported": exported, "failed_phi_detection": failed}, indent=1))
+    return write
+
+
+def exporters(detector_factory: Callable | None = None) -> dict[str, Exporter]:
+    return {
+        "jsonl": Exporter("jsonl", ".jsonl", "application/x-ndjson", write_jsonl),
+        "spacy": Exporter("spacy", ".spacy", "application/octet-stream", write_docbin),
+        "brat": Exporter("brat", ".zip", "application/zip", write_brat),
+        "conll": Exporter("conll", ".conll", "text/plain; charset=utf-8", write_conll),
+        "bioc": Exporter("bioc", ".xml", "application/xml", write_bioc),
+        "label_studio": Exporter("label_studio", ".json", "application/json", write_label_studio),
+        "deid_mask": Exporter("deid_mask", ".zip", "application/zip", make_deid_writer("mask", detector_factory)),
+        "deid_surrogate": Exporter("deid_surrogate", ".zip", "application/zip",
+                                   make_deid_writer("surrogate", detector_factory)),
+    }

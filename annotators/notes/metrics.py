@@ -1,0 +1,321 @@
+"""Agreement between annotators of clinical notes, consensus merging and differences.
+
+Span metrics match spans one-to-one: exactly (same start, end, layer and label) or by overlap (same layer and
+label, greedy by overlap length). Token metrics label each word/punctuation token with the label of the longest
+span covering it ("O" if none) and compute Cohen's kappa (two annotators), Fleiss' kappa and Krippendorff's alpha
+(nominal; many annotators, missing values allowed). Kappa and alpha range over [-1, 1]; when every token carries
+the same label for everyone (no variation) they are 1.0 if all agree.
+"""
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections import Counter, defaultdict
+from typing import Iterable, Sequence
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_EMPTY = {"spans": [], "relations": []}
+
+
+def tokens_of(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def token_labels(tokens: Sequence[tuple[int, int]], spans: Iterable[dict], label: str | None = None) -> list[str]:
+    """Per token: the label of the longest span covering it, or "O". With `label`, a binary view (label vs O)."""
+    out = ["O"] * len(tokens)
+    ordered = sorted(spans, key=lambda s: s["end"] - s["start"])  # longest last, so it wins
+    starts = [t[0] for t in tokens]
+    for span in ordered:
+        if label is not None and span["label"] != label:
+            continue
+        i = max(0, bisect.bisect_right(starts, span["start"]) - 1)
+        while i < len(tokens) and tokens[i][0] < span["end"]:
+            if tokens[i][1] > span["start"]:
+                out[i] = span["label"]
+            i += 1
+    return out
+
+
+# ------------------------------------------------------------------------------------------ chance-corrected
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
+    n = len(a)
+    if n == 0:
+        return 1.0
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    count_a, count_b = Counter(a), Counter(b)
+    expected = sum(count_a[c] * count_b[c] for c in count_a) / (n * n)
+    if expected >= 1.0:
+        return 1.0 if observed >= 1.0 else 0.0
+    return (observed - expected) / (1.0 - expected)
+
+
+def fleiss_kappa(units: Sequence[Counter]) -> float:
+    """Fleiss' kappa over units given as category counts; units may have different numbers of raters (>= 2)."""
+    units = [u for u in units if sum(u.values()) >= 2]
+    if not units:
+        return 1.0
+    per_unit, totals, ratings = [], Counter(), 0
+    for unit in units:
+        m = sum(unit.values())
+        per_unit.append((sum(c * c for c in unit.values()) - m) / (m * (m - 1)))
+        totals.update(unit)
+        ratings += m
+    observed = sum(per_unit) / len(per_unit)
+    expected = sum((count / ratings) ** 2 for count in totals.values())
+    if expected >= 1.0:
+        return 1.0 if observed >= 1.0 else 0.0
+    return (observed - expected) / (1.0 - expected)
+
+
+def krippendorff_alpha(units: Sequence[Sequence[str]]) -> float:
+    """Nominal alpha; each unit lists the values given by the coders who coded it (missing ones left out)."""
+    coincidence: Counter = Counter()
+    for values in units:
+        m = len(values)
+        if m < 2:
+            continue
+        for c, k in itertools.permutations(values, 2):
+            coincidence[(c, k)] += 1.0 / (m - 1)
+    marginals: Counter = Counter()
+    for (c, _k), value in coincidence.items():
+        marginals[c] += value
+    n = sum(marginals.values())
+    if n <= 1:
+        return 1.0
+    disagree = sum(v for (c, k), v in coincidence.items() if c != k)
+    expected = sum(marginals[c] * marginals[k] for c in marginals for k in marginals if c != k)
+    if expected == 0:
+        return 1.0 if disagree == 0 else 0.0
+    return 1.0 - (n - 1) * disagree / expected
+
+
+# ---------------------------------------------------------------------------------------------------- spans
+def _key(span: dict) -> tuple:
+    return (span.get("layer", "entity"), span["start"], span["end"], span["label"])
+
+
+def match_spans(a: Sequence[dict], b: Sequence[dict], mode: str = "exact") -> list[tuple[int, int]]:
+    """One-to-one (index in a, index in b) pairs of matching spans."""
+    if mode == "exact":
+        free = defaultdict(list)
+        for j, span in enumerate(b):
+            free[_key(span)].append(j)
+        pairs = []
+        for i, span in enumerate(a):
+            if free[_key(span)]:
+                pairs.append((i, free[_key(span)].pop(0)))
+        return pairs
+    candidates = []
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            overlap = min(x["end"], y["end"]) - max(x["start"], y["start"])
+            if overlap > 0 and x["label"] == y["label"] and x.get("layer", "entity") == y.get("layer", "entity"):
+                candidates.append((-overlap, i, j))
+    used_a, used_b, pairs = set(), set(), []
+    for _neg, i, j in sorted(candidates):
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            pairs.append((i, j))
+    return sorted(pairs)
+
+
+def _prf(tp: int, n_ref: int, n_other: int) -> dict[str, float]:
+    precision = tp / n_other if n_other else (1.0 if n_ref == 0 else 0.0)
+    recall = tp / n_ref if n_ref else (1.0 if n_other == 0 else 0.0)
+    f1 = 2 * tp / (n_ref + n_other) if n_ref + n_other else 1.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def span_prf(reference: Sequence[dict], other: Sequence[dict], mode: str = "exact") -> dict[str, float]:
+    tp = len(match_spans(reference, other, mode))
+    return {**_prf(tp, len(reference), len(other)), "tp": tp, "n_reference": len(reference), "n_other": len(other)}
+
+
+def _matched_agreement(a: Sequence[dict], b: Sequence[dict]) -> tuple[float, int, float, int]:
+    """(concept agreement, pairs with a concept, assertion agreement, entity pairs) over exact matches."""
+    concept_same = concept_n = assertion_same = assertion_n = 0
+    for i, j in match_spans(a, b, "exact"):
+        x, y = a[i], b[j]
+        if x.get("concept") or y.get("concept"):
+            concept_n += 1
+            concept_same += _concept_id(x) == _concept_id(y)
+        if x.get("layer", "entity") == "entity":
+            assertion_n += 1
+            assertion_same += x.get("assertion", "present") == y.get("assertion", "present")
+    return (concept_same / concept_n if concept_n else 1.0, concept_n,
+            assertion_same / assertion_n if assertion_n else 1.0, assertion_n)
+
+
+def _concept_id(span: dict) -> tuple | None:
+    concept = span.get("concept")
+    return (concept["terminology"], concept["code"]) if concept else None
+
+
+def agree(a_payload: dict | None, b_payload: dict | None, text: str) -> dict[str, float]:
+    """Pairwise agreement on one note (a is the reference for precision/recall)."""
+    a, b = (a_payload or _EMPTY)["spans"], (b_payload or _EMPTY)["spans"]
+    exact, overlap = span_prf(a, b, "exact"), span_prf(a, b, "overlap")
+    tokens = tokens_of(text)
+    labels_a, labels_b = token_labels(tokens, a), token_labels(tokens, b)
+    concept, concept_n, assertion, assertion_n = _matched_agreement(a, b)
+    result = {f"span_exact_{k}": float(exact[k]) for k in ("precision", "recall", "f1")}
+    result.update({f"span_overlap_{k}": float(overlap[k]) for k in ("precision", "recall", "f1")})
+    for layer in ("entity", "phi"):
+        la, lb = [s for s in a if s.get("layer", "entity") == layer], [s for s in b if s.get("layer", "entity") == layer]
+        result[f"{layer}_span_overlap_f1"] = span_prf(la, lb, "overlap")["f1"]
+    result.update({
+        "token_kappa": cohen_kappa(labels_a, labels_b),
+        "token_alpha": krippendorff_alpha(list(zip(labels_a, labels_b))),
+        "concept_agreement": concept, "concept_pairs": float(concept_n),
+        "assertion_agreement": assertion, "assertion_pairs": float(assertion_n),
+    })
+    return result
+
+
+def agree_many(annotations: Sequence[tuple]) -> dict:
+    """Project-level agreement over (item_id, text, annotator, payload) records: overall and per label.
+
+    Span F1 is micro-averaged over every pair of annotators of every item; Fleiss' kappa and Krippendorff's alpha
+    run over all tokens of all items (per label: the binary label-vs-rest view)."""
+    by_item: dict = defaultdict(dict)
+    texts = {}
+    for item_id, text, annotator, payload in annotations:
+        by_item[item_id][annotator] = (payload or _EMPTY)["spans"]  # the last payload of an annotator counts
+        texts[item_id] = text
+    labels = sorted({s["label"] for coders in by_item.values() for spans in coders.values() for s in spans})
+    sums = defaultdict(lambda: [0, 0, 0])  # key -> [tp, n_a, n_b]
+    pair_f1: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    units: dict[str | None, list[list[str]]] = defaultdict(list)
+    concept_same = concept_n = assertion_same = assertion_n = 0
+    n_pairs = 0
+    for item_id, coders in by_item.items():
+        tokens = tokens_of(texts[item_id] or "")
+        names = sorted(coders)
+        for scope in [None, *labels]:
+            per_coder = [token_labels(tokens, coders[c], scope) for c in names]
+            units[scope].extend(list(column) for column in zip(*per_coder))
+        for x, y in itertools.combinations(names, 2):
+            n_pairs += 1
+            a, b = coders[x], coders[y]
+            for scope in [None, *labels]:
+                sa = [s for s in a if scope is None or s["label"] == scope]
+                sb = [s for s in b if scope is None or s["label"] == scope]
+                for mode in ("exact", "overlap"):
+                    acc = sums[(scope, mode)]
+                    acc[0] += len(match_spans(sa, sb, mode))
+                    acc[1] += len(sa)
+                    acc[2] += len(sb)
+            acc = pair_f1[f"{x} vs {y}"]
+            acc[0] += len(match_spans(a, b, "exact"))
+            acc[1] += len(a)
+            acc[2] += len(b)
+            c_agree, c_n, a_agree, a_n = _matched_agreement(a, b)
+            concept_same += c_agree * c_n
+            concept_n += c_n
+            assertion_same += a_agree * a_n
+            assertion_n += a_n
+
+    def block(scope: str | None) -> dict[str, float]:
+        out = {f"span_{mode}_f1": _prf(*sums[(scope, mode)])["f1"] for mode in ("exact", "overlap")}
+        unit_list = units[scope]
+        out["fleiss_kappa"] = fleiss_kappa([Counter(u) for u in unit_list])
+        out["krippendorff_alpha"] = krippendorff_alpha(unit_list)
+        return out
+
+    overall = block(None)
+    overall.update({
+        "concept_agreement": concept_same / concept_n if concept_n else 1.0,
+        "assertion_agreement": assertion_same / assertion_n if assertion_n else 1.0,
+        "n_items": len(by_item), "n_annotators": len({c for coders in by_item.values() for c in coders}),
+        "n_pairs": n_pairs,
+    })
+    return {"overall": overall, "per_label": {label: block(label) for label in labels},
+            "per_pair": {pair: _prf(*acc)["f1"] for pair, acc in sorted(pair_f1.items())}}
+
+
+# ------------------------------------------------------------------------------------------ merge and diff
+def _majority(values: list):
+    counts = Counter(values)
+    best = max(counts.values())
+    return next(v for v in values if counts[v] == best)  # earliest payload breaks ties
+
+
+def merge(payloads: Sequence[dict]) -> dict:
+    """Majority vote of spans by exact match (layer, start, end, label), then relations between kept spans.
+
+    A span is kept with a strict majority of payloads. On an exact tie (half the payloads) it is kept if it is PHI
+    (masking too much is the safe error) or if the first payload has it: the first payload's annotator breaks ties.
+    Assertions and concepts of kept spans are voted the same way, ties going to the earliest payload."""
+    payloads = [p or _EMPTY for p in payloads]
+    n = len(payloads)
+    votes: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
+    for index, payload in enumerate(payloads):
+        for key in dict.fromkeys(_key(s) for s in payload["spans"]):
+            span = next(s for s in payload["spans"] if _key(s) == key)
+            votes[key].append((index, span))
+    kept, id_for_key = [], {}
+    for key in sorted(votes, key=lambda k: (k[1], k[2], k[0], k[3])):
+        voters = votes[key]
+        tie = 2 * len(voters) == n
+        if 2 * len(voters) > n or (tie and (key[0] == "phi" or voters[0][0] == 0)):
+            first = voters[0][1]
+            span = {k: v for k, v in first.items() if k not in ("id", "assertion", "concept", "score")}
+            span["id"] = id_for_key[key] = f"m{len(kept) + 1}"
+            if key[0] == "entity":
+                span["assertion"] = _majority([s.get("assertion", "present") for _, s in voters])
+            concept_ids = [_concept_id(s) for _, s in voters if s.get("concept")]
+            if concept_ids:
+                winner = _majority(concept_ids)
+                span["concept"] = next(s["concept"] for _, s in voters if _concept_id(s) == winner)
+            kept.append(span)
+    relation_votes: dict[tuple, int] = Counter()
+    for payload in payloads:
+        keys_by_id = {s["id"]: _key(s) for s in payload["spans"]}
+        for rel in payload.get("relations", []):
+            head, tail = keys_by_id.get(rel["head"]), keys_by_id.get(rel["tail"])
+            if head in id_for_key and tail in id_for_key:
+                relation_votes[(rel["type"], head, tail)] += 1
+    relations = [{"id": f"mr{i + 1}", "type": t, "head": id_for_key[h], "tail": id_for_key[tl]}
+                 for i, (t, h, tl) in enumerate(k for k in relation_votes if 2 * relation_votes[k] > n)]
+    return {"spans": kept, "relations": relations}
+
+
+def diff(payloads: Sequence[dict]) -> list[dict]:
+    """Differences between every pair of payloads (by index): spans only in one, label/assertion/concept changes
+    at the same offsets, relations only in one."""
+    out = []
+    payloads = [p or _EMPTY for p in payloads]
+    for ia, ib in itertools.combinations(range(len(payloads)), 2):
+        a, b = payloads[ia]["spans"], payloads[ib]["spans"]
+        at = {(s.get("layer", "entity"), s["start"], s["end"]): s for s in a}
+        bt = {(s.get("layer", "entity"), s["start"], s["end"]): s for s in b}
+        for where in sorted(set(at) | set(bt), key=lambda k: (k[1], k[2], k[0])):
+            x, y = at.get(where), bt.get(where)
+            base = {"a": ia, "b": ib, "layer": where[0], "start": where[1], "end": where[2]}
+            if x is None or y is None:
+                present = x or y
+                out.append({**base, "kind": "span_only_in", "in": ia if x else ib, "missing_from": ib if x else ia,
+                            "label": present["label"], "span_id": present["id"]})
+                continue
+            if x["label"] != y["label"]:
+                out.append({**base, "kind": "label_differs", "values": [x["label"], y["label"]]})
+            if where[0] == "entity" and x.get("assertion", "present") != y.get("assertion", "present"):
+                out.append({**base, "kind": "assertion_differs",
+                            "values": [x.get("assertion", "present"), y.get("assertion", "present")]})
+            if _concept_id(x) != _concept_id(y):
+                out.append({**base, "kind": "concept_differs", "values": [x.get("concept"), y.get("concept")]})
+        rel_a = {_relation_key(r, a) for r in payloads[ia].get("relations", [])}
+        rel_b = {_relation_key(r, b) for r in payloads[ib].get("relations", [])}
+        for key in sorted(rel_a ^ rel_b, key=str):
+            out.append({"a": ia, "b": ib, "kind": "relation_only_in", "in": ia if key in rel_a else ib,
+                        "missing_from": ib if key in rel_a else ia, "type": key[0],
+                        "head": list(key[1]) if key[1] else None, "tail": list(key[2]) if key[2] else None})
+    return out
+
+
+def _relation_key(relation: dict, spans: Sequence[dict]) -> tuple:
+    by_id = {s["id"]: (s["start"], s["end"], s["label"]) for s in spans}
+    return (relation["type"], by_id.get(relation["head"]), by_id.get(relation["tail"]))
