@@ -82,7 +82,8 @@ def _extra_words(name_normalized: str, name_tokens: list[str], used: set[str], q
     """Name words the query did not ask for. In a plain "X and Y" name the code covers either condition, so only
     the conjunct that best fits the query counts ("Syncope and collapse" says nothing more than "syncope"); names
     that relate conditions ("... due to lung diseases and/or hypoxia") are not plain lists."""
-    if " and " in name_normalized and "and" not in query.token_set and not RELATION_WORDS & set(name_tokens):
+    words = set(name_normalized.split())
+    if " and " in name_normalized and "and" not in query.token_set and not RELATION_WORDS & words:
         return min(sum(1 for token in content_tokens(part) if token not in used and not _is_marker(token))
                    for part in name_normalized.split(" and "))
     return sum(1 for token in name_tokens if token not in used and not _is_marker(token))

@@ -15,6 +15,7 @@ from server.models import Assignment, Item, utcnow
 from server.workflow_config import merged_workflow
 
 CANDIDATES_PER_TRY = 16
+MAX_ROUNDS = 5
 
 
 def expire_leases(project_id: int) -> int:
@@ -82,22 +83,35 @@ def next_assignment(project, user, stage: str = "annotate") -> Assignment | None
     k = int(workflow["annotators_per_item"]) if stage == "annotate" else 1
     # Fill partly annotated items first, so finished items reach review sooner.
     for slots in range(k - 1, -1, -1):
-        for item_id in _candidate_ids(project, user.id, stage, slots, workflow["ordering"]):
-            taken = db.session.execute(update(Item).where(
-                Item.id == item_id, Item.slots_taken == slots, Item.stage == stage).values(slots_taken=slots + 1))
-            if taken.rowcount != 1:
-                continue  # someone else took this slot in the meantime
-            previous = db.session.execute(select(Assignment).where(
-                Assignment.item_id == item_id, Assignment.user_id == user.id, Assignment.stage == stage)
-            ).scalar_one_or_none()
-            if previous is not None:  # an expired lease of this user: take it up again
-                previous.status, previous.lease_expires_at, previous.finished_at = "active", now + lease, None
-                return previous
-            assignment = Assignment(item_id=item_id, project_id=project.id, user_id=user.id, stage=stage,
-                                    status="active", lease_expires_at=now + lease)
-            db.session.add(assignment)
-            db.session.flush()
-            return assignment
+        for attempt in range(MAX_ROUNDS):
+            candidates = _candidate_ids(project, user.id, stage, slots, workflow["ordering"])
+            if not candidates:
+                break
+            if attempt:
+                random.shuffle(candidates)  # concurrent annotators: stop racing for the same few items
+            assignment = _take_first_free(project, user, stage, slots, candidates, now + lease)
+            if assignment is not None:
+                return assignment
+    return None
+
+
+def _take_first_free(project, user, stage: str, slots: int, candidates: list[int], expires) -> Assignment | None:
+    for item_id in candidates:
+        taken = db.session.execute(update(Item).where(
+            Item.id == item_id, Item.slots_taken == slots, Item.stage == stage).values(slots_taken=slots + 1))
+        if taken.rowcount != 1:
+            continue  # someone else took this slot in the meantime
+        previous = db.session.execute(select(Assignment).where(
+            Assignment.item_id == item_id, Assignment.user_id == user.id, Assignment.stage == stage)
+        ).scalar_one_or_none()
+        if previous is not None:  # an expired lease of this user: take it up again
+            previous.status, previous.lease_expires_at, previous.finished_at = "active", expires, None
+            return previous
+        assignment = Assignment(item_id=item_id, project_id=project.id, user_id=user.id, stage=stage,
+                                status="active", lease_expires_at=expires)
+        db.session.add(assignment)
+        db.session.flush()
+        return assignment
     return None
 
 

@@ -59,6 +59,7 @@ def write_docbin(pairs: Pairs, config: dict, out: BinaryIO) -> None:
     PHI layer in doc.spans["phi"]. Concepts ride in kb_id ("terminology:code"), our span ids in span.id, and
     assertions in doc.user_data["clinlabel_assertions"] keyed by span id."""
     from spacy.tokens import DocBin, Span
+    from spacy.util import filter_spans
 
     docbin = DocBin(store_user_data=True)
     for item, payload in pairs:
@@ -77,9 +78,7 @@ def write_docbin(pairs: Pairs, config: dict, out: BinaryIO) -> None:
         doc.spans["phi"] = [span for span in map(to_span, [s for s in (payload or _EMPTY)["spans"]
                                                           if s.get("layer") == "phi"]) if span is not None]
         ents = [span for span in map(to_span, _non_overlapping(entities)) if span is not None]
-        from spacy.util import filter_spans  # snapping outward can make neighbours touch; keep it valid
-
-        doc.ents = filter_spans(ents)
+        doc.ents = filter_spans(ents)  # snapping to tokens can make neighbours overlap; keep doc.ents valid
         doc.user_data["clinlabel_item_id"] = item.id
         doc.user_data["clinlabel_assertions"] = {s["id"]: s["assertion"] for s in entities if "assertion" in s}
         docbin.add(doc)

@@ -222,7 +222,7 @@ class PhiDetector:
         logging.getLogger("presidio-analyzer").addHandler(self._timeouts)
         return AnalyzerEngine(registry=registry, nlp_engine=engine)
 
-    def detect(self, text: str) -> list[dict]:
+    def detect(self, text: str, id_prefix: str = "phi") -> list[dict]:
         """PHI spans (layer "phi") of `text`, sorted, non-overlapping. Raises PhiError on any failure."""
         if self._analyzer is None:
             self.setup()
@@ -235,8 +235,8 @@ class PhiDetector:
             raise
         except Exception as exc:
             raise PhiError(f"PHI detection failed ({type(exc).__name__})") from exc
-        return [{"id": f"phi{i + 1}", "start": c["start"], "end": c["end"], "label": c["label"], "layer": "phi",
-                 "text": text[c["start"]:c["end"]], "score": round(c["score"], 3),
+        return [{"id": f"{id_prefix}{i + 1}", "start": c["start"], "end": c["end"], "label": c["label"],
+                 "layer": "phi", "text": text[c["start"]:c["end"]], "score": round(c["score"], 3),
                  "attributes": {"source": c["source"]}} for i, c in enumerate(resolved)]
 
     def _detect_chunk(self, chunk: str, offset: int) -> list[dict]:

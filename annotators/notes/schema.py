@@ -124,6 +124,8 @@ LABEL_CONFIG_SCHEMA = {
         },
         "assertions": {"type": "array", "items": {"enum": list(ASSERTIONS)}, "uniqueItems": True},
         "deidentify_at_ingest": {"type": "boolean"},
+        "deidentify_mode": {"enum": ["mask", "surrogate"]},
+        "surrogate_seed": {"type": "integer"},
         "max_chars": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
     },
     "additionalProperties": False,
@@ -152,6 +154,8 @@ DEFAULT_LABEL_CONFIG = {
     ],
     "assertions": list(ASSERTIONS),
     "deidentify_at_ingest": False,
+    "deidentify_mode": "mask",
+    "surrogate_seed": 0,
     "max_chars": 1_000_000,
 }
 

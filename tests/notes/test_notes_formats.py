@@ -333,7 +333,8 @@ def test_export_docbin_read_by_spacy():
     ents = {(e.start_char, e.end_char, e.label_) for e in doc.ents}
     assert (TEXT.index("diabetes"), TEXT.index("diabetes") + 8, "PROBLEM") not in ents  # overlapping: sc only
     assert (TEXT.index("pneumonia"), TEXT.index("pneumonia") + 9, "PROBLEM") in ents and len(ents) == 5
-    assert next(s for s in doc.spans["sc"] if s.label_ == "PROBLEM").kb_id_ == "icd10cm:J18.9"
+    pneumonia = next(s for s in doc.spans["sc"] if s.label_ == "PROBLEM")
+    assert pneumonia.kb_id_ == "icd10cm:J18.9" and pneumonia.id_ == "s1"
     assert doc.user_data["clinlabel_assertions"]["s5"] == "negated"
     assert [s.text for s in doc.spans["phi"]] == ["John Smith", "3/4"]
 

@@ -1,0 +1,128 @@
+"""The modality contract, checked over every registered modality, and a third modality defined only here."""
+import importlib.metadata
+import io
+import json
+import os
+
+import jsonschema
+import pytest
+
+from annotators.base import ENTRY_POINT_GROUP, ItemInput, ItemView, Modality, Registry, UnknownModality, registry
+from conftest import ROOT
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_registered_modality_honours_the_contract(name):
+    m = registry.get(name)
+    described = m.describe()
+    json.dumps(described)
+    jsonschema.Draft202012Validator.check_schema(m.label_config_schema)
+    jsonschema.Draft202012Validator.check_schema(m.payload_schema)
+    config = m.validate_label_config(m.default_label_config)
+    assert os.path.exists(os.path.join(ROOT, "static", m.ui_module)), m.ui_module
+    demo = m.demo()
+    assert demo and demo["inputs"]
+    items = []
+    for n, inp in enumerate(demo["inputs"]):
+        for ingested in m.ingest(inp, config):
+            items.append(ItemView(id=n + 1, kind=ingested.kind, text=ingested.text, meta=ingested.meta))
+    preds = []
+    for annotator in m.preannotators(config):
+        assert annotator.name and annotator.version
+        annotator.setup("cpu", config, None)
+        preds += annotator.predict(items)
+    assert preds, "the pre-annotators predict something on the demo items"
+    for pred in preds:
+        m.validate_payload(pred.payload, config)
+    payload = preds[0].payload
+    item = next(i for i in items if i.id == preds[0].item_id)
+    assert m.agree(payload, payload, item, config)["agreement"] == 1.0
+    m.validate_payload(m.merge([payload, payload], item, config), config)
+    assert m.diff([payload, payload], item, config) == []
+    report = m.agree_many([(item, "a", payload), (item, "b", payload)], config)
+    json.dumps(report)
+    pairs = [(i, p.payload) for i in items for p in preds if p.item_id == i.id]
+    for exporter in m.exporters().values():
+        out = io.BytesIO()
+        exporter.write(pairs, config, out)
+        assert out.getvalue(), exporter.name
+
+
+def test_unknown_modality_lists_available_names():
+    with pytest.raises(UnknownModality, match="available: .*labels"):
+        registry.get("nope")
+
+
+class Stars(Modality):
+    """A minimal third modality: rate a text 1-5 stars. Defined only in tests; the server knows nothing of it."""
+
+    name = "stars"
+    title = "Star rating"
+    item_kinds = ("text",)
+    accepts = (".txt",)
+    label_config_schema = {"type": "object", "properties": {"max": {"type": "integer"}}, "additionalProperties": False}
+    payload_schema = {"type": "object", "required": ["stars"], "additionalProperties": False,
+                      "properties": {"stars": {"type": "integer", "minimum": 1, "maximum": 5}}}
+    default_label_config = {"max": 5}
+    ui_module = "js/modalities/labels.js"
+
+    def ingest(self, item, label_config):
+        from annotators.base import IngestedItem
+
+        return [IngestedItem(kind="text", text=item.record["text"])]
+
+    def agree(self, a, b, item, label_config):
+        return {"agreement": 1.0 - abs(a["stars"] - b["stars"]) / 4}
+
+    def agree_many(self, annotations, label_config):
+        return {"metrics": {"items": len({getattr(i, "id", i) for i, _, _ in annotations})}}
+
+    def merge(self, payloads, item, label_config):
+        return {"stars": round(sum(p["stars"] for p in payloads) / len(payloads))}
+
+    def demo(self):
+        return None
+
+
+@pytest.fixture
+def stars():
+    registry.register(Stars())
+    yield
+    registry.unregister("stars")
+
+
+def test_a_third_modality_gets_the_workflow_without_server_changes(stars, admin, make_member):
+    status, project = admin.post("/projects", {"name": "Stars", "modality": "stars", "workflow": {
+        "annotators_per_item": 2, "auto_consensus": True, "consensus_threshold": 0.9,
+        "adjudication": "below_threshold", "adjudication_threshold": 0.8}})
+    assert status == 201, project
+    pid = project["id"]
+    _, body = admin.post(f"/projects/{pid}/items", [{"text": "good"}, {"text": "mixed"}])
+    ids = [c["id"] for c in body["created"]]
+    a, b = make_member(pid, "sa", "annotator"), make_member(pid, "sb", "annotator")
+    ratings = {ids[0]: (4, 4), ids[1]: (1, 5)}
+    for who, index in ((a, 0), (b, 1)):
+        while True:
+            status, item = who.get(f"/projects/{pid}/next")
+            if status == 204:
+                break
+            stars = ratings[item["id"]][index]
+            assert who.post(f"/items/{item['id']}/annotations", {"payload": {"stars": stars}})[0] == 201
+    assert admin.post(f"/items/{ids[0]}/annotations", {"payload": {"stars": 9}})[0] == 400  # schema enforced
+    _, agreed = admin.get(f"/items/{ids[0]}")
+    _, disputed = admin.get(f"/items/{ids[1]}")
+    assert agreed["stage"] == "done" and disputed["stage"] == "adjudicate"
+    _, anns = admin.get(f"/items/{ids[0]}/annotations")
+    gold = [x for x in anns["items"] if x["stage"] == "gold"]
+    assert gold and gold[0]["payload"] == {"stars": 4} and gold[0]["source"] == "consensus"
+
+
+def test_entry_point_modalities_are_loaded(monkeypatch):
+    ep = importlib.metadata.EntryPoint(name="stars", value="test_contract:Stars", group=ENTRY_POINT_GROUP)
+
+    def fake_entry_points(group=None, **_):
+        return [ep] if group == ENTRY_POINT_GROUP else []
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points)
+    fresh = Registry()
+    assert "stars" in fresh.names() and "labels" in fresh.names()
