@@ -4,5 +4,7 @@
 def register_builtins(registry) -> None:
     """Register the built-in modalities (safe to call twice: registering a name again replaces it)."""
     from annotators.labels.plugin import LabelsModality
+    from annotators.notes.plugin import NotesModality
 
     registry.register(LabelsModality())
+    registry.register(NotesModality())

@@ -71,6 +71,8 @@ class Prediction:
     item_id: int
     payload: dict
     score: float | None = None
+    # Item fields the pre-annotator may set (only "deid_state" is honoured: "done" or "failed").
+    item_updates: dict = field(default_factory=dict)
 
 
 class PreAnnotator(Protocol):
@@ -80,7 +82,10 @@ class PreAnnotator(Protocol):
     version: str
     wants_gpu: bool
 
-    def setup(self, device: str, label_config: dict, params: dict | None = None) -> None: ...
+    def setup(self, device: str, label_config: dict, params: dict | None = None,
+              resources: dict | None = None) -> None:
+        """Load models. `params`: the active trained version's parameters; `resources`: shared services such as
+        {"ontologies": OntologyStore}."""
 
     def predict(self, items: Sequence[Any]) -> list[Prediction]: ...
 

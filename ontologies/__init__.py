@@ -11,7 +11,7 @@ from .evaluation import evaluate, load_benchmark
 from .index import ConceptIndex
 from .loaders import FORMATS, SHIPPED_VERSIONS, load_terminology
 from .model import Concept, Terminology, TerminologyBuilder
-from .search import MAX_QUERY_LENGTH, run_search
+from .search import MAX_QUERY_LENGTH, expansions_for, run_search
 from .store import OntologyStore
 from .text import normalize, normalize_code, normalize_mention
 
@@ -20,6 +20,6 @@ SHIPPED_TERMINOLOGIES = tuple(SHIPPED_VERSIONS)
 __all__ = [
     "Concept", "ConceptIndex", "FORMATS", "MAX_QUERY_LENGTH", "OntologyLoadError", "OntologyStore", "QueryError",
     "SHIPPED_TERMINOLOGIES", "SHIPPED_VERSIONS", "Terminology", "TerminologyBuilder", "evaluate", "expand_query",
-    "load_abbreviations", "load_benchmark", "load_terminology", "normalize", "normalize_code", "normalize_mention",
-    "run_search",
+    "expansions_for", "load_abbreviations", "load_benchmark", "load_terminology", "normalize", "normalize_code",
+    "normalize_mention", "run_search",
 ]

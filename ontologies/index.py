@@ -14,22 +14,24 @@ import os
 from bisect import bisect_left
 
 import numpy as np
-from scipy import sparse
 
 from .model import Terminology
 from .ranking import default_leaves
-from .text import TRIGRAM_SPACE, normalize, normalize_code, query_trigrams, trigram_matrix_parts
+from .text import normalize, normalize_code, query_trigrams
+from .vectors import tfidf_postings
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 # Postings read in full per query; rarer trigrams are read first. Names that share none of those trigrams cannot
 # reach a useful cosine, so the remaining (common) trigrams are only looked up for the candidates already found.
 POSTING_BUDGET = 10_000
-# Postings (one per name and shared trigram) kept as candidates, and the least share of the best partial cosine.
+# Above RELATIVE_CUT_FROM postings, only names reaching CANDIDATE_SHARE of the best partial cosine stay candidates,
+# and at most MAX_CANDIDATE_POSTINGS postings (one per name and shared trigram) are kept.
+RELATIVE_CUT_FROM = 1_000
 MAX_CANDIDATE_POSTINGS = 5_000
 CANDIDATE_SHARE = 0.4
 _ARRAYS = ("name_concept", "preferred_name", "concept_names_ptr", "concept_names", "parent_ptr", "parent_idx",
            "child_ptr", "child_idx", "billable", "default_leaf", "semtype_ptr", "semtype_idx", "post_ptr",
-           "post_name", "post_weight", "idf")
+           "post_name", "post_weight", "idf", "code_order")
 
 
 @contextlib.contextmanager
@@ -51,18 +53,20 @@ def _csr_lists(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ConceptIndex:
-    def __init__(self, meta: dict, codes: list[str], names: list[str], arrays: dict[str, np.ndarray],
-                 alt_codes: list | None = None, directory: str | None = None, attributes: list | None = None):
+    def __init__(self, meta: dict, strings: dict, arrays: dict[str, np.ndarray], directory: str | None = None,
+                 attributes: list | None = None):
         self.meta = meta
         self.name = meta["name"]
         self.version = meta["version"]
-        self.codes = codes
-        self.names = names
-        self.alt_codes = alt_codes or []
+        self.codes: list[str] = strings["codes"]
+        # Codes as compared (normalize_code), stored so that loading needs no per-code work.
+        self.code_keys: list[str] = strings["code_keys"]
+        self.names: list[str] = strings["names"]
+        self.alt_codes: list = strings.get("alt_codes", [])
         self.directory = directory
         self._attributes = attributes
         self._code_map: dict[str, int] | None = None
-        self._sorted_codes: list[tuple[str, int]] | None = None
+        self._code_order: list[int] | None = None
         for key in _ARRAYS:
             setattr(self, key, arrays[key])
         self.semantic_type_names: list[str] = meta.get("semantic_types", [])
@@ -111,7 +115,7 @@ class ConceptIndex:
         arrays["concept_names"] = by_concept
         arrays["concept_names_ptr"] = np.concatenate(
             ([0], np.cumsum(np.bincount(name_concept, minlength=len(concepts))))).astype(np.int64)
-        arrays.update(_tfidf_postings([normalized[j] for j in order]))
+        arrays.update(tfidf_postings([normalized[j] for j in order]))
         del normalized, order
 
         parents = [[position[p] for p in concept.parents if p in position] for concept in concepts]
@@ -136,19 +140,22 @@ class ConceptIndex:
         arrays["semtype_ptr"], arrays["semtype_idx"] = _csr_lists(semtypes)
 
         alt_codes = [[alt, i] for i, concept in enumerate(concepts) for alt in concept.attributes.get("alt_ids", [])]
+        code_keys = [normalize_code(concept.code) for concept in concepts]
+        arrays["code_order"] = np.asarray(sorted(range(len(code_keys)), key=code_keys.__getitem__), dtype=np.int32)
         meta = {"format": INDEX_FORMAT, "name": terminology.name, "version": terminology.version,
                 "source": terminology.source, "licence": terminology.licence, "concept_count": len(concepts),
                 "name_count": len(names), "warnings": terminology.warnings, "semantic_types": list(vocabulary),
                 "has_billable": has_billable}
         attributes = [concept.attributes for concept in concepts]
-        return cls(meta, [c.code for c in concepts], names, arrays, alt_codes, attributes=attributes)
+        strings = {"codes": [c.code for c in concepts], "code_keys": code_keys, "names": names, "alt_codes": alt_codes}
+        return cls(meta, strings, arrays, attributes=attributes)
 
     # ----- persistence ----------------------------------------------------------------------------------------
     def save(self, directory: str) -> None:
         os.makedirs(directory, exist_ok=True)
         with open(os.path.join(directory, "strings.json"), "w", encoding="utf-8") as handle:
-            json.dump({"codes": self.codes, "names": self.names, "alt_codes": self.alt_codes}, handle,
-                      ensure_ascii=False)
+            json.dump({"codes": self.codes, "code_keys": self.code_keys, "names": self.names,
+                       "alt_codes": self.alt_codes}, handle, ensure_ascii=False)
         with open(os.path.join(directory, "attributes.json"), "w", encoding="utf-8") as handle:
             json.dump(self.attributes(), handle, ensure_ascii=False, default=str)
         np.savez(os.path.join(directory, "arrays.npz"), **{key: getattr(self, key) for key in _ARRAYS})
@@ -166,7 +173,7 @@ class ConceptIndex:
             strings = json.load(handle)
         with np.load(os.path.join(directory, "arrays.npz"), allow_pickle=False) as data:
             arrays = {key: data[key] for key in _ARRAYS}
-        return cls(meta, strings["codes"], strings["names"], arrays, strings.get("alt_codes"), directory=directory)
+        return cls(meta, strings, arrays, directory=directory)
 
     def attributes(self) -> list[dict]:
         """Per-concept attribute dicts, read from disk on first use (only concept detail views need them)."""
@@ -179,7 +186,7 @@ class ConceptIndex:
     def _codes(self) -> dict[str, int]:
         if self._code_map is None:
             code_map = {normalize_code(alt): i for alt, i in self.alt_codes}
-            code_map.update((normalize_code(code), i) for i, code in enumerate(self.codes))
+            code_map.update(zip(self.code_keys, range(len(self.code_keys))))
             self._code_map = code_map
         return self._code_map
 
@@ -189,17 +196,18 @@ class ConceptIndex:
         return self._codes().get(key) if key else None
 
     def codes_starting_with(self, text: str, limit: int) -> list[int]:
+        """Concepts whose code starts with the text (compared as in find_code), in code order."""
         key = normalize_code(text)
         if not key:
             return []
-        if self._sorted_codes is None:
-            self._sorted_codes = sorted((normalize_code(code), i) for i, code in enumerate(self.codes))
-        start = bisect_left(self._sorted_codes, (key, -1))
+        if self._code_order is None:
+            self._code_order = self.code_order.tolist()
+        order, keys = self._code_order, self.code_keys
         found = []
-        for code, i in self._sorted_codes[start:]:
-            if not code.startswith(key) or len(found) >= limit:
+        for position in range(bisect_left(order, key, key=keys.__getitem__), len(order)):
+            if len(found) >= limit or not keys[order[position]].startswith(key):
                 break
-            found.append(i)
+            found.append(order[position])
         return found
 
     # ----- names ----------------------------------------------------------------------------------------------
@@ -238,7 +246,7 @@ class ConceptIndex:
         ids = np.concatenate([self.post_name[starts[k]:ends[k]] for k in exact])
         values = np.concatenate([self.post_weight[starts[k]:ends[k]] * weights[k] for k in exact])
         scores = np.bincount(ids, weights=values, minlength=len(self.names))
-        if ids.size > 1_000:
+        if ids.size > RELATIVE_CUT_FROM:
             # Keep names whose partial cosine (rare trigrams only) is within reach of the best one: a relative cut
             # is two cheap passes; the exact top-k partition is only needed when very many names are that close.
             gathered = scores[ids]
@@ -299,27 +307,3 @@ class ConceptIndex:
     def is_billable(self, concept: int) -> bool | None:
         value = int(self.billable[concept])
         return None if value < 0 else bool(value)
-
-
-def _tfidf_postings(sorted_normalized: list[str]) -> dict[str, np.ndarray]:
-    """Sublinear-tf, smoothed-idf, L2-normalised trigram vectors of the names, stored column-wise (postings)."""
-    indptr, trigrams = trigram_matrix_parts(sorted_normalized)
-    n_names = len(sorted_normalized)
-    matrix = sparse.csr_matrix((np.ones(trigrams.size, dtype=np.float32), trigrams, indptr),
-                               shape=(n_names, TRIGRAM_SPACE))
-    del trigrams
-    matrix.sum_duplicates()
-    matrix.data = (1.0 + np.log(matrix.data)).astype(np.float32)
-    document_frequency = np.bincount(matrix.indices, minlength=TRIGRAM_SPACE)
-    idf = (np.log((1.0 + n_names) / (1.0 + document_frequency)) + 1.0).astype(np.float32)
-    matrix.data *= idf[matrix.indices]
-    row_lengths = np.diff(matrix.indptr)
-    row_of_entry = np.repeat(np.arange(n_names, dtype=np.int32), row_lengths)
-    row_norm = np.sqrt(np.bincount(row_of_entry, weights=matrix.data.astype(np.float64) ** 2, minlength=n_names))
-    row_norm[row_norm == 0] = 1.0
-    matrix.data /= row_norm[row_of_entry].astype(np.float32)
-    del row_of_entry
-    columns = matrix.tocsc()
-    columns.sort_indices()
-    return {"post_ptr": columns.indptr.astype(np.int64), "post_name": columns.indices.astype(np.int32),
-            "post_weight": columns.data.astype(np.float32), "idf": idf}

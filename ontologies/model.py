@@ -14,7 +14,7 @@ from .errors import OntologyLoadError
 Origin = tuple[str, int]  # (file basename or path, 1-based line number)
 
 
-@dataclass
+@dataclass(slots=True)  # slots: ICD-10-CM alone holds ~98k concepts in memory while its index is built
 class Concept:
     code: str
     name: str
@@ -120,7 +120,8 @@ class TerminologyBuilder:
                     self._dangling += 1
                     if self._dangling <= 3:
                         file, line = self._edge_origin.get((code, missing), self._concept_origin[code])
-                        self.warn(f"{os.path.basename(file)} line {line}: parent {missing} of {code} is not a known concept; link dropped")
+                        self.warn(f"{os.path.basename(file)} line {line}: parent {missing} of {code} is not a known "
+                                  "concept; link dropped")
                 concept.parents = known
         if self._dangling > 3:
             self.warn(f"{self._dangling} parent links to unknown concepts were dropped in total")

@@ -17,8 +17,8 @@ The rules are general coding conventions, not per-mention fixes:
 7. For terminologies with billable flags (ICD-10-CM), a non-billable category passes its score to its default
    billable descendant (+0.02) and itself drops by 0.06. The default descendant is the one whose inclusion term is
    "<category name> NOS" if any, else the leaf reached by following children whose names say they are the default
-   ("unspecified", "not specified", "without ...", "uncomplicated", "initial encounter"; never "Other ..." or "with ..."), ties
-   going to codes ending in 9. Where no child says so, the category has no default and keeps its own place.
+   ("unspecified", "not specified", "without ...", "uncomplicated", "initial encounter"; never "Other ..." or
+   "with ..."), ties going to codes ending in 9. Where no child says so, the category keeps its own place.
 """
 from __future__ import annotations
 
@@ -40,8 +40,7 @@ CONTEXT_WORDS = frozenset({"newborn", "neonatal", "perinatal", "fetus", "fetal",
                            "puerperium", "childbirth", "congenital", "postprocedural", "intraoperative",
                            "history"})
 ELSEWHERE_PENALTY = 0.1
-# Words that relate one condition to another; stopwords such as "due"/"of" are listed because the check runs on
-# content tokens and raw words alike.
+# Words that relate one condition to another (checked on the raw words, so stopwords such as "due" and "of" count).
 RELATION_WORDS = frozenset({"due", "with", "without", "of", "in", "to", "from", "by", "following", "after"})
 LEAF_BONUS = 0.02
 NON_BILLABLE_PENALTY = 0.06
@@ -90,6 +89,7 @@ def _extra_words(name_normalized: str, name_tokens: list[str], used: set[str], q
 
 
 def score_name(query: QueryTerms, name_normalized: str, cosine: float) -> float:
+    """Rules 1-6 of the module docstring for one (normalised) name and its trigram cosine to the query."""
     name_tokens = content_tokens(name_normalized)
     if not query.tokens:
         return 0.55 * cosine

@@ -40,7 +40,9 @@ class OntologyStore:
         self.cache_dir = os.path.abspath(cache_dir)
         os.makedirs(self.cache_dir, exist_ok=True)
         self._indexes: dict[str, tuple[str, ConceptIndex]] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the loaded indexes
+        self._writer = threading.RLock()  # with the file lock, serialises builds (see _build_lock)
+        self._writer_depth = 0
         self._checked_at = 0.0
 
     # ----- catalogue ------------------------------------------------------------------------------------------
@@ -85,22 +87,25 @@ class OntologyStore:
         index = ConceptIndex.build(terminology)
         home = os.path.join(self.cache_dir, name)
         os.makedirs(home, exist_ok=True)
-        build = f"{_slug(terminology.version)}-{uuid.uuid4().hex[:8]}"
-        staging = os.path.join(home, f".tmp-{build}")
-        try:
-            index.save(staging)
-            os.rename(staging, os.path.join(home, build))
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        previous = (self._active(name) or {}).get("build")
-        pointer = os.path.join(home, f".{ACTIVE_FILE}.{build}")
-        with open(pointer, "w", encoding="utf-8") as handle:
-            json.dump({"build": build, "version": terminology.version, "format": index.meta["format"]}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(pointer, os.path.join(home, ACTIVE_FILE))
-        self._remove_old_builds(home, keep={build, previous})
+        # Writing, activating and pruning happen under the cache lock, so that no process prunes a build that
+        # another one has written but not yet activated. Building the index (the slow part) stays outside it.
+        with self._build_lock():
+            build = f"{_slug(terminology.version)}-{uuid.uuid4().hex[:8]}"
+            staging = os.path.join(home, f".tmp-{build}")
+            try:
+                index.save(staging)
+                os.rename(staging, os.path.join(home, build))
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            previous = (self._active(name) or {}).get("build")
+            pointer = os.path.join(home, f".{ACTIVE_FILE}.{build}")
+            with open(pointer, "w", encoding="utf-8") as handle:
+                json.dump({"build": build, "version": terminology.version, "format": index.meta["format"]}, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(pointer, os.path.join(home, ACTIVE_FILE))
+            self._remove_old_builds(home, keep={build, previous})
         with self._lock:
             self._indexes.pop(name, None)
         return next(entry for entry in self.available() if entry["name"] == name)
@@ -142,12 +147,21 @@ class OntologyStore:
 
     @contextlib.contextmanager
     def _build_lock(self):
-        with open(os.path.join(self.cache_dir, ".build.lock"), "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        """Exclusive across processes (flock) and threads; re-entrant within a thread (ensure_shipped -> add)."""
+        with self._writer:
+            self._writer_depth += 1
             try:
-                yield
+                if self._writer_depth > 1:
+                    yield
+                    return
+                with open(os.path.join(self.cache_dir, ".build.lock"), "w") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    try:
+                        yield
+                    finally:
+                        fcntl.flock(handle, fcntl.LOCK_UN)
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                self._writer_depth -= 1
 
     @staticmethod
     def _remove_old_builds(home: str, keep: set) -> None:

@@ -79,13 +79,15 @@ def trigram_matrix_parts(normalized_names: list[str], chunk: int = 20000) -> tup
     """Trigram ids of every name, vectorised: returns (indptr, trigram ids) in CSR layout, one row per name.
 
     Each name is padded with one space on each side so that word starts and ends form their own trigrams. Names are
-    processed in chunks so the temporary arrays stay small next to the result.
+    processed in chunks written into one preallocated array, so temporaries stay small next to the result.
     """
-    per_name = np.fromiter((max(len(name), 0) for name in normalized_names), dtype=np.int64,
+    per_name = np.fromiter((len(name) for name in normalized_names), dtype=np.int64,
                            count=len(normalized_names))  # a padded name of length L + 2 has L trigrams
     indptr = np.concatenate(([0], np.cumsum(per_name)))
-    pieces = [_chunk_trigrams(normalized_names[i:i + chunk]) for i in range(0, len(normalized_names), chunk)]
-    trigrams = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    trigrams = np.empty(int(indptr[-1]), dtype=np.int32)
+    for i in range(0, len(normalized_names), chunk):
+        piece = _chunk_trigrams(normalized_names[i:i + chunk])
+        trigrams[indptr[i]:indptr[i] + piece.size] = piece
     return indptr, trigrams
 
 

@@ -104,6 +104,10 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  Admin account created: {user} / {generated}")
             click.echo("  This password is shown once. Change it after logging in.")
             click.echo("=" * 64)
+        from server.ontology_service import store
+
+        built = store().ensure_shipped()
+        click.echo(f"terminologies ready: {', '.join(store().names())}" + (f" (built {', '.join(built)})" if built else ""))
         if demo:
             for name in load_demo_projects(user):
                 click.echo(f"demo project loaded: {name}")
@@ -124,6 +128,55 @@ def register_cli(app: Flask) -> None:
         sys.exit(1)
 
     app.cli.add_command(audit_group)
+
+    ontology_group = click.Group("ontology", help="Terminologies: list and load user-supplied files.")
+
+    @ontology_group.command("list")
+    def ontology_list():
+        from server.ontology_service import store
+
+        for entry in store().available():
+            click.echo(f"{entry['name']}\t{entry['version']}\t{entry['concept_count']} concepts\t{entry['licence']}")
+
+    @ontology_group.command("load")
+    @click.argument("fmt")
+    @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+    @click.option("--name", default=None)
+    @click.option("--version", "version_", default=None)
+    @click.option("--wait/--no-wait", default=True, help="run the job here and wait (default) or only queue it")
+    def ontology_load(fmt, paths, name, version_, wait):
+        """Load terminology files (umls, snomed, rxnorm, loinc, obo, owl, tabular) as a job with progress."""
+        import shutil
+        import uuid
+
+        from server.jobs.queue import start_job
+        from server.jobs.runner import execute
+        from server.models import Job
+
+        folder = os.path.join(current_app.config["DATA_DIR"], "ontology-uploads", uuid.uuid4().hex)
+        os.makedirs(folder)
+        for path in paths:
+            if os.path.isdir(path):
+                for entry in sorted(os.listdir(path)):
+                    if os.path.isfile(os.path.join(path, entry)):
+                        shutil.copy(os.path.join(path, entry), folder)
+            else:
+                shutil.copy(path, folder)
+        job = start_job(None, "ontology_load", {"folder": folder, "format": fmt, "name": name, "version": version_},
+                        "cli")
+        if not wait:
+            click.echo(f"queued job {job.id}")
+            return
+        if job.status == "queued":
+            execute(job.id)
+        job = db.session.get(Job, job.id)
+        db.session.refresh(job)
+        if job.status != "succeeded":
+            raise click.ClickException(job.error or job.status)
+        click.echo(f"loaded {job.result['terminology']['name']} {job.result['terminology']['version']}: "
+                   f"{job.result['terminology']['concept_count']} concepts")
+
+    app.cli.add_command(ontology_group)
 
     @app.cli.command("create-user")
     @click.argument("username")

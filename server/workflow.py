@@ -84,7 +84,8 @@ def next_assignment(project, user, stage: str = "annotate") -> Assignment | None
     # Fill partly annotated items first, so finished items reach review sooner.
     for slots in range(k - 1, -1, -1):
         for attempt in range(MAX_ROUNDS):
-            candidates = _candidate_ids(project, user.id, stage, slots, workflow["ordering"])
+            ordering = workflow["ordering"] if stage == "annotate" else "uncertain"  # riskiest reviews first
+            candidates = _candidate_ids(project, user.id, stage, slots, ordering)
             if not candidates:
                 break
             if attempt:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import uuid
 
@@ -13,6 +12,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from offline_guard import install as install_offline_guard  # noqa: E402
+from support import (  # noqa: E402,F401
+    PASSWORD, Api, add_texts, build_app, create_user, fresh_schema, login, postgres_admin_url, redis_url,
+)
 
 # Offline for everything this process and its children do (children load tests/offline/sitecustomize.py).
 install_offline_guard()
@@ -21,28 +23,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["TLDEXTRACT_CACHE"] = os.path.join(HERE, ".tldextract-cache")
 
-PASSWORD = "correct-horse-battery"
-
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def postgres_admin_url() -> str | None:
-    url = os.environ.get("CLINLABEL_TEST_POSTGRES_URL")
-    if url:
-        return url
-    if _port_open("127.0.0.1", 5432):
-        return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    return None
-
-
-def redis_url() -> str | None:
-    return "redis://127.0.0.1:6379/15" if _port_open("127.0.0.1", 6379) else None
 
 
 @pytest.fixture(scope="session")
@@ -64,20 +44,6 @@ def postgres_database():
     engine.dispose()
 
 
-def fresh_schema(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    import server.models  # noqa: F401
-    from server.db import Base
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-        Base.metadata.create_all(conn)
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """Database-facing tests run on both backends."""
@@ -91,20 +57,6 @@ def database_url(request, tmp_path):
 @pytest.fixture
 def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'app.sqlite'}"
-
-
-def build_app(tmp_path, database_url, **overrides):
-    from server import create_app
-    from server.db import Base
-    from server.extensions import db
-
-    config = {"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url, "SECRET_KEY": "test-" + uuid.uuid4().hex,
-              "BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}", "TESTING": True}
-    config.update(overrides)
-    app = create_app(config)
-    if database_url.startswith("sqlite"):
-        Base.metadata.create_all(db.engine)
-    return app
 
 
 @pytest.fixture
@@ -128,51 +80,6 @@ def sqlite_app(tmp_path, sqlite_url):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def create_user(app, username: str, is_admin: bool = False, password: str = PASSWORD):
-    from server.auth import hash_password
-    from server.extensions import db
-    from server.models import User
-
-    with app.app_context():
-        user = User(username=username, password_hash=hash_password(password), is_admin=is_admin)
-        db.session.add(user)
-        db.session.commit()
-        return user.id
-
-
-class Api:
-    """A logged-in API caller: `api.get("/projects")` → (status, json)."""
-
-    def __init__(self, client, token: str):
-        self.client, self.token = client, token
-
-    def call(self, method: str, path: str, json=None, **kw):
-        headers = {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
-        resp = self.client.open(f"/api/v1{path}", method=method, json=json, headers=headers, **kw)
-        return resp.status_code, (resp.get_json(silent=True) if resp.data else None)
-
-    def get(self, path, **kw):
-        return self.call("GET", path, **kw)
-
-    def post(self, path, json=None, **kw):
-        return self.call("POST", path, json, **kw)
-
-    def put(self, path, json=None, **kw):
-        return self.call("PUT", path, json, **kw)
-
-    def patch(self, path, json=None, **kw):
-        return self.call("PATCH", path, json, **kw)
-
-    def delete(self, path, json=None, **kw):
-        return self.call("DELETE", path, json, **kw)
-
-
-def login(client, username: str, password: str = PASSWORD) -> Api:
-    resp = client.post("/api/v1/tokens", json={"username": username, "password": password})
-    assert resp.status_code == 201, resp.get_json()
-    return Api(client, resp.get_json()["token"])
 
 
 @pytest.fixture
@@ -201,7 +108,3 @@ def labels_project(admin):
     return body
 
 
-def add_texts(api: Api, project_id: int, texts: list[str]) -> list[int]:
-    status, body = api.post(f"/projects/{project_id}/items", [{"text": t} for t in texts])
-    assert status == 201, body
-    return [c["id"] for c in body["created"]]

@@ -2,7 +2,7 @@
 import threading
 from datetime import timedelta
 
-from conftest import add_texts
+from support import add_texts
 
 
 def test_create_update_and_stale_version_conflict(admin, labels_project):

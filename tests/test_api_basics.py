@@ -1,5 +1,5 @@
 """Auth, errors and validation across the API (SQLite and PostgreSQL)."""
-from conftest import PASSWORD, create_user, login
+from support import PASSWORD, create_user, login
 
 
 def test_token_login_and_me(client, admin):
@@ -74,7 +74,7 @@ def test_no_self_registration(client):
 
 
 def test_upload_over_limit_is_413(tmp_path, sqlite_url):
-    from conftest import build_app
+    from support import build_app
 
     app = build_app(tmp_path, sqlite_url, MAX_UPLOAD_MB=1)
     client = app.test_client()

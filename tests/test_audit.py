@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from conftest import ROOT
+from support import ROOT
 
 
 def _some_events(admin):

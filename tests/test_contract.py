@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from annotators.base import ENTRY_POINT_GROUP, ItemInput, ItemView, Modality, Registry, UnknownModality, registry
-from conftest import ROOT
+from support import ROOT
 
 
 @pytest.mark.parametrize("name", registry.names())

@@ -1,7 +1,7 @@
 """Uploads: multipart and JSON, validation by content, per-file errors, atomic batches, listing with cursors."""
 import io
 
-from conftest import add_texts
+from support import add_texts
 
 
 def upload(api, project_id, files, query=""):

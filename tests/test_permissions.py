@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from conftest import PASSWORD, Api, create_user
+from support import PASSWORD, Api, create_user
 
 ROLES = ("anon", "outsider", "annotator", "reviewer", "manager", "padmin", "site")
 OK = "2xx"

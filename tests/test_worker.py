@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, build_app, create_user, login, redis_url
+from support import ROOT, build_app, create_user, login, redis_url
 
 pytestmark = pytest.mark.worker
 
@@ -82,7 +82,7 @@ def stack(request, tmp_path):
     else:
         broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
     if db_kind == "postgresql":
-        from conftest import fresh_schema
+        from support import fresh_schema
 
         database = request.getfixturevalue("postgres_database")
         fresh_schema(database)

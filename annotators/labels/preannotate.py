@@ -32,7 +32,7 @@ class KeywordLabeler:
         self.version = "1"
         self._patterns: dict[str, re.Pattern] = {}
 
-    def setup(self, device: str, label_config: dict, params: dict | None = None) -> None:
+    def setup(self, device: str, label_config: dict, params: dict | None = None, resources: dict | None = None):
         learned = (params or {}).get("keywords", {})
         self._patterns = {}
         for label in label_config.get("labels", []):

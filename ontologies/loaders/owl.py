@@ -17,7 +17,7 @@ from defusedxml import DefusedXmlException
 
 from ..errors import OntologyLoadError
 from ..model import Concept, Terminology, TerminologyBuilder
-from .reading import ProgressTracker, single_path
+from .reading import ProgressReader, ProgressTracker, single_path
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -114,22 +114,6 @@ class _OwlHandler(ContentHandler):
             self.current["definition"] = value
 
 
-class _CountingReader(io.RawIOBase):
-    """Reports bytes read to the progress tracker as the SAX parser pulls them."""
-
-    def __init__(self, handle, tracker: ProgressTracker):
-        self.handle, self.tracker = handle, tracker
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.handle.read(len(buffer))
-        buffer[: len(data)] = data
-        self.tracker.advance(len(data))
-        return len(data)
-
-
 def load(paths, name: str | None, version: str | None, tracker: ProgressTracker, encoding: str | None = None,
          licence: str | None = None, source: str | None = None) -> Terminology:
     path = single_path(paths)
@@ -142,7 +126,7 @@ def load(paths, name: str | None, version: str | None, tracker: ProgressTracker,
     try:
         with open(path, "rb") as handle:
             source_input = xml.sax.xmlreader.InputSource(os.path.basename(path))
-            source_input.setByteStream(io.BufferedReader(_CountingReader(handle, tracker)))
+            source_input.setByteStream(io.BufferedReader(ProgressReader(handle, tracker)))
             if encoding:
                 source_input.setEncoding(encoding)
             parser.parse(source_input)
@@ -156,22 +140,44 @@ def load(paths, name: str | None, version: str | None, tracker: ProgressTracker,
     builder = TerminologyBuilder(name or stem, version or handler.ontology.get("version") or _version_from_iri(
         handler.ontology.get("version_iri", "")), source or os.path.basename(path),
         licence or handler.ontology.get("license", "as stated by the file's publisher (user-supplied file)"))
-    code_of = {entry["iri"]: entry["id"] or code_from_iri(entry["iri"]) for entry in handler.classes}
-    for entry in handler.classes:
+    entries = _merge_by_iri(handler.classes)
+    code_of = {iri: entry["id"] or code_from_iri(iri) for iri, entry in entries.items()}
+    unlabelled = 0
+    for iri, entry in entries.items():
         if entry["deprecated"]:
             continue
         if not entry["labels"]:
-            raise OntologyLoadError(f"class {code_of[entry['iri']]} has no rdfs:label", path, entry["line"])
-        attributes: dict = {"semantic_types": [], "iri": entry["iri"]}
+            # Bare declarations of classes from other ontologies (imports, cross-references) carry no label.
+            unlabelled += 1
+            continue
+        attributes: dict = {"semantic_types": [], "iri": iri}
         if entry["definition"]:
             attributes["definition"] = entry["definition"]
-        concept = builder.add(Concept(code=code_of[entry["iri"]], name=entry["labels"][0],
+        concept = builder.add(Concept(code=code_of[iri], name=entry["labels"][0],
                                       synonyms=entry["labels"][1:] + entry["synonyms"], attributes=attributes),
                               (path, entry["line"]))
         for parent_iri, line in entry["parents"]:
             if parent_iri != f"{OWL}Thing":
                 builder.add_parent(concept.code, code_of.get(parent_iri, code_from_iri(parent_iri)), (path, line))
+    if unlabelled:
+        builder.warn(f"{unlabelled} class(es) without rdfs:label were skipped")
     return builder.build()
+
+
+def _merge_by_iri(classes: list[dict]) -> dict[str, dict]:
+    """OWL may state a class's axioms in several places; they describe one concept."""
+    merged: dict[str, dict] = {}
+    for entry in classes:
+        first = merged.get(entry["iri"])
+        if first is None:
+            merged[entry["iri"]] = entry
+            continue
+        for key in ("labels", "synonyms", "parents"):
+            first[key].extend(entry[key])
+        first["deprecated"] = first["deprecated"] or entry["deprecated"]
+        first["id"] = first["id"] or entry["id"]
+        first["definition"] = first["definition"] or entry["definition"]
+    return merged
 
 
 def _version_from_iri(iri: str) -> str:

@@ -53,6 +53,22 @@ class ProgressTracker:
             self.callback(100)
 
 
+class ProgressReader(io.RawIOBase):
+    """A binary file wrapper that reports bytes read to the progress tracker (for parsers that pull data)."""
+
+    def __init__(self, handle, tracker: ProgressTracker):
+        self.handle, self.tracker = handle, tracker
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.handle.read(len(buffer))
+        buffer[: len(data)] = data
+        self.tracker.advance(len(data))
+        return len(data)
+
+
 def _size(path: str) -> int:
     try:
         return os.path.getsize(path)
@@ -82,8 +98,8 @@ def iter_lines(path: str, encoding: str | None = None, progress: ProgressTracker
     try:
         with opener(path, "rb") as raw:
             if codec.startswith(("utf-16", "utf-32")):
-                # Multi-byte newlines: let the codec split lines (exact line numbers still hold for decode errors
-                # reported by the incremental decoder, up to the buffered chunk).
+                # Multi-byte newlines: the codec has to split lines. Decode errors are then reported at the line
+                # after the last complete one, which is approximate because the decoder works in chunks.
                 lines: Iterable = _wide_lines(raw, name, path, counter, progress)
             else:
                 lines = _byte_lines(raw, codec, encoding is not None, path, counter, progress)

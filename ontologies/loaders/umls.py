@@ -66,7 +66,8 @@ def load(paths, name: str | None, version: str | None, tracker: ProgressTracker,
     accumulator = ConceptAccumulator()
     conso = files["MRCONSO"]
     for line_no, row in read_pipe_rows(conso, CONSO_FIELDS, encoding, tracker):
-        cui, lat, ts, stt, ispref, sab, text, suppress = row[0], row[1], row[2], row[4], row[6], row[11], row[14], row[16]
+        cui, lat, ts, stt, ispref = row[0], row[1], row[2], row[4], row[6]
+        sab, text, suppress = row[11], row[14], row[16]
         if not cui or not text:
             raise OntologyLoadError("empty CUI or STR field", conso, line_no)
         if lat not in languages or (sources and sab not in sources):

@@ -12,5 +12,5 @@ def _authenticate():
 
 
 from server.api import (  # noqa: E402,F401  (routes register themselves on api_bp)
-    account, annotations, audit_log, items, jobs, projects,
+    account, analytics, annotations, audit_log, items, jobs, ontologies, projects, review,
 )

@@ -19,7 +19,7 @@ from server.jobs.queue import start_job
 from server.models import Item, Job
 from server.permissions import require_object, require_project
 
-USER_STARTABLE = {"preannotate", "fit"}
+USER_STARTABLE = {"preannotate", "fit", "agreement"}
 
 
 @api_bp.post("/projects/<int:project_id>/jobs")

@@ -44,6 +44,12 @@ def item_view(item: Item) -> ItemView:
     return ItemView(id=item.id, kind=item.kind, text=item.text, meta=item.meta or {}, media_path=path)
 
 
+def resources() -> dict:
+    from server.ontology_service import store
+
+    return {"ontologies": store()}
+
+
 def _project(ctx: JobContext) -> Project:
     project = db.session.get(Project, ctx.job.project_id)
     if project is None:
@@ -79,7 +85,7 @@ def preannotate(ctx: JobContext) -> dict:
         version, params = _active_params(project.id, annotator.name)
         if version:
             annotator.version = version
-        annotator.setup(device, project.label_config, params)
+        annotator.setup(device, project.label_config, params, resources())
         versions.append(f"{annotator.name}@{annotator.version}")
     db.session.commit()  # end the reads first: a deferred SQLite transaction cannot upgrade to a write while busy
     ctx.job.model_version = ",".join(versions)
@@ -99,7 +105,7 @@ def preannotate(ctx: JobContext) -> dict:
         last_id = items[-1].id
         views = [item_view(i) for i in items]
         db.session.commit()  # no transaction stays open while the models run
-        rows, scores = [], {}
+        rows, scores, updates = [], {}, {}
         for annotator in annotators:
             key = f"{annotator.name}@{annotator.version}"
             for pred in annotator.predict(views):
@@ -107,11 +113,15 @@ def preannotate(ctx: JobContext) -> dict:
                 rows.append({"item_id": pred.item_id, "project_id": project.id, "source": "model",
                              "stage": "annotate", "status": "draft", "payload": payload, "score": pred.score,
                              "model_version": key, "version": 1, "idempotency_key": f"pre:{pred.item_id}:{key}"})
+                if pred.item_updates.get("deid_state") in ("done", "failed"):
+                    updates[pred.item_id] = pred.item_updates["deid_state"]
                 if pred.score is not None:
                     scores[pred.item_id] = min(scores.get(pred.item_id, 1.0), pred.score)
         written += _insert_ignore(rows)
         for item_id, score in scores.items():
             db.session.execute(update(Item).where(Item.id == item_id).values(priority=score))
+        for item_id, state in updates.items():
+            db.session.execute(update(Item).where(Item.id == item_id).values(deid_state=state))
         db.session.commit()
         done += len(items)
         ctx.progress(done, total)
@@ -194,4 +204,17 @@ def export(ctx: JobContext) -> dict:
             "size": os.path.getsize(final)}
 
 
-HANDLERS = {"preannotate": preannotate, "fit": fit, "export": export}
+def ontology_load(ctx: JobContext) -> dict:
+    from server.ontology_service import load_job
+
+    return load_job(ctx)
+
+
+def agreement(ctx: JobContext) -> dict:
+    from server.analytics import agreement_job
+
+    return agreement_job(ctx)
+
+
+HANDLERS = {"preannotate": preannotate, "fit": fit, "export": export, "ontology_load": ontology_load,
+            "agreement": agreement}

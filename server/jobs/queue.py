@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
+import kombu.pools
 from kombu import Exchange, Queue
 from sqlalchemy.exc import IntegrityError
 
@@ -15,25 +16,27 @@ from server.models import Job
 
 log = logging.getLogger("clinlabel.jobs")
 celery = Celery("clinlabel")
-_configured_for: str | None = None
+_configured_for: tuple | None = None
 
 
 def configure(app) -> Celery:
     """Point the Celery app at the Flask app's broker; safe to call twice."""
     global _configured_for
     broker = app.config["BROKER_URL"]
-    if _configured_for is not None and _configured_for != broker:
-        # Another app in this process (tests) used another broker: drop connections pooled for it.
+    prefix = app.config.get("QUEUE_PREFIX") or ""
+    if _configured_for is not None and _configured_for != (broker, prefix):
+        # Another app in this process (tests) used another broker or queue names: drop what Celery cached for it
+        # (connection pool, producer pool, declared queues, router).
         if celery._pool is not None:
             celery._pool.force_close_all()
             celery._pool = None
-        celery.amqp._producer_pool = None
+        celery.__dict__.pop("amqp", None)
+        kombu.pools.reset()
     if broker.startswith("sqla+sqlite"):
         # The SQLite transport exits on unknown transport options, so its polling interval is set on the class.
         import kombu.transport.sqlalchemy as sqla
 
         sqla.Channel.polling_interval = 0.1
-    prefix = app.config.get("QUEUE_PREFIX") or ""
     celery.conf.update(
         broker_url=broker,
         task_serializer="json", accept_content=["json"], result_serializer="json",
@@ -50,7 +53,7 @@ def configure(app) -> Celery:
         task_always_eager=bool(app.config.get("JOBS_EAGER", False)),
     )
     celery.flask_app = app
-    _configured_for = broker
+    _configured_for = (broker, prefix)
     from server.jobs import runner  # noqa: F401  (registers the task)
 
     return celery

@@ -3,10 +3,12 @@ from server.models._types import as_utc, utcnow
 from server.models.audit import AuditEvent
 from server.models.items import Annotation, Assignment, Item
 from server.models.jobs import Job, ModelVersion, WorkerHeartbeat
+from server.models.ontology import ConceptAlias
+from server.models.review import AgreementSnapshot, ItemAgreement, ReviewComment
 from server.models.projects import ROLES, Membership, Project
 from server.models.users import ApiToken, User
 
 __all__ = [
-    "AuditEvent", "Annotation", "ApiToken", "Assignment", "Item", "Job", "Membership", "ModelVersion", "Project",
+    "AgreementSnapshot", "AuditEvent", "Annotation", "ConceptAlias", "ItemAgreement", "ReviewComment", "ApiToken", "Assignment", "Item", "Job", "Membership", "ModelVersion", "Project",
     "ROLES", "User", "WorkerHeartbeat", "as_utc", "utcnow",
 ]

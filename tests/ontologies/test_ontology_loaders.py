@@ -1,8 +1,6 @@
 """Every loader on its fixture: concepts, names, synonyms, hierarchy, semantic types and progress reporting."""
 import os
 
-import pytest
-
 from ontologies import SHIPPED_TERMINOLOGIES, load_terminology
 
 
@@ -160,3 +158,21 @@ def test_shipped_hpo_and_drugs(shipped_store):
     assert atorvastatin["name"] == "Atorvastatin" and "lipitor" in atorvastatin["synonyms"]
     counts = {item["name"]: item["concept_count"] for item in shipped_store.available()}
     assert counts["hpo"] > 18000 and counts["drugs"] > 19000 and counts["cholec80_phases"] == 7
+
+
+def test_owl_merges_repeated_class_axioms_and_skips_unlabelled_declarations(tmp_path):
+    owl = """<?xml version="1.0"?>
+<rdf:RDF xmlns:owl="http://www.w3.org/2002/07/owl#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+         xmlns:rdfs="http://www.w3.org/2000/01/rdf-schema#">
+  <owl:Class rdf:about="http://purl.obolibrary.org/obo/X_1"><rdfs:label>root</rdfs:label></owl:Class>
+  <owl:Class rdf:about="http://purl.obolibrary.org/obo/X_2"><rdfs:label>child</rdfs:label></owl:Class>
+  <owl:Class rdf:about="http://purl.obolibrary.org/obo/X_2">
+    <rdfs:subClassOf rdf:resource="http://purl.obolibrary.org/obo/X_1"/>
+  </owl:Class>
+  <owl:Class rdf:about="http://purl.obolibrary.org/obo/OTHER_9"/>
+</rdf:RDF>"""
+    path = tmp_path / "tiny.owl"
+    path.write_text(owl, encoding="utf-8")
+    term = load_terminology("owl", str(path))
+    assert list(term.concepts) == ["X:1", "X:2"] and term.concepts["X:2"].parents == ["X:1"]
+    assert "1 class(es) without rdfs:label were skipped" in term.warnings

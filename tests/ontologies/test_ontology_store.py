@@ -1,6 +1,7 @@
 """The on-disk index cache (round trip, no pickle, atomic activation), the catalogue and the hierarchy API."""
 import json
 import os
+import threading
 import zipfile
 
 import numpy as np
@@ -62,6 +63,24 @@ def test_store_picks_up_a_build_made_by_another_process(tmp_path, data_dir, monk
     csv.write_text("code,name\nB7,Fever\n")
     writer.import_files("tabular", str(csv), name="mini", version="2")
     assert reader.search("fever", ["mini"])[0]["code"] == "B7"
+
+
+def test_concurrent_imports_leave_one_consistent_active_build(tmp_path):
+    store = OntologyStore(str(tmp_path / "cache"))
+    files = []
+    for version in range(4):
+        path = tmp_path / f"v{version}.csv"
+        path.write_text(f"code,name\nA{version},Fever\n")
+        files.append(str(path))
+    threads = [threading.Thread(target=store.import_files, args=("tabular", path),
+                                kwargs={"name": "mini", "version": str(i)}) for i, path in enumerate(files)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entry = store.available()[0]
+    assert store.search("fever", ["mini"])[0]["code"] == f"A{entry['version']}"
+    assert not [name for name in os.listdir(tmp_path / "cache" / "mini") if name.startswith(".tmp-")]
 
 
 def test_ensure_shipped_is_idempotent(shipped_store):

@@ -1,0 +1,125 @@
+"""The `notes` modality: clinical notes with PHI, entities, assertion, ontology links and relations."""
+from __future__ import annotations
+
+from annotators.base import Exporter, Importer, IngestedItem, ItemInput, ItemRejected, Modality
+from annotators.notes import formats, metrics, schema
+from annotators.notes.preannotate import ClinicalPipeline
+
+DEMO_NOTES = [
+    "HPI: Mr. John Carter is a 67 year old man with a history of type 2 diabetes mellitus and HTN who presents with "
+    "worsening shortness of breath. He denies chest pain. MRN 4455-1923. Seen at St. Mary's Hospital on 3/4.\n"
+    "Medications: metformin 500 mg PO BID, lisinopril 10 mg daily.\n"
+    "Family History: Mother had breast cancer.\n"
+    "Assessment/Plan: CHF exacerbation. Start furosemide 40 mg IV daily. Echocardiogram ordered; rule out pneumonia.",
+    "S: 34 yo female with migraine and asthma, here for follow-up. No fever. Possible urinary tract infection.\n"
+    "O: Urinalysis positive for nitrites. Exam: tenderness of the abdomen.\n"
+    "A: Urinary tract infection. Asthma stable.\n"
+    "P: Start nitrofurantoin 100 mg PO BID for 5 days. Continue albuterol inhaled PRN. Call 555-201-3344 with results.",
+    "PMH: Atrial fibrillation, chronic kidney disease stage 3, gout.\n"
+    "HPI: 92 year old woman admitted with seizure. CT head negative. EEG pending. Patient lives at 12 Elm Street, "
+    "Springfield. Daughter Mary Jones (mary.jones@example.com) at bedside.\n"
+    "Plan: levetiracetam 500 mg PO BID; apixaban held. If symptoms recur, consider MRI brain.",
+]
+
+
+class NotesModality(Modality):
+    name = "notes"
+    title = "Clinical notes"
+    description = ("EHR notes: PHI de-identification, entities with assertion and ontology codes, relations. "
+                   "Pre-annotated by presidio + terminology matching + a NER trained in-project.")
+    item_kinds = ("note",)
+    accepts = formats.ACCEPTS
+    label_config_schema = schema.LABEL_CONFIG_SCHEMA
+    payload_schema = schema.PAYLOAD_SCHEMA
+    default_label_config = schema.DEFAULT_LABEL_CONFIG
+    ui_module = "js/modalities/notes.js"
+    fit_wants_gpu = True  # training is the step worth a GPU worker when one exists
+
+    def ingest(self, item: ItemInput, label_config: dict) -> list[IngestedItem]:
+        if item.record is not None:
+            text = item.record.get("text") if isinstance(item.record, dict) else None
+            if not isinstance(text, str):
+                raise ItemRejected(f"{item.name}: a record needs a 'text' string")
+            if not text.strip():
+                raise ItemRejected(f"{item.name}: note is empty")
+            limit = int(label_config.get("max_chars", 1_000_000))
+            if len(text) > limit:
+                raise ItemRejected(f"{item.name}: note has {len(text)} characters; the limit is {limit}")
+            meta = {k: v for k, v in item.record.items() if k not in ("text", "name")}
+            ingested = [IngestedItem(kind="note", text=text, meta=meta, name=str(item.record.get("name", ""))[:255])]
+        else:
+            ingested = formats.ingest(item, label_config)
+        if label_config.get("deidentify_at_ingest"):
+            ingested = [self._deidentify(i, label_config) for i in ingested]
+        return ingested
+
+    @staticmethod
+    def _deidentify(item: IngestedItem, label_config: dict) -> IngestedItem:
+        """Annotators of this project only ever see de-identified text; a note that cannot be de-identified is not
+        stored at all (fail closed)."""
+        from annotators.notes.phi import PhiError, deidentify, get_default_detector
+
+        try:
+            spans = get_default_detector().detect(item.text)
+        except PhiError:
+            raise ItemRejected(f"{item.name or 'note'}: de-identification failed; the note was not stored") from None
+        item.text = deidentify(item.text, spans, mode=label_config.get("deidentify_mode", "mask"),
+                               seed=int(label_config.get("surrogate_seed", 0)))
+        item.meta = {**item.meta, "deidentified_at_ingest": True}
+        item.annotations = []  # offsets of imported spans no longer hold on the rewritten text
+        return item
+
+    def validate_label_config(self, config: dict) -> dict:
+        super().validate_label_config(config)
+        names = [label["name"] for label in config.get("entity_labels", [])] + list(config.get("phi_labels", []))
+        if len(names) != len(set(names)):
+            raise ValueError("label_config invalid: label names must be unique across entity and PHI labels")
+        return config
+
+    def check_payload_semantics(self, payload: dict, label_config: dict) -> None:
+        errors = schema.semantic_errors(payload, label_config)
+        if errors:
+            raise ValueError("payload invalid: " + "; ".join(errors[:5]))
+
+    def importers(self) -> dict[str, Importer]:
+        return formats.importers()
+
+    def exporters(self) -> dict[str, Exporter]:
+        return formats.exporters()
+
+    def preannotators(self, label_config: dict):
+        return [ClinicalPipeline()]
+
+    def fit(self, accepted, label_config: dict, previous: dict | None):
+        from annotators.notes.training import fit_ner
+
+        return fit_ner(accepted, label_config, previous)
+
+    def agree(self, a: dict, b: dict, item, label_config: dict) -> dict[str, float]:
+        result = metrics.agree(a, b, item.text or "")
+        result["agreement"] = result["span_exact_f1"]
+        return result
+
+    def agree_many(self, annotations, label_config: dict) -> dict:
+        return metrics.agree_many([(item.id, item.text or "", who, payload) for item, who, payload in annotations])
+
+    def merge(self, payloads, item, label_config: dict) -> dict:
+        return metrics.merge(payloads)
+
+    def diff(self, payloads, item, label_config: dict) -> list[dict]:
+        return metrics.diff(payloads)
+
+    def learned_aliases(self, payload: dict, item) -> list[tuple[str, str, str]]:
+        """Mention → concept pairs people accepted; the ontology search ranks them first next time."""
+        return [(s["text"], s["concept"]["terminology"], s["concept"]["code"]) for s in payload.get("spans", [])
+                if s.get("layer") == "entity" and s.get("concept") and s.get("text")]
+
+    def demo(self) -> dict:
+        return {
+            "name": "Demo: clinical notes",
+            "description": "Synthetic notes: entities with assertion and codes, PHI, medication relations.",
+            "label_config": self.default_label_config,
+            "inputs": [ItemInput(name=f"note {i + 1}", record={"text": t, "name": f"note {i + 1}"})
+                       for i, t in enumerate(DEMO_NOTES)],
+            "preannotate": True,
+        }

@@ -1,0 +1,137 @@
+"""Review and adjudication: side-by-side versions with the modality's diff, decisions, comments, the review queue."""
+from __future__ import annotations
+
+from apiflask import Schema, fields
+from apiflask.validators import Length, OneOf
+from flask import g
+from sqlalchemy import select
+
+from annotators.base import registry
+from server import audit
+from server.api import api_bp
+from server.api.pagination import page
+from server.api.schemas import PageQuery
+from server.api.serialize import item_out
+from server.auth import actor_name
+from server.errors import ApiError
+from server.extensions import db
+from server.models import Annotation, Item, ItemAgreement, Project, ReviewComment, User
+from server.permissions import require_object, require_project
+from server.review import REVIEW_STAGES, decide, item_view, latest_human_versions, latest_model_draft
+
+
+class DecisionIn(Schema):
+    action = fields.String(required=True, validate=OneOf(["accept", "edit", "merge", "send_back"]))
+    annotation_id = fields.Integer(load_default=None, allow_none=True)
+    payload = fields.Dict(load_default=None, allow_none=True)
+    comment = fields.String(load_default=None, allow_none=True, validate=Length(max=5000))
+
+
+class CommentIn(Schema):
+    text = fields.String(required=True, validate=Length(min=1, max=5000))
+
+
+def _names(ids) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
+
+
+@api_bp.get("/items/<int:item_id>/review")
+@api_bp.doc(summary="The k versions side by side, the model's draft, the modality's diff and the agreement")
+def review_item(item_id):
+    item, _ = require_object(Item, item_id, "review.decide", "item")
+    project = db.session.get(Project, item.project_id)
+    modality = registry.get(project.modality)
+    versions = latest_human_versions(item.id)
+    names = _names(v.author_id for v in versions)
+    draft = latest_model_draft(item.id)
+    measured = db.session.execute(select(ItemAgreement).where(ItemAgreement.item_id == item.id)).scalar_one_or_none()
+    comments = db.session.execute(select(ReviewComment).where(ReviewComment.item_id == item.id)
+                                  .order_by(ReviewComment.id)).scalars().all()
+    cnames = _names([c.from_user_id for c in comments] + [c.to_user_id for c in comments])
+    gold = db.session.execute(select(Annotation).where(Annotation.item_id == item.id, Annotation.stage == "gold",
+                                                       Annotation.status == "accepted")).scalar_one_or_none()
+    audit.record(db.session, actor=actor_name(), action="item.review.read", object_type="item", object_id=item.id,
+                 project_id=item.project_id)
+    db.session.commit()
+    return {
+        "item": item_out(item, with_content=True),
+        "versions": [{"annotation_id": v.id, "author": names.get(v.author_id), "payload": v.payload,
+                      "version": v.version, "status": v.status} for v in versions],
+        "model": {"payload": draft.payload, "model_version": draft.model_version} if draft else None,
+        "diff": modality.diff([v.payload for v in versions], item_view(item), project.label_config)
+        if len(versions) > 1 else [],
+        "agreement": {"agreement": measured.agreement, "model_agreement": measured.model_agreement,
+                      "reason": measured.reason, "pairs": measured.pairs} if measured else None,
+        "gold": {"annotation_id": gold.id, "payload": gold.payload, "source": gold.source} if gold else None,
+        "comments": [{"from": cnames.get(c.from_user_id), "to": cnames.get(c.to_user_id), "kind": c.kind,
+                      "text": c.text, "created_at": c.created_at.isoformat()} for c in comments],
+    }
+
+
+@api_bp.post("/items/<int:item_id>/decision")
+@api_bp.input(DecisionIn)
+@api_bp.doc(summary="Accept a version, save an edited one, merge, or send back with a comment (one decision wins; "
+                    "a concurrent second decision gets 409)")
+def decide_item(item_id, json_data):
+    item, _ = require_object(Item, item_id, "review.decide", "item")
+    project = db.session.get(Project, item.project_id)
+    stage = item.stage
+    try:
+        outcome = decide(project, item, g.user, json_data["action"], json_data["annotation_id"],
+                         json_data["payload"], json_data["comment"])
+    except ApiError as exc:
+        if exc.status_code == 409:
+            audit.record_now(db, actor=actor_name(), action="review.decide", outcome="conflict", object_type="item",
+                             object_id=item_id, project_id=project.id, details={"action": json_data["action"]})
+        raise
+    audit.record(db.session, actor=actor_name(), action="review.decide", object_type="item", object_id=item.id,
+                 project_id=project.id, details={**outcome, "from_stage": stage})
+    db.session.commit()
+    return outcome
+
+
+@api_bp.get("/projects/<int:project_id>/review-queue")
+@api_bp.input(PageQuery, location="query")
+@api_bp.doc(summary="Items awaiting review or adjudication, riskiest first, with the reason")
+def review_queue(project_id, query_data):
+    require_project(project_id, "review.decide")
+    rows = db.session.execute(
+        select(Item, ItemAgreement).outerjoin(ItemAgreement, ItemAgreement.item_id == Item.id)
+        .where(Item.project_id == project_id, Item.stage.in_(REVIEW_STAGES))
+        .order_by(Item.priority, Item.id).limit(query_data["limit"])).all()
+    return {"items": [{"id": i.id, "name": i.name, "stage": i.stage, "priority": i.priority,
+                       "agreement": a.agreement if a else None, "model_agreement": a.model_agreement if a else None,
+                       "reason": a.reason if a else "peer review"} for i, a in rows]}
+
+
+@api_bp.get("/projects/<int:project_id>/comments")
+@api_bp.input(PageQuery, location="query")
+@api_bp.doc(summary="Comments for the caller (sent-back work) or, for reviewers and managers, all of the project")
+def list_comments(project_id, query_data):
+    from server.permissions import can
+
+    _, role = require_project(project_id, "project.view")
+    stmt = select(ReviewComment).where(ReviewComment.project_id == project_id)
+    if not can(role, "annotations.see_all"):
+        stmt = stmt.where(ReviewComment.to_user_id == g.user.id)
+    rows, nxt = page(db.session, stmt, ReviewComment.id, query_data["limit"], query_data["cursor"], descending=True)
+    names = _names([c.from_user_id for c in rows] + [c.to_user_id for c in rows])
+    return {"items": [{"id": c.id, "item_id": c.item_id, "kind": c.kind, "text": c.text,
+                       "from": names.get(c.from_user_id), "to": names.get(c.to_user_id),
+                       "created_at": c.created_at.isoformat()} for c in rows], "next_cursor": nxt}
+
+
+@api_bp.post("/items/<int:item_id>/comments")
+@api_bp.input(CommentIn)
+@api_bp.doc(summary="Ask a guideline question about an item (shown in the pilot report)")
+def add_comment(item_id, json_data):
+    item, _ = require_object(Item, item_id, "annotations.write", "item")
+    comment = ReviewComment(project_id=item.project_id, item_id=item.id, from_user_id=g.user.id, kind="question",
+                            text=json_data["text"])
+    db.session.add(comment)
+    db.session.flush()
+    audit.record(db.session, actor=actor_name(), action="comment.create", object_type="item", object_id=item.id,
+                 project_id=item.project_id)
+    db.session.commit()
+    return {"id": comment.id}, 201
