@@ -108,3 +108,28 @@ def labels_project(admin):
     return body
 
 
+
+
+@pytest.fixture(scope="session")
+def shipped_ontology_dir(tmp_path_factory):
+    """ICD-10-CM, HPO, drugs and the small built-ins, indexed once for the session (as `flask setup` does)."""
+    from ontologies import OntologyStore
+
+    folder = tmp_path_factory.mktemp("ontologies")
+    OntologyStore(str(folder)).ensure_shipped()
+    return str(folder)
+
+
+@pytest.fixture
+def onto_app(tmp_path, sqlite_url, shipped_ontology_dir):
+    app = build_app(tmp_path, sqlite_url, JOBS_EAGER=True, ONTOLOGY_DIR=shipped_ontology_dir)
+    yield app
+    from server.extensions import db
+
+    db.dispose()
+
+
+@pytest.fixture
+def onto_admin(onto_app):
+    create_user(onto_app, "root", is_admin=True)
+    return login(onto_app.test_client(), "root")

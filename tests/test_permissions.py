@@ -1,9 +1,11 @@
 """Permission matrix: role × route × method → expected status. A route without an entry fails the test."""
+import io
+import os
 import re
 
 import pytest
 
-from support import PASSWORD, Api, create_user
+from support import HERE, PASSWORD, Api, create_user
 
 ROLES = ("anon", "outsider", "annotator", "reviewer", "manager", "padmin", "site")
 OK = "2xx"
@@ -55,6 +57,21 @@ API = {
     ("/api/v1/audit", "GET"): SITE_ONLY,
     ("/api/v1/audit/verify", "GET"): SITE_ONLY,
     ("/api/v1/openapi.json", "GET"): PUBLIC,
+    ("/api/v1/ontologies", "GET"): ANY_USER,
+    ("/api/v1/ontologies/search", "GET"): ANY_USER,
+    ("/api/v1/ontologies/<string:terminology>/concepts/<path:code>", "GET"): ANY_USER,
+    ("/api/v1/ontologies/imports", "POST"): row(401, 403, 403, 403, 403, 403, 202),
+    ("/api/v1/ontology-jobs/<int:job_id>", "GET"): row(401, 403, 403, 403, 403, 403, 404),  # an export job id
+    ("/api/v1/items/<int:item_id>/review", "GET"): row(401, 404, 403, 200, 200, 200, 200),
+    ("/api/v1/items/<int:item_id>/decision", "POST"): row(401, 404, 403, 409, 409, 409, 409),  # not in review
+    ("/api/v1/projects/<int:project_id>/review-queue", "GET"): row(401, 404, 403, 200, 200, 200, 200),
+    ("/api/v1/projects/<int:project_id>/comments", "GET"): MEMBER_READ,
+    ("/api/v1/items/<int:item_id>/comments", "POST"): row(401, 404, 201, 201, 201, 201, 201),
+    ("/api/v1/projects/<int:project_id>/agreement", "GET"): row(401, 404, 403, 200, 200, 200, 200),
+    ("/api/v1/projects/<int:project_id>/agreement/chart.svg", "GET"): row(401, 404, 403, 200, 200, 200, 200),
+    ("/api/v1/projects/<int:project_id>/annotators", "GET"): row(401, 404, 403, 403, 200, 200, 200),
+    ("/api/v1/projects/<int:project_id>/annotators/<int:user_id>", "GET"): row(401, 404, 403, 403, 200, 200, 200),
+    ("/api/v1/projects/<int:project_id>/progress", "GET"): row(401, 404, 403, 403, 200, 200, 200),
 }
 WEB = {
     ("/login", "GET"): PUBLIC,
@@ -65,6 +82,8 @@ WEB = {
     ("/projects/<int:project_id>", "GET"): row(302, 404, 200, 200, 200, 200, 200),
     ("/projects/<int:project_id>/annotate", "GET"): row(302, 404, 200, 200, 200, 200, 200),
     ("/audit", "GET"): row(302, 403, 403, 403, 403, 403, 200),
+    ("/projects/<int:project_id>/review", "GET"): row(302, 404, 403, 200, 200, 200, 200),
+    ("/projects/<int:project_id>/dashboard", "GET"): row(302, 404, 403, 200, 200, 200, 200),
 }
 MATRIX = {**API, **WEB}
 
@@ -102,6 +121,12 @@ class World:
         create_user(app, "outsider")
         self.site.post(f"/projects/{other['id']}/members", {"username": "outsider", "role": "admin"})
         self.counter = 0
+        with app.app_context():
+            from server.ontology_service import store
+
+            store().import_files("tabular", [os.path.join(HERE, "data", "ontologies", "sample.csv")], name="sample",
+                                 version="1")
+            self.concept_code = store().index("sample").codes[0]
 
     def login(self, name):
         resp = self.client.post("/api/v1/tokens", json={"username": name, "password": PASSWORD})
@@ -135,6 +160,9 @@ class World:
         if "job_id" in rule:
             ids["job_id"] = self.done_job()
         path = re.sub(r"<int:(\w+)>", lambda m: str(ids[m.group(1)]), rule)
+        path = path.replace("<string:terminology>", "sample").replace("<path:code>", self.concept_code)
+        if rule.endswith("/ontologies/search"):
+            path += "?q=pain"
         bodies = {
             ("/api/v1/tokens", "POST"): None,
             ("/api/v1/users", "POST"): {"username": f"new{self.counter}", "password": "p" * 12},
@@ -148,6 +176,8 @@ class World:
             ("/api/v1/items/<int:item_id>/skip", "POST"): {"reason": "unclear"},
             ("/api/v1/projects/<int:project_id>/jobs", "POST"): {"kind": "preannotate"},
             ("/api/v1/projects/<int:project_id>/exports", "POST"): {"format": "jsonl"},
+            ("/api/v1/items/<int:item_id>/decision", "POST"): {"action": "merge"},
+            ("/api/v1/items/<int:item_id>/comments", "POST"): {"text": "question"},
         }
         if (rule, method) == ("/api/v1/projects/<int:project_id>/members", "DELETE"):
             self.counter += 1
@@ -183,7 +213,12 @@ def test_api_permission_matrix(sqlite_app, key):
                 body["username"] = "outsider"
         api = world.caller(role)
         headers = {"Authorization": f"Bearer {api.token}"} if api else {}
-        resp = world.client.open(path, method=method, json=body, headers=headers)
+        if rule == "/api/v1/ontologies/imports":
+            with open(os.path.join(HERE, "data", "ontologies", "sample.csv"), "rb") as fh:
+                form = {"format": "tabular", "name": "uploaded", "files": [(io.BytesIO(fh.read()), "sample.csv")]}
+            resp = world.client.post(path, data=form, headers=headers, content_type="multipart/form-data")
+        else:
+            resp = world.client.open(path, method=method, json=body, headers=headers)
         if not matches(API[key][role], resp.status_code):
             failures.append(f"{role}: expected {API[key][role]}, got {resp.status_code} {resp.get_data(as_text=True)[:120]}")
     assert not failures, failures

@@ -84,6 +84,11 @@ def _attribute_spans(text: str, entity_spans: list[dict]) -> tuple[list[dict], l
     return spans, relations
 
 
+def _unit(score) -> float:
+    """Search scores are ranking scores (they can pass 1 with boosts); payload scores are confidences in [0, 1]."""
+    return round(max(0.0, min(1.0, float(score))), 4)
+
+
 class ClinicalPipeline:
     name = "clinical-pipeline"
     wants_gpu = False
@@ -126,11 +131,11 @@ class ClinicalPipeline:
                 continue
             if found:
                 span["candidates"] = [{"terminology": c["terminology"], "code": c["code"], "name": c["name"],
-                                       "score": round(float(c["score"]), 4)} for c in found]
+                                       "score": _unit(c["score"])} for c in found]
                 if not span.get("concept"):
                     top = found[0]
                     span["concept"] = {"terminology": top["terminology"], "code": top["code"], "name": top["name"]}
-                span["score"] = round(float(found[0]["score"]), 4)
+                span["score"] = _unit(found[0]["score"])
 
     def annotate(self, text: str) -> tuple[dict, str]:
         """Payload for one note and its de-identification state ('done' or 'failed': fail closed)."""

@@ -24,4 +24,4 @@ def _require_login():
     return None
 
 
-from server.web import pages, views_auth  # noqa: E402,F401
+from server.web import pages, review_pages, views_auth  # noqa: E402,F401

@@ -10,7 +10,7 @@ import { conceptPicker, terminologyName } from '../widgets/concept_picker.js';
 
 const ASSERTIONS = ['present', 'negated', 'possible', 'hypothetical', 'historical', 'family'];
 const PALETTE = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#17becf', '#bcbd22', '#e377c2', '#7f7f7f', '#ff7f0e'];
-const PHI_COLOR = '#c4320a';
+const PHI_COLOR = '#344054';  // PHI is a layer of its own: slate bars, hatched tint, filled tags
 const UNKNOWN_COLOR = '#667085';
 const BAR = 3;  // px, one underline bar
 const STEP = 5;  // px between stacked bars
@@ -197,7 +197,7 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
     }
     const related = focusedId ? relationsOf.get(focusedId) : null;
     const isRelated = (s) => related && [...related].some((rid) => { const r = relations.get(rid); return r && (r.head === s.id || r.tail === s.id); });
-    let inner = null; let maxTrack = 0; let phi = false;
+    let inner = null; let maxTrack = 0; let phi = false; let phiInside = false;
     const bars = []; const sizes = []; const positions = []; const ending = []; const masks = [];
     let focused = null;
     for (const s of covering) {
@@ -210,7 +210,7 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
         ? `repeating-linear-gradient(90deg, ${c} 0 6px, transparent 6px 9px)` : `linear-gradient(${c}, ${c})`);
       sizes.push(`100% ${s.id === focusedId ? BAR + 1 : BAR}px`);
       positions.push(`0 calc(100% - ${track * STEP}px)`);
-      if (s.layer === 'phi') { phi = true; if (s.start === el._s) masks.push(`[${s.label}]`); }
+      if (s.layer === 'phi') { phi = true; if (s.start === el._s) masks.push(`[${s.label}]`); else phiInside = true; }
       if (s.end === el._e) ending.push(s);
     }
     const pad = (maxTrack + 1) * STEP;
@@ -231,7 +231,8 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
     const cls = ['seg', 'on'];
     if (focused) cls.push('focused');
     if (phi) cls.push('phi');
-    if (masks.length) { cls.push('phi-first'); el.dataset.mask = masks.join(''); } else el.removeAttribute('data-mask');
+    // masked view: one [LABEL] where a run of PHI begins; the rest of the run is hidden
+    if (masks.length && !phiInside) { cls.push('phi-first'); el.dataset.mask = masks.join(''); } else el.removeAttribute('data-mask');
     if (ending.length) {
       ending.sort((a, b) => b.start - a.start);
       const first = ending.find((s) => s.id === focusedId) || ending[0];
@@ -621,7 +622,7 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
       })) : null;
     const pickerHost = h('div', { class: 'picker-host' });
     const open = () => openPicker(s, pickerHost);
-    box.append(h('h3', {}, 'Concept'), current, cands,
+    box.append(...[h('h3', {}, 'Concept'), current, cands].filter(Boolean),
       h('button', { type: 'button', id: 'concept-search', class: 'small', onclick: open }, 'Search concepts (c)'), pickerHost);
     box._open = open;
     return box;

@@ -70,9 +70,9 @@ export function conceptPicker({ terminologies = [], projectId = null, initialQue
     },
     h('div', { class: 'cp-line' },
       h('span', { class: 'cp-code' }, item.code),
-      h('span', { class: 'cp-name' }, item.name || ''),
-      h('span', { class: 'cp-term' }, terminologyName(item.terminology)),
-      ...flags),
+      ...flags,
+      h('span', { class: 'cp-term' }, terminologyName(item.terminology))),
+    h('div', { class: 'cp-name' }, item.name || ''),
     showMatched ? h('div', { class: 'cp-matched' }, 'matched “', item.matched, '”') : null,
     path);
   }

@@ -1,0 +1,21 @@
+"""Review and dashboard pages (shells; data comes from the review and analytics API)."""
+from __future__ import annotations
+
+from flask import render_template
+
+from annotators.base import registry
+from server.permissions import can, require_project
+from server.web import web_bp
+
+
+@web_bp.get("/projects/<int:project_id>/review")
+def review_page(project_id: int):
+    project, role = require_project(project_id, "review.decide")
+    modality = registry.get(project.modality)
+    return render_template("review.html", project=project, role=role, ui_module=modality.ui_module)
+
+
+@web_bp.get("/projects/<int:project_id>/dashboard")
+def dashboard_page(project_id: int):
+    project, role = require_project(project_id, "agreement.view")
+    return render_template("dashboard.html", project=project, role=role, can_quality=can(role, "quality.view"))
