@@ -135,7 +135,7 @@ DEFAULT_LABEL_CONFIG = {
     "entity_labels": [
         {"name": "PROBLEM", "terminologies": ["icd10cm", "hpo"], "hotkey": "1", "color": "#d62728"},
         {"name": "MEDICATION", "terminologies": ["drugs"], "hotkey": "2", "color": "#1f77b4"},
-        {"name": "PROCEDURE", "terminologies": ["icd10pcs"], "hotkey": "3", "color": "#2ca02c"},
+        {"name": "PROCEDURE", "terminologies": [], "hotkey": "3", "color": "#2ca02c"},
         {"name": "TEST", "terminologies": [], "hotkey": "4", "color": "#9467bd"},
         {"name": "ANATOMY", "terminologies": [], "hotkey": "5", "color": "#8c564b"},
         # Medication attributes are spans of their own, linked to the drug by a relation.

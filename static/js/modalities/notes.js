@@ -78,9 +78,10 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
   const cps = codePoints(text);
   const config = labelConfig || {};
   const projectId = document.getElementById('annotator')?.dataset.projectId ?? null;
+  const explicitKeys = new Set((config.entity_labels || []).map((l) => l.hotkey).filter(Boolean));
   const entityLabels = (config.entity_labels || []).map((l, i) => ({
     name: l.name, color: l.color || PALETTE[i % PALETTE.length], terminologies: l.terminologies || [],
-    hotkey: l.hotkey || (i < 9 ? String(i + 1) : ''),
+    hotkey: l.hotkey || (i < 9 && !explicitKeys.has(String(i + 1)) ? String(i + 1) : ''),
   }));
   const entityByName = new Map(entityLabels.map((l) => [l.name, l]));
   const phiLabels = (config.phi_labels || []).map((name, i) => ({ name, key: i < 9 ? String(i + 1) : '' }));
@@ -117,7 +118,7 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
     const s = {
       id: String(raw.id), start, end, label: String(raw.label), layer, text: raw.text ?? spanText(start, end),
       assertion: raw.assertion || (layer === 'entity' ? 'present' : undefined),
-      concept: cleanConcept(raw.concept), candidates: (raw.candidates || []).filter((c) => c && c.code).map(cleanCandidate),
+      concept: cleanConcept(raw.concept), candidates: (raw.candidates || []).filter((c) => c && c.code && c.terminology).map(cleanCandidate),
       attributes: { ...(raw.attributes || {}) }, score: raw.score, section: raw.section,
       status: fromModel ? 'suggested' : 'accepted', track: 0,
     };
@@ -485,7 +486,7 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
     entityLabels.map((l) => {
       const b = h('button', { type: 'button', class: 'label entity', dataset: { label: l.name }, title: `${l.name}${l.hotkey ? ` (key ${l.hotkey})` : ''}`,
         onmousedown: keepSelection, onclick: () => createOrRelabel(l.name, 'entity') },
-      h('span', { class: 'swatch' }), l.hotkey ? h('kbd', {}, l.hotkey) : null, l.name);
+      l.hotkey ? h('kbd', {}, l.hotkey) : null, l.name);
       b.style.setProperty('--label', l.color);
       return b;
     }));
@@ -562,7 +563,7 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
       h('span', { class: `chip ${s.layer}` }, s.label),
       s.status === 'suggested' ? h('span', { class: 'badge suggested' }, 'suggestion') : null,
       typeof s.score === 'number' ? h('span', { class: 'badge' }, `score ${s.score.toFixed(2)}`) : null,
-      s.section ? h('span', { class: 'badge', title: 'Section of the note' }, s.section) : null);
+      s.section ? h('span', { class: 'badge', title: `Section of the note: ${s.section}` }, s.section.replace(/_/g, ' ')) : null);
     head.style.setProperty('--label', color);
     const quote = h('blockquote', { class: 'span-quote', id: 'span-text' }, s.text);
     const where = h('div', { class: 'muted small' }, `characters ${s.start}–${s.end} · ${order.indexOf(s) + 1} of ${order.length}`);
@@ -631,7 +632,7 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
   function openPicker(s, host) {
     const label = entityByName.get(s.label);
     const picker = conceptPicker({
-      terminologies: label ? label.terminologies : [], projectId, initialQuery: '',
+      terminologies: label ? label.terminologies : [], projectId, initialQuery: (s.text || '').trim().slice(0, 100),
       onPick: (c) => { s.concept = cleanConcept(c); touch(s); renderPanel(); textEl.focus({ preventScroll: true }); },
       onCancel: () => { renderPanel(); textEl.focus({ preventScroll: true }); },
     });

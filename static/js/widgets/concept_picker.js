@@ -25,16 +25,18 @@ export function conceptPicker({ terminologies = [], projectId = null, initialQue
   });
   const status = h('div', { class: 'cp-status', role: 'status', 'aria-live': 'polite' });
   const list = h('ul', { class: 'cp-list', role: 'listbox', id: listId, 'aria-label': 'Matching concepts', hidden: true });
-  const root = h('div', { class: 'concept-picker', dataset: { open: 'true' } }, input, status, list);
+  const root = h('div', { class: 'concept-picker', dataset: { open: 'true', state: 'idle', query: '' } }, input, status, list);
 
   let items = [];
   let options = [];
   let active = -1;
   let timer = null;
   let sequence = 0;  // answers that arrive after a newer request was sent are dropped
-  let lastQuery = null;
+  let lastQuery = null;  // the query last sent
+  let shownQuery = null;  // the query whose answer is on screen
   let closed = false;
   let pickWhenReady = false;  // Enter pressed while a search was still pending
+  let userMoved = false;  // arrows used since the text last changed
 
   function setStatus(text, kind = '') {
     status.textContent = text;
@@ -65,7 +67,7 @@ export function conceptPicker({ terminologies = [], projectId = null, initialQue
       id: `${uid}-opt-${i}`, role: 'option', class: 'cp-option', 'aria-selected': 'false',
       dataset: { code: item.code, terminology: item.terminology },
       onmousedown: (e) => e.preventDefault(),  // keep the focus (and the caret) in the input
-      onmousemove: () => { if (active !== i) setActive(i); },
+      onmousemove: () => { if (active !== i) { userMoved = true; setActive(i); } },
       onclick: () => pick(i),
     },
     h('div', { class: 'cp-line' },
@@ -77,13 +79,21 @@ export function conceptPicker({ terminologies = [], projectId = null, initialQue
     path);
   }
 
+  const keyOf = (item) => (item ? `${item.terminology}\u0000${item.code}` : null);
+
   function render(results, query) {
+    // an answer arriving after the user moved with the arrows must not move their choice
+    const keep = userMoved && active >= 0 ? keyOf(items[active]) : null;
     items = results;
     options = results.map(renderOption);
     list.replaceChildren(...options);
     list.hidden = options.length === 0;
     input.setAttribute('aria-expanded', options.length ? 'true' : 'false');
-    setActive(options.length ? 0 : -1);
+    active = -1;
+    const kept = keep === null ? -1 : items.findIndex((item) => keyOf(item) === keep);
+    setActive(kept >= 0 ? kept : (options.length ? 0 : -1));
+    shownQuery = query;
+    root.dataset.query = query;
     if (!options.length) setStatus(`No concept matches “${query}”.`);
     else setStatus(`${options.length} concept${options.length === 1 ? '' : 's'}; ↑↓ to move, Enter to pick, Esc to cancel.`);
   }
@@ -93,6 +103,7 @@ export function conceptPicker({ terminologies = [], projectId = null, initialQue
     lastQuery = q;
     if (!q) {
       sequence += 1;
+      setState('idle');
       render([], q);
       setStatus('Type a name, a synonym or a code.');
       pickWhenReady = false;
@@ -104,6 +115,7 @@ export function conceptPicker({ terminologies = [], projectId = null, initialQue
     params.set('limit', String(limit));
     if (projectId !== null && projectId !== undefined && projectId !== '') params.set('project_id', String(projectId));
     root.classList.add('loading');
+    setState('loading');
     setStatus('Searching…');
     try {
       const answer = await api('GET', `/ontologies/search?${params}`);
@@ -113,16 +125,24 @@ export function conceptPicker({ terminologies = [], projectId = null, initialQue
     } catch (err) {
       if (mine !== sequence || closed) return;
       render([], q);
+      shownQuery = null;  // the same query may be tried again
       pickWhenReady = false;
       setStatus(err.message || 'Search failed.', 'error');
     } finally {
-      if (mine === sequence) root.classList.remove('loading');
+      if (mine === sequence) { root.classList.remove('loading'); setState('idle'); }
     }
   }
 
+  function setState(state) { root.dataset.state = state; }  // idle | pending | loading (tests wait on it)
+
   function schedule() {
     clearTimeout(timer);
-    timer = setTimeout(() => { timer = null; search(input.value); }, DEBOUNCE_MS);
+    setState('pending');
+    timer = setTimeout(() => {
+      timer = null;
+      if (input.value.trim() === shownQuery && !root.classList.contains('loading')) { setState('idle'); return; }
+      search(input.value);
+    }, DEBOUNCE_MS);
   }
 
   function close() {
@@ -139,24 +159,28 @@ export function conceptPicker({ terminologies = [], projectId = null, initialQue
       billable: item.billable, matched: item.matched, path: item.path || [] });
   }
 
-  input.addEventListener('input', schedule);
+  input.addEventListener('input', () => { userMoved = false; schedule(); });
   input.addEventListener('keydown', (e) => {
     // The picker owns its keys: nothing typed here may reach the page's hotkeys.
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) return;  // the page's save shortcut
     e.stopPropagation();
     if (e.key === 'ArrowDown') {
       e.preventDefault();
-      if (options.length) setActive(active < options.length - 1 ? active + 1 : 0);
+      if (options.length) { userMoved = true; setActive(active < options.length - 1 ? active + 1 : 0); }
     } else if (e.key === 'ArrowUp') {
       e.preventDefault();
-      if (options.length) setActive(active > 0 ? active - 1 : options.length - 1);
+      if (options.length) { userMoved = true; setActive(active > 0 ? active - 1 : options.length - 1); }
     } else if (e.key === 'Enter') {
       e.preventDefault();
-      const pending = timer !== null || input.value.trim() !== lastQuery;
-      if (pending) {  // typed faster than the debounce: search now, pick the first answer
+      const q = input.value.trim();
+      if (q === shownQuery && !root.classList.contains('loading')) {
+        clearTimeout(timer); timer = null; setState('idle');
+        if (active >= 0) pick(active);
+      } else if (q === lastQuery && root.classList.contains('loading')) {
+        pickWhenReady = true;  // the answer for this very query is on its way
+      } else {  // typed faster than the debounce: search now, pick the first answer
         clearTimeout(timer); timer = null; pickWhenReady = true; search(input.value);
-      } else if (active >= 0) pick(active);
-      else if (root.classList.contains('loading')) pickWhenReady = true;
+      }
     } else if (e.key === 'Escape') {
       e.preventDefault();
       close();
@@ -168,8 +192,8 @@ export function conceptPicker({ terminologies = [], projectId = null, initialQue
   input.value = initialQuery || '';
   setStatus('Type a name, a synonym or a code.');
   if (input.value.trim()) search(input.value);
-  // Focus once attached (the caller appends the element right after this returns).
-  requestAnimationFrame(() => { if (input.isConnected && !closed) { input.focus(); input.select(); } });
-  root.focusInput = () => input.focus();
+  // Focus once attached (the caller appends the element right after this returns), unless the caller did.
+  root.focusInput = () => { input.focus(); input.select(); };
+  requestAnimationFrame(() => { if (input.isConnected && !closed && document.activeElement !== input) root.focusInput(); });
   return root;
 }
