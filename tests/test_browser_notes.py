@@ -569,3 +569,69 @@ def test_overlapping_spans_and_keyboard_relations_with_a_type_choice(page, live,
         assert (s["start"], s["end"]) == offsets(WOUND_NOTE, s["text"])
     assert [(r["type"], r["head"], r["tail"]) for r in saved["relations"]] == [
         ("finding_site", by_text["Ulcer of the left foot"]["id"], by_text["left foot"]["id"])]
+
+
+# ------------------------------------------------------------------------------------------- review, end to end
+
+def login_as(browser, live, username, password):
+    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator(".who")).to_have_text(username)
+    return context, page
+
+
+def test_two_annotators_disagree_reviewer_adjudicates_dashboard_shows_it(browser, live, token, tmp_path):
+    project = api(live, token, "POST", "/projects", {
+        "name": "Review flow", "modality": "notes",
+        "workflow": {"annotators_per_item": 2, "auto_consensus": True, "consensus_threshold": 0.9,
+                     "adjudication": "below_threshold", "adjudication_threshold": 0.8}})
+    pid = project["id"]
+    password = "review-flow-password"
+    for name, role in (("ann_x", "annotator"), ("ann_y", "annotator"), ("rev_z", "reviewer")):
+        api(live, token, "POST", "/users", {"username": name, "password": password})
+        api(live, token, "POST", f"/projects/{pid}/members", {"username": name, "role": role})
+    text = "Patient denies chest pain. History of asthma and gout."
+    item_id = add_note(live, token, pid, text)
+
+    for annotator, phrase in (("ann_x", "chest pain"), ("ann_y", "asthma")):
+        context, page = login_as(browser, live, annotator, password)
+        page.goto(f"/projects/{pid}/annotate")
+        expect(page.locator("#note-text")).to_contain_text("History of asthma")
+        drag_select(page, phrase)
+        page.keyboard.press("1")
+        expect(span_segment(page, phrase)).to_be_visible()
+        page.keyboard.press("Control+Enter")
+        expect(page.locator("#annotator-status")).to_contain_text("Nothing left")
+        context.close()
+
+    item = api(live, token, "GET", f"/items/{item_id}")
+    assert item["stage"] == "adjudicate"
+
+    context, page = login_as(browser, live, "rev_z", password)
+    page.goto(f"/projects/{pid}/review")
+    row = page.locator(f"#review-queue tr[data-item-id='{item_id}']")
+    expect(row).to_contain_text("annotators agree 0%")
+    row.locator("a").click()
+    expect(page.locator("#review-versions article.version")).to_have_count(2)
+    expect(page.locator("#review-diff")).to_contain_text("PROBLEM “chest pain” marked only by ann_x")
+    shot(page, tmp_path, "review-side-by-side")
+    page.locator("article.version[data-author='ann_x'] button.primary").click()
+    expect(page.locator("#queue-empty")).to_be_visible()
+    context.close()
+
+    gold = [a for a in api(live, token, "GET", f"/items/{item_id}/annotations")["items"]
+            if a["stage"] == "gold" and a["status"] == "accepted"]
+    assert len(gold) == 1 and [s["text"] for s in gold[0]["payload"]["spans"]] == ["chest pain"]
+
+    context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
+    page.goto(f"/projects/{pid}/dashboard")
+    expect(page.locator("#agreement-summary")).to_contain_text("1 item(s) with several versions")
+    expect(page.locator("#agreement-metrics tr.pair")).to_contain_text("ann_x – ann_y")
+    expect(page.locator("#annotators tr[data-user='ann_x']")).to_be_visible()
+    shot(page, tmp_path, "dashboard")
+    context.close()

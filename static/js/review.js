@@ -18,6 +18,22 @@ async function loadQueue() {
   if (!data.items.length) body.replaceChildren(h('tr', {}, h('td', { colspan: 3, class: 'muted', id: 'queue-empty' }, 'Nothing awaits review.')));
 }
 
+// A modality's diff entry in words. Entries may carry their own `what`; offsets are code points into the text.
+function describe(d) {
+  const who = (i) => (current.versions[i] ? current.versions[i].author : `version ${i + 1}`);
+  const snippet = d.start !== undefined && d.end !== undefined
+    ? `“${Array.from(current.item.text || '').slice(d.start, d.end).join('')}”` : '';
+  const show = (v) => (v && typeof v === 'object' ? `${v.terminology || ''} ${v.code || ''}`.trim() : String(v));
+  switch (d.kind) {
+    case 'span_only_in': return `${d.label} ${snippet} marked only by ${who(d.in)}`;
+    case 'label_differs': return `${snippet}: label ${d.values.join(' vs ')}`;
+    case 'assertion_differs': return `${snippet}: assertion ${d.values.join(' vs ')}`;
+    case 'concept_differs': return `${snippet}: concept ${d.values.map(show).join(' vs ')}`;
+    case 'relation_only_in': return `${d.type} relation only in ${who(d.in)}'s version`;
+    default: return `${d.what || d.kind || 'difference'}${d.versions ? `: ${d.versions.map((v) => JSON.stringify(v)).join(' vs ')}` : ''}`;
+  }
+}
+
 function versionCard(version, index) {
   const box = h('div', { class: 'version-body' });
   modality.mount(box, { item: current.item, labelConfig, stage: 'review', initial: version.payload, fromModel: false, readOnly: true, annotations: [] });
@@ -35,10 +51,8 @@ async function open(itemId) {
   document.getElementById('review-title').textContent = `Item #${itemId} · ${current.item.stage}`;
   const a = current.agreement;
   document.getElementById('review-reason').textContent = a
-    ? `Agreement ${pct(a.agreement)} between annotators, ${pct(a.model_agreement)} with the model — ${a.reason}` : 'Peer review';
-  document.getElementById('review-diff').replaceChildren(...current.diff.map((d) => h('li', { class: 'diff' },
-    d.what || d.kind || 'difference', d.versions ? `: ${d.versions.map((v) => JSON.stringify(v)).join(' vs ')}` : '',
-    d.detail ? ` ${JSON.stringify(d.detail)}` : '')));
+    ? `Why here: ${a.reason}.` + (a.model_agreement === null ? ' No model draft to compare with.' : '') : 'Peer review';
+  document.getElementById('review-diff').replaceChildren(...current.diff.map((d) => h('li', { class: 'diff' }, describe(d))));
   document.getElementById('review-versions').replaceChildren(...current.versions.map(versionCard));
   document.getElementById('review-comment').value = '';
 }
