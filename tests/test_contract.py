@@ -126,3 +126,48 @@ def test_entry_point_modalities_are_loaded(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points)
     fresh = Registry()
     assert "stars" in fresh.names() and "labels" in fresh.names()
+
+
+class Blobs(Stars):
+    """A media modality defined only in tests: stores uploaded bytes content-addressed and streams them back."""
+
+    name = "blobs"
+    accepts = (".bin",)
+
+    def ingest(self, item, label_config):
+        from annotators.base import IngestedItem, ItemRejected
+
+        if not (item.data or b"").startswith(b"BLOB"):
+            raise ItemRejected(f"{item.name}: not a blob file (checked by content, not extension)")
+        return [IngestedItem(kind="blob", media=item.data, media_type="application/octet-stream")]
+
+
+def test_media_is_content_addressed_and_streams_with_range(admin, app):
+    registry.register(Blobs())
+    try:
+        _, project = admin.post("/projects", {"name": "Media", "modality": "blobs"})
+        data = b"BLOB" + bytes(range(256)) * 40
+        resp = admin.client.post(f"/api/v1/projects/{project['id']}/items",
+                                 headers={"Authorization": f"Bearer {admin.token}"}, content_type="multipart/form-data",
+                                 data={"files": [(io.BytesIO(data), "a.bin"), (io.BytesIO(data), "copy.bin"),
+                                                 (io.BytesIO(b"<svg onload=alert(1)>"), "evil.bin")]})
+        body = resp.get_json()
+        assert resp.status_code == 201 and len(body["created"]) == 2 and "not a blob" in body["failed"][0]["error"]
+        ids = [c["id"] for c in body["created"]]
+        _, first = admin.get(f"/items/{ids[0]}")
+        _, second = admin.get(f"/items/{ids[1]}")
+        assert first["content_hash"] == second["content_hash"] and first["name"] == "a.bin"
+        headers = {"Authorization": f"Bearer {admin.token}"}
+        full = admin.client.get(f"/api/v1/items/{ids[0]}/media", headers=headers)
+        assert full.status_code == 200 and full.data == data
+        assert full.headers["X-Content-Type-Options"] == "nosniff" and "sandbox" in full.headers["Content-Security-Policy"]
+        part = admin.client.get(f"/api/v1/items/{ids[0]}/media", headers={**headers, "Range": "bytes=4-103"})
+        assert part.status_code == 206 and part.data == data[4:104]
+        assert part.headers["Content-Range"] == f"bytes 4-103/{len(data)}"
+        bad = admin.client.get(f"/api/v1/items/{ids[0]}/media", headers={**headers, "Range": f"bytes={len(data) + 10}-"})
+        assert bad.status_code == 416
+        stored = os.path.join(app.config["MEDIA_DIR"], first["content_hash"][:2], first["content_hash"][2:4],
+                              first["content_hash"])
+        assert os.path.exists(stored)
+    finally:
+        registry.unregister("blobs")

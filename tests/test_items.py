@@ -134,3 +134,24 @@ def test_cross_project_access_is_404_and_audited(app, client, admin, labels_proj
     assert any(e["outcome"] == "denied" and e["actor"] == "outsider" for e in events["items"])
     _, listing = outsider.get("/projects")
     assert [p["id"] for p in listing["items"]] == [other["id"]]
+
+
+def test_csv_export_neutralises_formulas_and_jsonl_is_unchanged(admin, labels_project):
+    import csv as csv_module
+
+    pid = labels_project["id"]
+    (item_id,) = add_texts(admin, pid, ['=HYPERLINK("http://x","click") +1 "quoted", comma'])
+    admin.post(f"/items/{item_id}/annotations", {"payload": {"labels": ["admin"]}})
+    for fmt in ("csv", "jsonl"):
+        status, job = admin.post(f"/projects/{pid}/exports", {"format": fmt})
+        assert status == 202
+        resp = admin.client.get(f"/api/v1/exports/{job['id']}/file", headers={"Authorization": f"Bearer {admin.token}"})
+        assert resp.status_code == 200
+        body = resp.get_data(as_text=True)
+        if fmt == "csv":
+            rows = list(csv_module.reader(io.StringIO(body)))
+            assert rows[1][1].startswith("'=HYPERLINK") and rows[1][2] == "admin"
+        else:
+            assert '"text": "=HYPERLINK' in body
+    _, events = admin.get("/audit?action=export.download")
+    assert len(events["items"]) == 2
