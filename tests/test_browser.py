@@ -265,11 +265,18 @@ def test_upload_by_file_input_drag_and_drop_and_a_bad_file(page, live, token, tm
     expect(page.locator("#upload-progress")).to_be_hidden()
     shot(page, tmp_path, "upload-bad-file")
 
-    # a good and a bad file together, chosen from the keyboard (Enter on the drop zone opens the file chooser):
-    # the good one is created, the bad one stays listed with its error until the user reloads
+    # Enter on the focused drop zone opens the file chooser (the keyboard path; counted here, because Playwright
+    # in this Chromium misses about 1 in 6 file choosers opened from a key handler, never from a real click)
+    page.evaluate("document.getElementById('file-input').addEventListener('click', () => { window.__chooser = 1; })")
     page.focus("#dropzone")
+    page.keyboard.press("Enter")
+    expect(page.locator("#dropzone")).to_be_focused()
+    assert page.evaluate("window.__chooser") == 1
+
+    # a good and a bad file together, chosen with the "choose files" link: the good one is created, the bad one
+    # stays listed with its error until the user reloads
     with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
+        page.click("#dropzone label.link")
     chooser.value.set_files([str(binary), str(txt)])
     expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 1 failed.")
     expect(page.locator("#upload-result .upload-failure")).to_have_text(["scan.txt: binary content, not text"])
@@ -393,7 +400,7 @@ def test_export_shows_a_download_link(page, live, token, tmp_path):
 def test_audit_page_lists_logins_and_verifies_the_chain(page, live, tmp_path):
     page.goto("/")
     page.locator(".topbar nav").get_by_role("link", name="Audit").click()
-    expect(page).to_have_url(f"{live.url}/audit")
+    page.wait_for_url(f"{live.url}/audit")  # waits for `load`: the page's module has wired the buttons
     table = page.locator("#audit-events")
     login_rows = table.locator("tbody tr", has=page.locator("td:nth-child(4)", has_text=re.compile(r"^login$")))
     expect(login_rows.first).to_be_visible()
