@@ -27,7 +27,9 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "CLINLABEL_DATA_DIR": data_dir, "CLINLABEL_PORT": str(self.port),
                     "CLINLABEL_ADMIN_PASSWORD": ADMIN_PASSWORD, "CLINLABEL_WORKER_CONCURRENCY": "1",
-                    "CLINLABEL_WEB_WORKERS": "1", "FLASK_APP": "server:create_app"}
+                    "CLINLABEL_WEB_WORKERS": "1", "FLASK_APP": "server:create_app",
+                    # Only the offline guard: the server must find its own packages as `make run` starts it.
+                    "PYTHONPATH": os.path.join(ROOT, "tests", "offline")}
         if database_url:
             self.env["CLINLABEL_DATABASE_URL"] = database_url
         if broker_url:

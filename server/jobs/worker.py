@@ -6,18 +6,26 @@ embedded broker's consumed messages.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from datetime import datetime, timedelta
 
-from celery import signals
-from sqlalchemy import text
+# `celery -A` puts the working directory on sys.path only while it imports the app; the project's other packages
+# (annotators, ontologies) are imported later, inside tasks, so the project root must stay importable.
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
-from server import create_app
-from server.extensions import db
-from server.jobs.handlers import pick_device
-from server.jobs.queue import configure
-from server.jobs.runner import reap, worker_id
-from server.models import WorkerHeartbeat, utcnow
+from celery import signals  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from server import create_app  # noqa: E402
+from server.extensions import db  # noqa: E402
+from server.jobs.handlers import pick_device  # noqa: E402
+from server.jobs.queue import configure  # noqa: E402
+from server.jobs.runner import reap, worker_id  # noqa: E402
+from server.models import WorkerHeartbeat, utcnow  # noqa: E402
 
 log = logging.getLogger("clinlabel.worker")
 flask_app = create_app({"WORKER_PROCESS": True})
