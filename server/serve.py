@@ -22,16 +22,18 @@ def main() -> int:
     prefix = cfg["QUEUE_PREFIX"]
     queues = os.environ.get("CLINLABEL_WORKER_QUEUES") or f"{prefix}cpu,{prefix}gpu"
     concurrency = os.environ.get("CLINLABEL_WORKER_CONCURRENCY", "2")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     web = subprocess.Popen([
         os.path.join(venv_bin, "gunicorn"), "--bind", f"{bind}:{port}", "--workers", workers,
         "--worker-class", "gthread", "--threads", "8", "--timeout", "120", "--graceful-timeout", "20",
         "--access-logfile", "-", "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "server.wsgi:app",
-    ])
+    ], env=env, cwd=root)
     worker = subprocess.Popen([
         os.path.join(venv_bin, "celery"), "-A", "server.jobs.worker", "worker", "-Q", queues,
         "--concurrency", concurrency, "--loglevel", "INFO", "-n", f"clinlabel-{os.getpid()}@%h",
-    ])
+    ], env=env, cwd=root)
     children = [web, worker]
     print(f"\nClinlabel is running at http://{bind}:{port}/  (Ctrl-C stops web server and worker)\n", flush=True)
 

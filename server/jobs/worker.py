@@ -11,11 +11,10 @@ import sys
 import threading
 from datetime import datetime, timedelta
 
-# `celery -A` puts the working directory on sys.path only while it imports the app; the project's other packages
-# (annotators, ontologies) are imported later, inside tasks, so the project root must stay importable.
+# `celery -A` puts the working directory on sys.path only while it imports the app, then removes that entry; the
+# project's other packages (annotators, ontologies) are imported later, inside tasks. `_keep_root_importable`
+# (worker_init, after the app is loaded and before the pool forks) puts the root back for good.
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
 
 from celery import signals  # noqa: E402
 from sqlalchemy import text  # noqa: E402
@@ -65,6 +64,12 @@ def _prune_broker() -> None:
 
 
 _stop = threading.Event()
+
+
+@signals.worker_init.connect
+def _keep_root_importable(**_):
+    if _ROOT not in sys.path:
+        sys.path.append(_ROOT)
 
 
 @signals.worker_ready.connect
