@@ -130,18 +130,24 @@ class ClinicalPipeline:
             except (ValueError, KeyError):
                 continue
             if found:
+                matched = span.get("concept")
                 span["candidates"] = [{"terminology": c["terminology"], "code": c["code"], "name": c["name"],
                                        "score": _unit(c["score"])} for c in found]
-                if not span.get("concept"):
-                    top = found[0]
-                    span["concept"] = {"terminology": top["terminology"], "code": top["code"], "name": top["name"]}
+                if matched and all((c["terminology"], c["code"]) != (matched["terminology"], matched["code"])
+                                   for c in found):
+                    span["candidates"].append({**matched, "score": 0.0})
+                # The search ranks the code a coder would pick (billable leaf, "unspecified") above the phrase's
+                # own concept, which is often a category.
+                top = found[0]
+                span["concept"] = {"terminology": top["terminology"], "code": top["code"], "name": top["name"]}
                 span["score"] = _unit(found[0]["score"])
 
     def annotate(self, text: str) -> tuple[dict, str]:
         """Payload for one note and its de-identification state ('done' or 'failed': fail closed)."""
         from annotators.notes.phi import PhiError
 
-        entities = self.matcher.match(text, id_prefix="t")
+        # A heading ("Family History:", "Allergies:") names a section, not a finding.
+        entities = [s for s in self.matcher.match(text, id_prefix="t") if not text[s["end"]:s["end"] + 1] == ":"]
         if self.ner is not None:
             from annotators.notes.ner import predict_ner
 
