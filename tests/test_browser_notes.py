@@ -635,3 +635,26 @@ def test_two_annotators_disagree_reviewer_adjudicates_dashboard_shows_it(browser
     expect(page.locator("#annotators tr[data-user='ann_x']")).to_be_visible()
     shot(page, tmp_path, "dashboard")
     context.close()
+
+
+def test_ontology_page_picker_finds_the_codes_by_keyboard(page, tmp_path):
+    """The shared picker on the Ontologies page: each query, arrows + Enter, and the concept's hierarchy."""
+    page.goto("/ontologies")
+    expect(page.locator("#terminologies tr[data-name='icd10cm']")).to_be_visible()
+    for query, terminology, code in (("type 2 diabetes", "icd10cm", "E11.9"), ("htn", "icd10cm", "I10"),
+                                     ("CHF exacerbation", "icd10cm", "I50.9"), ("seizure", "hpo", "HP:0001250")):
+        page.select_option("#terminology-filter", terminology)
+        box = page.locator("#picker-host input.cp-input")
+        box.fill(query)
+        expect(page.locator("#picker-host .concept-picker")).to_have_attribute("data-query", query)
+        option = page.locator("#picker-host .cp-option", has_text=code).first
+        expect(option).to_be_visible()
+        index = page.locator("#picker-host .cp-option").evaluate_all(
+            "(opts, code) => opts.findIndex((o) => o.dataset.code === code)", code)
+        for _ in range(index):  # the first option is active when results arrive
+            box.press("ArrowDown")
+        box.press("Enter")
+        expect(page.locator("#concept-title")).to_contain_text(code)
+        if query == "seizure":
+            shot(page, tmp_path, "ontology-picker")
+    expect(page.locator("#concept-path")).to_contain_text("Phenotypic abnormality")

@@ -84,6 +84,7 @@ WEB = {
     ("/audit", "GET"): row(302, 403, 403, 403, 403, 403, 200),
     ("/projects/<int:project_id>/review", "GET"): row(302, 404, 403, 200, 200, 200, 200),
     ("/projects/<int:project_id>/dashboard", "GET"): row(302, 404, 403, 200, 200, 200, 200),
+    ("/ontologies", "GET"): row(302, 200, 200, 200, 200, 200, 200),
 }
 MATRIX = {**API, **WEB}
 

@@ -1,4 +1,4 @@
-"""Review and dashboard pages (shells; data comes from the review and analytics API)."""
+"""Review, dashboard and ontology pages (shells; data comes from the API)."""
 from __future__ import annotations
 
 from flask import render_template
@@ -19,3 +19,8 @@ def review_page(project_id: int):
 def dashboard_page(project_id: int):
     project, role = require_project(project_id, "agreement.view")
     return render_template("dashboard.html", project=project, role=role, can_quality=can(role, "quality.view"))
+
+
+@web_bp.get("/ontologies")
+def ontologies_page():
+    return render_template("ontologies.html")
