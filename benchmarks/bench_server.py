@@ -168,12 +168,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,100000,1000000")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     result = {"benchmark": "server", "clients": args.clients, "targets": {
         "bulk_import_items_per_s": ">= 2000", "latency_p95_ms_postgresql": "<= 50 at every size"}}
-    result["sqlite"] = bench_backend("sqlite", None, sizes, args.clients, args.requests)
-    admin = pg_url()
+    backends = args.backends.split(",")
+    if "sqlite" in backends:
+        result["sqlite"] = bench_backend("sqlite", None, sizes, args.clients, args.requests)
+    admin = pg_url() if "postgresql" in backends else None
     if admin:
         url, drop = make_pg_database(admin)
         try:

@@ -49,12 +49,20 @@ def release_leases_of(project_id: int, user_id: int) -> int:
     return count
 
 
+def _limit() -> int:
+    return 1 if db.dialect == "postgresql" else CANDIDATES_PER_TRY
+
+
 def _candidate_ids(project, user_id: int, stage: str, slots: int, ordering: str) -> list[int]:
     mine = exists().where(Assignment.item_id == Item.id, Assignment.user_id == user_id, Assignment.stage == stage)
     base = select(Item.id).where(Item.project_id == project.id, Item.stage == stage, Item.status == "ready",
                                  Item.slots_taken == slots, ~mine)
+    if db.dialect == "postgresql":
+        # The queue pattern: lock the candidate row, skip rows other annotators are taking right now. Without it,
+        # concurrent callers queue up behind each other's row locks on the same first candidates.
+        base = base.with_for_update(skip_locked=True, of=Item)
     if ordering == "uncertain":
-        return list(db.session.execute(base.order_by(Item.priority, Item.id).limit(CANDIDATES_PER_TRY)).scalars())
+        return list(db.session.execute(base.order_by(Item.priority, Item.id).limit(_limit())).scalars())
     if ordering == "random":
         lo, hi = db.session.execute(select(func.min(Item.id), func.max(Item.id))
                                     .where(Item.project_id == project.id)).one()
@@ -62,9 +70,9 @@ def _candidate_ids(project, user_id: int, stage: str, slots: int, ordering: str)
             return []
         start = random.randint(lo, hi)
         ids = list(db.session.execute(base.where(Item.id >= start).order_by(Item.id)
-                                      .limit(CANDIDATES_PER_TRY)).scalars())
-        return ids or list(db.session.execute(base.order_by(Item.id).limit(CANDIDATES_PER_TRY)).scalars())
-    return list(db.session.execute(base.order_by(Item.id).limit(CANDIDATES_PER_TRY)).scalars())
+                                      .limit(_limit())).scalars())
+        return ids or list(db.session.execute(base.order_by(Item.id).limit(_limit())).scalars())
+    return list(db.session.execute(base.order_by(Item.id).limit(_limit())).scalars())
 
 
 def next_assignment(project, user, stage: str = "annotate") -> Assignment | None:
