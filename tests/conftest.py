@@ -133,3 +133,32 @@ def onto_app(tmp_path, sqlite_url, shipped_ontology_dir):
 def onto_admin(onto_app):
     create_user(onto_app, "root", is_admin=True)
     return login(onto_app.test_client(), "root")
+
+
+# ------------------------------------------------------------------ browser tests: one live server per module
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    from live import CHROMIUM, LiveServer
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with LiveServer(str(tmp_path_factory.mktemp("browser-live"))) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def token(live):
+    return live.token()
+
+
+@pytest.fixture(scope="module")
+def browser(live):
+    from playwright.sync_api import sync_playwright
+
+    from live import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -12,15 +12,12 @@ import time
 import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
-from live import ADMIN_PASSWORD, LiveServer  # noqa: E402
+from live import ADMIN_PASSWORD  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 WAIT_MS = 20_000  # upper bound for a job on a 2-core machine; expect() returns as soon as the condition holds
 
 expect.set_options(timeout=WAIT_MS)
@@ -30,29 +27,6 @@ XSS_TEXT = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 
 
 # --------------------------------------------------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    import os
-
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with LiveServer(str(tmp_path_factory.mktemp("browser-live"))) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def token(live):
-    return live.token()
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
 
 @pytest.fixture(scope="module")
 def admin_state(browser, live):

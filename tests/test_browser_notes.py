@@ -6,7 +6,6 @@ the behaviour itself is done with the mouse and the keyboard, and its result is 
 """
 from __future__ import annotations
 
-import os
 import random
 import re
 import time
@@ -14,15 +13,12 @@ import time
 import pytest
 
 pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
-from live import ADMIN_PASSWORD, LiveServer  # noqa: E402
+from live import ADMIN_PASSWORD  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 WAIT_MS = 20_000  # upper bound on a 2-core machine; expect() returns as soon as the condition holds
 
 expect.set_options(timeout=WAIT_MS)
@@ -34,27 +30,6 @@ NOTE = ("Pt 👩🏽‍⚕️ Jane Doe, seen today 🙂. History of type 2 diabe
 
 
 # --------------------------------------------------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with LiveServer(str(tmp_path_factory.mktemp("notes-live")), demo=False) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def token(live):
-    return live.token()
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
 
 @pytest.fixture(scope="module")
 def admin_state(browser, live):
