@@ -12,6 +12,7 @@ SEED_PHRASES = {
         "CABG", "coronary artery bypass graft", "PCI", "stent placement", "biopsy", "bronchoscopy", "mastectomy",
         "hysterectomy", "cesarean section", "C-section", "blood transfusion", "transfusion", "cardioversion",
         "pacemaker placement", "tracheostomy", "craniotomy", "amputation", "debridement", "incision and drainage",
+        "ERCP", "PEG", "TKA", "THA", "ORIF", "total knee arthroplasty", "total hip arthroplasty",
     ],
     "TEST": [
         "chest x-ray", "CXR", "CT scan", "CT", "CT abdomen", "CT head", "MRI", "MRI brain", "ultrasound",
@@ -20,7 +21,8 @@ SEED_PHRASES = {
         "urinalysis", "UA", "urine culture", "blood cultures", "lipid panel", "TSH", "INR", "PT/INR", "creatinine",
         "potassium", "sodium", "glucose", "hemoglobin", "white blood cell count", "WBC", "platelets", "lactate",
         "d-dimer", "procalcitonin", "CRP", "ESR", "ABG", "arterial blood gas", "PET scan", "stress test",
-        "pulmonary function tests", "PFTs", "colonoscopy report", "pathology",
+        "pulmonary function tests", "PFTs", "colonoscopy report", "pathology", "HDL", "LDL", "PSA", "LFTs",
+        "liver function tests",
     ],
     "ANATOMY": [
         "left lower lobe", "right lower lobe", "left upper lobe", "right upper lobe", "right middle lobe", "lungs",
@@ -32,6 +34,9 @@ SEED_PHRASES = {
         "right upper quadrant", "RUQ", "left lower quadrant", "LLQ", "epigastric", "epigastrium", "groin", "ankle",
     ],
 }
+
+# Clinical shorthand in the abbreviation table that names no finding ("hx of HTN", "dx", "GI bleed" = GI + bleed).
+SHORTHAND = frozenset({"hx", "dx", "sx", "tx", "rx", "gi", "abd", "nkda"})
 
 ROUTES = ["PO", "by mouth", "orally", "oral", "IV", "intravenous", "intravenously", "IM", "intramuscular", "SC",
           "SQ", "subcutaneous", "subcutaneously", "SL", "sublingual", "inhaled", "nebulized", "topical", "topically",
@@ -50,3 +55,45 @@ ATTRIBUTE_PATTERNS = {
 # Medication attributes belong to the medication before them in the same sentence (or the nearest one).
 ATTRIBUTE_RELATIONS = {"DOSAGE": "dosage", "ROUTE": "route", "FREQUENCY": "frequency"}
 SENTENCE_END = re.compile(r"[.;\n]\s")
+
+
+# How notes write a terminology's names. ICD-10-CM titles carry coding qualifiers that nobody writes ("Unspecified
+# malaria", "Botulism NOS", "Melioidosis, unspecified"); eponyms come with and without the possessive ("Huntington's
+# disease", "Huntington disease"); findings come in the plural ("polyps", "renal cysts", "seizures").
+_LEADING_QUALIFIER = re.compile(r"^unspecified\s+(?=\S)", re.IGNORECASE)
+_TRAILING_QUALIFIER = re.compile(r"(?<=\S),?\s+(?:unspecified|NOS|not otherwise specified|not elsewhere classified|NEC)$",
+                                 re.IGNORECASE)
+_POSSESSIVE = re.compile(r"(?<=[A-Za-z])['\u2019]s(?=\s)")
+_PLURAL_LAST = re.compile(r"(?:^|\s)([A-Za-z]?[a-z]{3,})$")
+# Where these come before the last word, the last word is not the head noun ("polyp of colon", "pain in limb").
+_NOT_HEAD = frozenset({"of", "with", "without", "due", "in", "on", "to", "by", "for", "and", "or", "from", "after", "at"})
+
+
+def _plural(word: str) -> str | None:
+    """English plural of a lower-case noun, or None where a rule would guess (words ending in s: "-itis",
+    "-osis", "-us"; Latin "-um")."""
+    if word.lower().endswith(("s", "um")):
+        return None
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return word[:-1] + "ies"
+    if word.endswith(("x", "z", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+def phrase_variants(phrase: str, plural: bool = True) -> list[str]:
+    """Other ways notes write `phrase` (not including it): without coding qualifiers, without the possessive of an
+    eponym, and with a lower-case last word in the plural."""
+    base = " ".join(phrase.split())
+    stripped = _TRAILING_QUALIFIER.sub("", _LEADING_QUALIFIER.sub("", base))
+    forms = [stripped, _POSSESSIVE.sub("", stripped)]
+    if plural:
+        for form in list(forms):
+            if _NOT_HEAD.intersection(form.lower().split()):
+                continue
+            last = _PLURAL_LAST.search(form)
+            word = _plural(last.group(1)) if last else None
+            if word:
+                forms.append(form[:last.start(1)] + word)
+    seen = {base}
+    return [form for form in forms if form and not (form in seen or seen.add(form))]

@@ -4,18 +4,61 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 from typing import Sequence
 
 from annotators.base import ItemView, Prediction
 from annotators.notes import lexicon
 from annotators.notes.assertion import assign_assertions
-from annotators.notes.sections import detect_sections
+from annotators.notes.sections import SECTION_HEADINGS, detect_headings, detect_sections
 
 log = logging.getLogger("clinlabel.notes")
 _MATCHERS: dict[tuple, object] = {}  # phrase sets are large (≈100k); build once per worker process
 _MATCHER_LOCK = threading.Lock()
 MAX_PHRASE_WORDS = 6
+
+
+# Branches of a terminology that describe or qualify findings, or the circumstances of care, without naming a
+# finding: HPO's "Clinical modifier" ("severe", "onset", "distal", "progressive"), "Mode of inheritance" ("autosomal
+# dominant"), "Frequency", "Blood group" and "Health status" ("affected", "healthy"); ICD-10-CM's external causes
+# (V00-Y99: "activity", "car accident") and factors influencing health status (Z00-Z99: "donor", "counseling").
+# Their names are not problems, whatever label the terminology is bound to. Names compare without a code range.
+NON_FINDING_BRANCHES = frozenset({
+    "clinical modifier", "mode of inheritance", "frequency", "blood group", "health status",
+    "external causes of morbidity", "factors influencing health status and contact with health services",
+})
+_CODE_RANGE = re.compile(r"\s*\([A-Z]\d+[A-Z0-9.]*-[A-Z]\d+[A-Z0-9.]*\)\s*$")
+
+
+def _finding_concepts(index) -> list[bool]:
+    """Per concept: False for a root of a typed terminology (HPO's "All") and for concepts all of whose paths to
+    the root pass through a non-finding branch; True otherwise."""
+    n = len(index.codes)
+    typed = bool(index.meta.get("semantic_types"))
+    memo: dict[int, bool] = {}
+
+    def finding(concept: int) -> bool:
+        stack = [concept]
+        while stack:
+            current = stack[-1]
+            if current in memo:
+                stack.pop()
+                continue
+            if _CODE_RANGE.sub("", index.concept_name(current)).strip().lower() in NON_FINDING_BRANCHES:
+                memo[current] = False
+                stack.pop()
+                continue
+            parents = index.parents(current)
+            pending = [p for p in parents if p not in memo]
+            if pending:
+                stack.extend(pending)
+                continue
+            memo[current] = any(memo[p] for p in parents) if parents else True
+            stack.pop()
+        return memo[concept]
+
+    return [finding(i) and not (typed and not index.semantic_types(i)) for i in range(n)]
 
 
 def _label_terminologies(config: dict) -> dict[str, list[str]]:
@@ -24,27 +67,38 @@ def _label_terminologies(config: dict) -> dict[str, list[str]]:
 
 def _phrases(config: dict, store) -> dict[str, list]:
     """Label → phrases (with their concept) from the bound terminologies, plus the built-in seeds and abbreviations."""
-    from ontologies import load_abbreviations
+    from ontologies import load_abbreviations, normalize
 
     phrases: dict[str, list] = {}
     available = set(store.names()) if store is not None else set()
+    problem = next((label for label, t in _label_terminologies(config).items() if "icd10cm" in t or "hpo" in t), None)
     for label, terminologies in _label_terminologies(config).items():
         entries: list = list(lexicon.SEED_PHRASES.get(label, []))
         for name in terminologies:
             if name not in available:
                 continue
             index = store.index(name)
+            findings = _finding_concepts(index)
             for i, code in enumerate(index.codes):
+                if not findings[i]:
+                    continue
                 concept = {"terminology": name, "code": code, "name": index.concept_name(i)}
-                for phrase in (index.concept_name(i), *index.concept_synonyms(i)):
-                    if 3 <= len(phrase) and len(phrase.split()) <= MAX_PHRASE_WORDS:
-                        entries.append((phrase, concept))
+                for title in (index.concept_name(i), *index.concept_synonyms(i)):
+                    # Findings are written in the plural ("polyps"); drug names hardly ever are.
+                    for phrase in (title, *lexicon.phrase_variants(title, plural=label == problem)):
+                        if 3 <= len(phrase) and len(phrase.split()) <= MAX_PHRASE_WORDS:
+                            entries.append((phrase, concept))
         entries += [p for p in (config.get("extra_phrases") or {}).get(label, [])]
         phrases[label] = entries
-    problem = next((label for label, t in _label_terminologies(config).items() if "icd10cm" in t or "hpo" in t), None)
     if problem:
-        # "htn", "chf": clinicians write abbreviations; link them through the search, which expands them too.
-        phrases[problem] += [abbr for abbr in load_abbreviations() if len(abbr) >= 2 and abbr.isalpha()]
+        # "htn", "chf": clinicians write abbreviations; link them through the search, which expands them too. The
+        # table also holds tests, procedures, drugs and shorthand ("CT", "EGD", "ASA", "hx"): an abbreviation that,
+        # or whose expansion, another label names is that label's, and shorthand names no finding.
+        other = {normalize(p if isinstance(p, str) else p[0]) for label, entries in phrases.items()
+                 if label != problem for p in entries}
+        phrases[problem] += [abbr for abbr, expansions in load_abbreviations().items()
+                             if len(abbr) >= 2 and abbr.isalpha() and abbr not in lexicon.SHORTHAND
+                             and not other.intersection([abbr, *expansions])]
     return phrases
 
 
@@ -84,6 +138,70 @@ def _attribute_spans(text: str, entity_spans: list[dict]) -> tuple[list[dict], l
     return spans, relations
 
 
+_HEADING_WORDS = frozenset(" ".join(v.split()) for variants in SECTION_HEADINGS.values() for v in variants)
+
+
+def _is_word_not_abbreviation(span: dict) -> bool:
+    """Two-letter abbreviations count in capitals only: lower-case "et" (al.), "ca" (circa), "ms", "pe", "ed" are
+    words, units and Latin far more often than essential tremor, cancer or multiple sclerosis."""
+    return len(span["text"]) <= 2 and span["text"].islower()
+
+
+def _is_heading(text: str, span: dict, headings) -> bool:
+    """A section heading ("Family History:", "Allergies:") names a section, not a finding. A finding before a colon
+    is still a finding: problem-oriented plans read "1. Hypertension: continue lisinopril"."""
+    if any(h.start <= span["start"] and span["end"] <= h.end for h in headings):
+        return True
+    return text[span["end"]:span["end"] + 1] == ":" and " ".join(span["text"].lower().split()) in _HEADING_WORDS
+
+
+_SHORT_FORM = re.compile(r"[ \t]*\([ \t]*([A-Za-z][A-Za-z0-9/\-]{1,9})[ \t]*\)")
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    """Schwartz & Hearst (2003): the short form's letters and digits occur in order in the long form, its first one
+    at the start of a word of the long form. The short form has a capital and is shorter than the long form."""
+    chars = [c.lower() for c in short if c.isalnum()]
+    if len(chars) < 2 or not any(c.isupper() for c in short) or len(short) >= len(long):
+        return False
+    text = long.lower()
+    li = len(text) - 1
+    for si in range(len(chars) - 1, -1, -1):
+        while li >= 0 and (text[li] != chars[si] or (si == 0 and li > 0 and text[li - 1].isalnum())):
+            li -= 1
+        if li < 0:
+            return False
+        li -= 1
+    return True
+
+
+def _defined_abbreviations(text: str, entities: list[dict], id_prefix: str = "d") -> tuple[list[dict], dict]:
+    """Notes define abbreviations of their own ("non-ST elevation myocardial infarction (NSTEMI)"): the short form in
+    the parentheses and its later occurrences (same case, whole word) are spans of the long form's label and
+    concept, where they overlap no other span. Returns the new spans and {span id: long form} for linking."""
+    spans: list[dict] = []
+    long_forms: dict[str, str] = {}
+    taken = [(s["start"], s["end"]) for s in entities]
+    for entity in sorted(entities, key=lambda s: s["start"]):
+        if entity.get("layer", "entity") != "entity":
+            continue
+        m = _SHORT_FORM.match(text, entity["end"])
+        if not m or not _abbreviates(m.group(1), entity["text"]):
+            continue
+        short = m.group(1)
+        for occurrence in re.finditer(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text[m.start(1):]):
+            start, end = m.start(1) + occurrence.start(), m.start(1) + occurrence.end()
+            if any(a < end and start < b for a, b in taken):
+                continue
+            span = {"id": f"{id_prefix}{len(spans) + 1}", "start": start, "end": end, "label": entity["label"],
+                    "layer": "entity", "text": short, "concept": entity.get("concept"),
+                    "candidates": list(entity.get("candidates") or []), "attributes": {"source": "abbreviation"}}
+            spans.append(span)
+            taken.append((start, end))
+            long_forms[span["id"]] = entity["text"]
+    return spans, long_forms
+
+
 def _unit(score) -> float:
     """Search scores are ranking scores (they can pass 1 with boosts); payload scores are confidences in [0, 1]."""
     return round(max(0.0, min(1.0, float(score))), 4)
@@ -116,7 +234,8 @@ class ClinicalPipeline:
             if device == "cuda":
                 log.info("spaCy NER runs on the CPU: no CUDA build of thinc is installed")
 
-    def _link(self, spans: list[dict]) -> None:
+    def _link(self, spans: list[dict], long_forms: dict[str, str] | None = None) -> None:
+        """Search candidates for each entity span; a defined abbreviation is looked up by its long form."""
         if self.store is None:
             return
         bound = _label_terminologies(self.config)
@@ -126,7 +245,7 @@ class ClinicalPipeline:
             if not terminologies or span.get("layer") != "entity":
                 continue
             try:
-                found = self.store.candidates(span["text"], terminologies, k=5)
+                found = self.store.candidates((long_forms or {}).get(span["id"], span["text"]), terminologies, k=5)
             except (ValueError, KeyError):
                 continue
             if found:
@@ -146,8 +265,9 @@ class ClinicalPipeline:
         """Payload for one note and its de-identification state ('done' or 'failed': fail closed)."""
         from annotators.notes.phi import PhiError
 
-        # A heading ("Family History:", "Allergies:") names a section, not a finding.
-        entities = [s for s in self.matcher.match(text, id_prefix="t") if not text[s["end"]:s["end"] + 1] == ":"]
+        headings = detect_headings(text)
+        entities = [s for s in self.matcher.match(text, id_prefix="t")
+                    if not _is_heading(text, s, headings) and not _is_word_not_abbreviation(s)]
         if self.ner is not None:
             from annotators.notes.ner import predict_ner
 
@@ -155,10 +275,12 @@ class ClinicalPipeline:
             for span in predict_ner(self.ner, [text], id_prefix="n")[0]:
                 if not any(a < span["end"] and span["start"] < b for a, b in known):
                     entities.append(span)
+        defined, long_forms = _defined_abbreviations(text, entities)
+        entities += defined
         attributes, relations = _attribute_spans(text, entities)
         spans = entities + attributes
         assign_assertions(text, spans, detect_sections(text))
-        self._link(spans)
+        self._link(spans, long_forms)
         deid = "done"
         if self.phi is not None:
             try:

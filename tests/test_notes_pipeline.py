@@ -1,0 +1,40 @@
+"""The notes pre-annotation pipeline on its own (with the shipped terminologies): abbreviations defined in the text,
+section headings, labels of common abbreviations, branches of HPO that are not findings."""
+import pytest
+
+
+@pytest.fixture(scope="module")
+def pipeline(shipped_ontology_dir):
+    from annotators.notes.preannotate import ClinicalPipeline
+    from annotators.notes.schema import default_label_config
+    from ontologies import OntologyStore
+
+    p = ClinicalPipeline()
+    p.setup("cpu", default_label_config(), None, {"ontologies": OntologyStore(shipped_ontology_dir)})
+    return p
+
+
+def spans_of(pipeline, text):
+    payload, deid = pipeline.annotate(text)
+    return {(s["text"], s["label"]) for s in payload["spans"] if s["layer"] == "entity"}, payload
+
+
+def test_abbreviation_defined_in_the_note_takes_the_long_form_label(pipeline):
+    found, payload = spans_of(pipeline, "Admitted with acute kidney injury (AKI). AKI improved with fluids.")
+    assert ("acute kidney injury", "PROBLEM") in found
+    aki = [s for s in payload["spans"] if s["text"] == "AKI"]
+    assert len(aki) == 2 and all(s["label"] == "PROBLEM" for s in aki)
+
+
+def test_headings_are_not_findings_but_numbered_problems_are(pipeline):
+    found, _ = spans_of(pipeline, "Family History: none.\n1. Hypertension: continue lisinopril 10 mg daily.")
+    assert not any(text.lower() == "family history" for text, _ in found)
+    assert ("Hypertension", "PROBLEM") in found and ("lisinopril", "MEDICATION") in found
+
+
+def test_tests_and_procedures_are_not_problems_and_modifiers_are_not_findings(pipeline):
+    found, _ = spans_of(pipeline, "Severe onset of chest pain. EKG and CT ordered; s/p CABG in 2019.")
+    labels = {text: label for text, label in found}
+    assert labels.get("EKG") == "TEST" and labels.get("CT") == "TEST" and labels.get("CABG") == "PROCEDURE"
+    assert "Severe" not in labels and "onset" not in labels
+    assert labels.get("chest pain") == "PROBLEM"
