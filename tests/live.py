@@ -97,3 +97,23 @@ class LiveServer:
         status, body = self.request("POST", "/api/v1/tokens", {"username": username, "password": password})
         assert status == 201, body
         return body["token"]
+
+
+def api(live: "LiveServer", token: str, method: str, path: str, body=None, ok=(200, 201, 202)):
+    """Call /api/v1 on a live server and assert the status; returns the JSON body."""
+    status, data = live.request(method, f"/api/v1{path}", body, token)
+    assert status in ok, (status, data)
+    return data
+
+
+def wait_job(live: "LiveServer", token: str, job_id: int, deadline_s: float = 60):
+    """Poll a job until it ends; it must succeed."""
+    end = time.time() + deadline_s
+    job = None
+    while time.time() < end:
+        job = api(live, token, "GET", f"/jobs/{job_id}")
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            assert job["status"] == "succeeded", job
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish: {job}")

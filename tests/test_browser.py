@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
-from live import ADMIN_PASSWORD  # noqa: E402
+from live import ADMIN_PASSWORD, api, wait_job  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -101,12 +100,6 @@ def shot(page, tmp_path, name):
     return path
 
 
-def api(live, token, method, path, body=None, ok=(200, 201, 202)):
-    status, data = live.request(method, f"/api/v1{path}", body, token)
-    assert status in ok, (status, data)
-    return data
-
-
 def make_project(live, token, name, label_config=None, **workflow):
     body = {"name": name, "modality": "labels", "workflow": workflow}
     if label_config is not None:
@@ -116,17 +109,6 @@ def make_project(live, token, name, label_config=None, **workflow):
 
 def add_items(live, token, project_id, records):
     return api(live, token, "POST", f"/projects/{project_id}/items", records)["created"]
-
-
-def wait_job(live, token, job_id, deadline_s=WAIT_MS / 1000):
-    end = time.time() + deadline_s
-    while time.time() < end:
-        job = api(live, token, "GET", f"/jobs/{job_id}")
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            assert job["status"] == "succeeded", job
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 # ------------------------------------------------------------------------------------------------------------ tests

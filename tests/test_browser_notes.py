@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
-from live import ADMIN_PASSWORD  # noqa: E402
+from live import ADMIN_PASSWORD, api, wait_job  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -65,12 +65,6 @@ def page(browser, live, admin_state):
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
-
-def api(live, token, method, path, body=None, ok=(200, 201, 202)):
-    status, data = live.request(method, f"/api/v1{path}", body, token)
-    assert status in ok, (status, data)
-    return data
-
 
 def notes_project(live, token, name):
     modalities = api(live, token, "GET", "/modalities")
@@ -147,18 +141,6 @@ def drag_select(page, sub, nth=0):
 def span_segment(page, sub):
     """The first segment of the span whose text is `sub` (a segment carries the ids of the spans covering it)."""
     return page.locator("#note-text .seg.on", has_text=re.compile(rf"^{re.escape(sub)}$")).first
-
-
-def wait_job(live, token, job_id, deadline_s=60):
-    end = time.time() + deadline_s
-    job = None
-    while time.time() < end:
-        job = api(live, token, "GET", f"/jobs/{job_id}")
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            assert job["status"] == "succeeded", job
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 # ------------------------------------------------------------------------------------------------------------ tests

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import bz2
 import importlib.metadata
-import importlib.util
 import os
 import pickle
 from collections import Counter
 
 from ..errors import OntologyLoadError
 from ..model import Concept, Terminology, TerminologyBuilder
-from .reading import ProgressTracker
+from .reading import ProgressTracker, package_file
 
 NAME = "drugs"
 PACKAGE = "drug-named-entity-recognition"
@@ -26,13 +25,7 @@ LICENCE = ("MIT (drug-named-entity-recognition, Fast Data Science); names compil
 
 
 def data_path() -> str:
-    spec = importlib.util.find_spec("drug_named_entity_recognition")
-    if spec is None or not spec.submodule_search_locations:
-        raise OntologyLoadError(f"the {PACKAGE} package is not installed")
-    path = os.path.join(list(spec.submodule_search_locations)[0], DATA_FILE)
-    if not os.path.isfile(path):
-        raise OntologyLoadError(f"{PACKAGE} does not ship {DATA_FILE}", path)
-    return path
+    return package_file("drug_named_entity_recognition", PACKAGE, DATA_FILE)
 
 
 def shipped_version() -> str:

