@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import combinations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from annotators.base import ItemView, registry
 from server.errors import ApiError
@@ -53,8 +53,19 @@ def make_gold(project: Project, item: Item, payload: dict, author_id: int | None
     return gold
 
 
+# Above this much work (characters of text + annotation units over all versions) agreement and routing leave the
+# request for a queued job: the submit returns at once and the item shows as "routing" until the job is done.
+INLINE_WORK_LIMIT = 60_000
+
+
+def work_size(item: Item, versions: list[Annotation]) -> int:
+    units = sum(len(v) for ann in versions for v in (ann.payload or {}).values() if isinstance(v, list))
+    return len(item.text or "") + 20 * units
+
+
 def measure(project: Project, item: Item, versions: list[Annotation]) -> ItemAgreement:
-    """Pairwise agreement of the versions and with the model's draft; stored once per item (incremental)."""
+    """Pairwise agreement of the versions, per layer the modality declares, with the model's draft, and the
+    conflicts a majority merge cannot resolve; stored once per item (incremental)."""
     modality = registry.get(project.modality)
     view = item_view(item)
     names = dict(db.session.execute(select(User.id, User.username).where(
@@ -64,6 +75,10 @@ def measure(project: Project, item: Item, versions: list[Annotation]) -> ItemAgr
         metrics = modality.agree(a.payload, b.payload, view, project.label_config)
         pairs.append({"a": names.get(a.author_id, "?"), "b": names.get(b.author_id, "?"), "metrics": metrics})
     agreement = min((p["metrics"].get("agreement", 0.0) for p in pairs), default=1.0)
+    layers = {layer: min((float(p["metrics"].get(key, 0.0)) for p in pairs), default=1.0)
+              for layer, key in modality.consensus_layers.items()}
+    conflicts = modality.merge_conflicts([v.payload for v in versions], view, project.label_config) \
+        if len(versions) > 1 else []
     draft = latest_model_draft(item.id)
     model_agreement = None
     if draft is not None and versions:
@@ -72,6 +87,11 @@ def measure(project: Project, item: Item, versions: list[Annotation]) -> ItemAgr
     reasons = []
     if pairs and agreement < 1.0:
         reasons.append(f"annotators agree {agreement:.0%}")
+    weak = [f"{layer} {value:.0%}" for layer, value in layers.items() if pairs and value < 1.0]
+    if weak and len(layers) > 1:
+        reasons.append("layers below full agreement: " + ", ".join(weak))
+    if conflicts:
+        reasons.append(f"{len(conflicts)} tie(s) for a person to resolve")
     if model_agreement is not None and model_agreement < 1.0:
         reasons.append(f"humans and model ({draft.model_version}) agree {model_agreement:.0%}")
     row = db.session.execute(select(ItemAgreement).where(ItemAgreement.item_id == item.id)).scalar_one_or_none()
@@ -79,41 +99,96 @@ def measure(project: Project, item: Item, versions: list[Annotation]) -> ItemAgr
         row = ItemAgreement(project_id=project.id, item_id=item.id, agreement=agreement, pairs=pairs)
         db.session.add(row)
     row.agreement, row.model_agreement, row.pairs = agreement, model_agreement, pairs
-    row.reason, row.created_at = "; ".join(reasons) or "full agreement", utcnow()
+    row.layers, row.conflicts = layers, len(conflicts)
+    row.reason, row.created_at = ("; ".join(reasons) or "full agreement")[:300], utcnow()
     # The review queue takes the riskiest items first: disagreement between people, or with the model.
-    item.priority = min(agreement, model_agreement if model_agreement is not None else 1.0)
+    item.priority = min(agreement, *layers.values(), model_agreement if model_agreement is not None else 1.0)
     return row
 
 
-def after_submission(project: Project, item: Item, stage: str) -> None:
+def layer_threshold(workflow: dict, layer: str, key: str = "consensus") -> float:
+    per_layer = workflow.get(f"{key}_layer_thresholds") or {}
+    return float(per_layer.get(layer, workflow[f"{key}_threshold"]))
+
+
+def after_submission(project: Project, item: Item, stage: str) -> bool:
+    """Called when a version is submitted. Returns True when the item needs the `route` job (too much work for a
+    request): the item is then at stage "routing" and the caller starts the job after committing."""
     if stage != "annotate" or item.stage != "annotate":
-        return
+        return False
     workflow = merged_workflow(project.workflow, None)
-    k = int(workflow["annotators_per_item"])
-    if submitted_count(item.id) < k:
-        return
+    if submitted_count(item.id) < int(workflow["annotators_per_item"]):
+        return False
     versions = latest_human_versions(item.id)
     if not versions:
-        return
-    measured = measure(project, item, versions)
-    modality = registry.get(project.modality)
+        return False
     item.slots_taken = 0  # the next stage hands out its own slots
+    if work_size(item, versions) > INLINE_WORK_LIMIT:
+        item.stage = "routing"
+        return True
+    route(project, item, versions)
+    return False
+
+
+def route(project: Project, item: Item, versions: list[Annotation]) -> str:
+    """k versions are in: measure them, then gold by honest consensus, or review, or adjudication."""
+    workflow = merged_workflow(project.workflow, None)
+    measured = measure(project, item, versions)
     if len(versions) == 1:
         if workflow["peer_review"]:
             item.stage = "review"
         else:
             make_gold(project, item, versions[0].payload, versions[0].author_id, "human", versions[0].id)
-        return
-    if workflow["auto_consensus"] and measured.agreement >= float(workflow["consensus_threshold"]):
+        return item.stage
+    layers = measured.layers or {}
+    agreed = all(value >= layer_threshold(workflow, layer) for layer, value in layers.items())
+    if workflow["auto_consensus"] and agreed and not measured.conflicts and not workflow["peer_review"]:
+        modality = registry.get(project.modality)
         merged = modality.merge([v.payload for v in versions], item_view(item), project.label_config)
         make_gold(project, item, merged, None, "consensus", None)
-        return
+        return item.stage
     rule = workflow["adjudication"]
-    below = measured.agreement < float(workflow["adjudication_threshold"])
+    below = any(value < layer_threshold(workflow, layer, "adjudication") for layer, value in layers.items())
     if rule == "always" or (rule == "below_threshold" and below):
         item.stage = "adjudicate"
     else:
         item.stage = "review"
+    return item.stage
+
+
+def start_routing(project: Project, item: Item, actor: str, user_id: int | None) -> None:
+    from server.jobs.queue import start_job
+
+    count = db.session.execute(select(func.count()).select_from(Annotation).where(
+        Annotation.item_id == item.id, Annotation.stage == "annotate")).scalar_one()
+    start_job(project, "route", {"item": item.id, "versions": count}, actor, None, user_id)
+
+
+def route_job(ctx) -> dict:
+    """The `route` job: agreement, consensus and routing of one large item, outside any web request."""
+    item = db.session.get(Item, ctx.job.params["item"])
+    if item is None or item.stage != "routing":
+        return {"item": ctx.job.params["item"], "skipped": "not awaiting routing"}
+    project = db.session.get(Project, item.project_id)
+    versions = latest_human_versions(item.id)
+    stage = route(project, item, versions) if versions else "annotate"
+    item.stage = stage
+    db.session.commit()
+    return {"item": item.id, "stage": stage}
+
+
+def reopen_for_review(project: Project, item: Item, annotation: Annotation) -> None:
+    """A version changed after the item became gold: the change is a new gold candidate, reviewed like any
+    other (gold stays as it was until a reviewer decides)."""
+    item.stage = "review"
+    item.priority = 0.0
+    row = db.session.execute(select(ItemAgreement).where(ItemAgreement.item_id == item.id)).scalar_one_or_none()
+    reason = f"version {annotation.version} edited after gold"
+    if row is None:
+        db.session.add(ItemAgreement(project_id=project.id, item_id=item.id, agreement=0.0, pairs=[],
+                                     reason=reason, layers={}, conflicts=0))
+    else:
+        row.reason = reason[:300]
 
 
 def _claim_decision(item: Item, expected_stage: str, new_stage: str) -> None:
@@ -128,10 +203,29 @@ def _claim_decision(item: Item, expected_stage: str, new_stage: str) -> None:
     db.session.refresh(item)
 
 
+def curated_payload(project: Project, item: Item, versions: list[Annotation], choices: dict) -> dict:
+    """The payload a reviewer's curation choices make; every tied unit must have been chosen by a person."""
+    if not versions:
+        raise ApiError(409, "nothing to merge")
+    modality = registry.get(project.modality)
+    payloads, view = [v.payload for v in versions], item_view(item)
+    units = modality.curation_units(payloads, view, project.label_config)
+    open_units = [u["id"] for u in units if u["default"] is None and u["id"] not in choices]
+    if open_units:
+        raise ApiError(400, f"{len(open_units)} unit(s) are tied between versions; choose an option for each "
+                            f"(first: {', '.join(open_units[:5])})")
+    try:
+        merged = modality.curate(payloads, choices, view, project.label_config)
+        return modality.validate_payload(merged, project.label_config)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
 def decide(project: Project, item: Item, reviewer: User, action: str, annotation_id: int | None,
-           payload: dict | None, comment: str | None) -> dict:
-    """accept (one version) · edit (the reviewer's payload) · merge (the modality's merge) · send_back (to its
-    author, with a comment). Returns what happened, for the audit record and the response."""
+           payload: dict | None, comment: str | None, choices: dict | None = None) -> dict:
+    """accept (one version) · edit (the reviewer's payload) · merge (curation: the reviewer's choice per unit,
+    the majority where they made none; ties must be chosen) · send_back (to its author, with a comment).
+    Returns what happened, for the audit record and the response."""
     if item.stage not in REVIEW_STAGES:
         raise ApiError(409, f"item {item.id} is not awaiting review (stage: {item.stage})")
     stage = item.stage
@@ -157,9 +251,7 @@ def decide(project: Project, item: Item, reviewer: User, action: str, annotation
     if action == "accept":
         chosen, author, supersedes = by_id[annotation_id].payload, by_id[annotation_id].author_id, annotation_id
     elif action == "merge":
-        if not versions:
-            raise ApiError(409, "nothing to merge")
-        chosen = modality.merge([v.payload for v in versions], item_view(item), project.label_config)
+        chosen = curated_payload(project, item, versions, choices or {})
         author, supersedes = reviewer.id, None
     elif action == "edit":
         if payload is None:

@@ -152,9 +152,6 @@ def mark_submitted(project, user, item: Item, stage: str) -> None:
             db.session.execute(update(Item).where(Item.id == item.id).values(slots_taken=Item.slots_taken + 1))
         assignment.status, assignment.finished_at = "submitted", now
     db.session.flush()
-    from server.review import after_submission
-
-    after_submission(project, item, stage)
 
 
 def submitted_count(item_id: int, stage: str = "annotate") -> int:

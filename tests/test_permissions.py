@@ -64,6 +64,11 @@ API = {
     ("/api/v1/ontology-jobs/<int:job_id>", "GET"): row(401, 403, 403, 403, 403, 403, 404),  # an export job id
     ("/api/v1/items/<int:item_id>/review", "GET"): row(401, 404, 403, 200, 200, 200, 200),
     ("/api/v1/items/<int:item_id>/decision", "POST"): row(401, 404, 403, 409, 409, 409, 409),  # not in review
+    ("/api/v1/items/<int:item_id>/draft", "GET"): row(401, 404, OK, OK, OK, OK, OK),
+    ("/api/v1/items/<int:item_id>/draft", "PUT"): row(401, 404, 200, 200, 200, 200, 200),
+    ("/api/v1/items/<int:item_id>/draft", "DELETE"): row(401, 404, 204, 204, 204, 204, 204),
+    ("/api/v1/items/<int:item_id>/curation", "GET"): row(401, 404, 403, 200, 200, 200, 200),
+    ("/api/v1/items/<int:item_id>/curation/preview", "POST"): row(401, 404, 403, 409, 409, 409, 409),  # no versions
     ("/api/v1/projects/<int:project_id>/review-queue", "GET"): row(401, 404, 403, 200, 200, 200, 200),
     ("/api/v1/projects/<int:project_id>/comments", "GET"): MEMBER_READ,
     ("/api/v1/items/<int:item_id>/comments", "POST"): row(401, 404, 201, 201, 201, 201, 201),
@@ -179,6 +184,8 @@ class World:
             ("/api/v1/projects/<int:project_id>/exports", "POST"): {"format": "jsonl"},
             ("/api/v1/items/<int:item_id>/decision", "POST"): {"action": "merge"},
             ("/api/v1/items/<int:item_id>/comments", "POST"): {"text": "question"},
+            ("/api/v1/items/<int:item_id>/draft", "PUT"): {"payload": {"labels": ["admin"]}, "revision": 0},
+            ("/api/v1/items/<int:item_id>/curation/preview", "POST"): {"choices": {}},
         }
         if (rule, method) == ("/api/v1/projects/<int:project_id>/members", "DELETE"):
             self.counter += 1

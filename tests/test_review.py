@@ -105,8 +105,43 @@ def test_edit_and_merge_decisions_and_annotator_cannot_decide(admin, make_member
     assert a.post(f"/items/{first}/decision", {"action": "merge"})[0] == 403
     assert reviewer.post(f"/items/{first}/decision", {"action": "edit", "payload": {"labels": ["nope"]}})[0] == 400
     assert reviewer.post(f"/items/{first}/decision", {"action": "edit", "payload": {"labels": ["admin"]}})[0] == 200
-    assert reviewer.post(f"/items/{second}/decision", {"action": "merge"})[0] == 200
+    status, body = reviewer.post(f"/items/{second}/decision", {"action": "merge"})  # a tie: nobody wins by order
+    assert status == 400 and "tied" in body["error"]["message"]
+    _, units = reviewer.get(f"/items/{second}/curation")
+    assert units["tied"] == 1 and [o["versions"] for o in units["units"][0]["options"]] == [[0], [1]]
+    routine = next(i for i, o in enumerate(units["units"][0]["options"]) if o["payload"] == {"labels": ["routine"]})
+    _, preview = reviewer.post(f"/items/{second}/curation/preview", {"choices": {"whole": routine}})
+    assert preview["payload"] == {"labels": ["routine"]}
+    assert reviewer.post(f"/items/{second}/decision", {"action": "merge", "choices": {"whole": routine}})[0] == 200
     assert reviewer.post(f"/items/{second}/decision", {"action": "merge"})[0] == 409
+    _, anns = admin.get(f"/items/{second}/annotations")
+    assert [x["payload"] for x in anns["items"] if x["stage"] == "gold"] == [{"labels": ["routine"]}]
+
+
+def test_peer_review_applies_whatever_k_and_a_change_after_gold_is_reviewed(admin, make_member):
+    pid, a, b, reviewer = setup_project(admin, make_member, peer_review=True)
+    (item_id,) = add_texts(admin, pid, ["renew prescription"])
+    annotate_all(a, pid, lambda item: "routine")
+    annotate_all(b, pid, lambda item: "routine")
+    assert admin.get(f"/items/{item_id}")[1]["stage"] == "review"  # full agreement, still a reviewer's decision
+    _, view = reviewer.get(f"/items/{item_id}/review")
+    mine = next(v for v in view["versions"] if v["author"] == "ann1")
+    assert reviewer.post(f"/items/{item_id}/decision", {"action": "accept", "annotation_id": mine["annotation_id"]})[0] == 200
+    assert admin.get(f"/items/{item_id}")[1]["stage"] == "done"
+    # ann1 corrects the item after it became gold: a new gold candidate, reviewed; gold is unchanged meanwhile
+    status, ann = a.put(f"/annotations/{mine['annotation_id']}", {"payload": {"labels": ["urgent"]},
+                                                               "version": mine["version"], "status": "submitted"})
+    assert status == 200
+    assert admin.get(f"/items/{item_id}")[1]["stage"] == "review"
+    _, queue = reviewer.get(f"/projects/{pid}/review-queue")
+    assert "edited after gold" in queue["items"][0]["reason"]
+    _, anns = admin.get(f"/items/{item_id}/annotations")
+    assert [x["payload"] for x in anns["items"] if x["stage"] == "gold" and x["status"] == "accepted"] == \
+        [{"labels": ["routine"]}]
+    assert reviewer.post(f"/items/{item_id}/decision", {"action": "accept", "annotation_id": ann["id"]})[0] == 200
+    _, anns = admin.get(f"/items/{item_id}/annotations")
+    assert [x["payload"] for x in anns["items"] if x["stage"] == "gold" and x["status"] == "accepted"] == \
+        [{"labels": ["urgent"]}]
 
 
 def test_changing_k_mid_project_applies_to_items_not_started(admin, make_member):

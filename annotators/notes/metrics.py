@@ -9,9 +9,10 @@ the same label for everyone (no variation) they are 1.0 if all agree.
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 import re
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from typing import Iterable, Sequence
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -97,29 +98,53 @@ def _key(span: dict) -> tuple:
 
 
 def match_spans(a: Sequence[dict], b: Sequence[dict], mode: str = "exact") -> list[tuple[int, int]]:
-    """One-to-one (index in a, index in b) pairs of matching spans."""
+    """One-to-one (index in a, index in b) pairs of matching spans.
+
+    Overlap mode enumerates only the pairs that overlap (a sweep over start offsets per layer and label, expired
+    spans leaving through a heap keyed by end), then pairs greedily by overlap length: O((n + m + k) log) for k
+    overlapping pairs instead of comparing every span with every other."""
     if mode == "exact":
-        free = defaultdict(list)
+        free = defaultdict(deque)
         for j, span in enumerate(b):
             free[_key(span)].append(j)
         pairs = []
         for i, span in enumerate(a):
-            if free[_key(span)]:
-                pairs.append((i, free[_key(span)].pop(0)))
+            queue = free.get(_key(span))
+            if queue:
+                pairs.append((i, queue.popleft()))
         return pairs
-    candidates = []
-    for i, x in enumerate(a):
-        for j, y in enumerate(b):
-            overlap = min(x["end"], y["end"]) - max(x["start"], y["start"])
-            if overlap > 0 and x["label"] == y["label"] and x.get("layer", "entity") == y.get("layer", "entity"):
-                candidates.append((-overlap, i, j))
+    candidates = list(_overlapping_pairs(a, b))
+    candidates.sort()
     used_a, used_b, pairs = set(), set(), []
-    for _neg, i, j in sorted(candidates):
+    for _neg, i, j in candidates:
         if i not in used_a and j not in used_b:
             used_a.add(i)
             used_b.add(j)
             pairs.append((i, j))
     return sorted(pairs)
+
+
+def _overlapping_pairs(a: Sequence[dict], b: Sequence[dict]):
+    """(-overlap, i, j) for every pair of same-layer, same-label spans that share at least one character."""
+    groups: dict[tuple, list[tuple[int, int, int, int]]] = defaultdict(list)
+    for side, spans in ((0, a), (1, b)):
+        for index, s in enumerate(spans):
+            if s["end"] > s["start"]:
+                groups[(s.get("layer", "entity"), s["label"])].append((s["start"], s["end"], side, index))
+    for events in groups.values():
+        events.sort()
+        active: tuple[dict, dict] = ({}, {})  # side -> {index: (start, end)}
+        expiry: list[tuple[int, int, int]] = []  # (end, side, index)
+        for start, end, side, index in events:
+            while expiry and expiry[0][0] <= start:
+                _end, s_side, s_index = heapq.heappop(expiry)
+                active[s_side].pop(s_index, None)
+            for other, (o_start, o_end) in active[1 - side].items():
+                overlap = min(end, o_end) - max(start, o_start)
+                if overlap > 0:
+                    yield (-overlap, index, other) if side == 0 else (-overlap, other, index)
+            active[side][index] = (start, end)
+            heapq.heappush(expiry, (end, side, index))
 
 
 def _prf(tp: int, n_ref: int, n_other: int) -> dict[str, float]:
@@ -154,6 +179,11 @@ def _concept_id(span: dict) -> tuple | None:
     return (concept["terminology"], concept["code"]) if concept else None
 
 
+def _relation_keys(payload: dict) -> set[tuple]:
+    by_key = {s["id"]: _key(s) for s in payload["spans"]}
+    return {(r["type"], by_key.get(r["head"]), by_key.get(r["tail"])) for r in payload.get("relations", [])}
+
+
 def agree(a_payload: dict | None, b_payload: dict | None, text: str) -> dict[str, float]:
     """Pairwise agreement on one note (a is the reference for precision/recall)."""
     a, b = (a_payload or _EMPTY)["spans"], (b_payload or _EMPTY)["spans"]
@@ -166,6 +196,9 @@ def agree(a_payload: dict | None, b_payload: dict | None, text: str) -> dict[str
     for layer in ("entity", "phi"):
         la, lb = [s for s in a if s.get("layer", "entity") == layer], [s for s in b if s.get("layer", "entity") == layer]
         result[f"{layer}_span_overlap_f1"] = span_prf(la, lb, "overlap")["f1"]
+        result[f"{layer}_span_exact_f1"] = span_prf(la, lb, "exact")["f1"]
+    rel_a, rel_b = _relation_keys(a_payload or _EMPTY), _relation_keys(b_payload or _EMPTY)
+    result["relation_f1"] = _prf(len(rel_a & rel_b), len(rel_a), len(rel_b))["f1"]
     result.update({
         "token_kappa": cohen_kappa(labels_a, labels_b),
         "token_alpha": krippendorff_alpha(list(zip(labels_a, labels_b))),
@@ -234,88 +267,3 @@ def agree_many(annotations: Sequence[tuple]) -> dict:
     })
     return {"overall": overall, "per_label": {label: block(label) for label in labels},
             "per_pair": {pair: _prf(*acc)["f1"] for pair, acc in sorted(pair_f1.items())}}
-
-
-# ------------------------------------------------------------------------------------------ merge and diff
-def _majority(values: list):
-    counts = Counter(values)
-    best = max(counts.values())
-    return next(v for v in values if counts[v] == best)  # earliest payload breaks ties
-
-
-def merge(payloads: Sequence[dict]) -> dict:
-    """Majority vote of spans by exact match (layer, start, end, label), then relations between kept spans.
-
-    A span is kept with a strict majority of payloads. On an exact tie (half the payloads) it is kept if it is PHI
-    (masking too much is the safe error) or if the first payload has it: the first payload's annotator breaks ties.
-    Assertions and concepts of kept spans are voted the same way, ties going to the earliest payload."""
-    payloads = [p or _EMPTY for p in payloads]
-    n = len(payloads)
-    votes: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
-    for index, payload in enumerate(payloads):
-        for key in dict.fromkeys(_key(s) for s in payload["spans"]):
-            span = next(s for s in payload["spans"] if _key(s) == key)
-            votes[key].append((index, span))
-    kept, id_for_key = [], {}
-    for key in sorted(votes, key=lambda k: (k[1], k[2], k[0], k[3])):
-        voters = votes[key]
-        tie = 2 * len(voters) == n
-        if 2 * len(voters) > n or (tie and (key[0] == "phi" or voters[0][0] == 0)):
-            first = voters[0][1]
-            span = {k: v for k, v in first.items() if k not in ("id", "assertion", "concept", "score")}
-            span["id"] = id_for_key[key] = f"m{len(kept) + 1}"
-            if key[0] == "entity":
-                span["assertion"] = _majority([s.get("assertion", "present") for _, s in voters])
-            concept_ids = [_concept_id(s) for _, s in voters if s.get("concept")]
-            if concept_ids:
-                winner = _majority(concept_ids)
-                span["concept"] = next(s["concept"] for _, s in voters if _concept_id(s) == winner)
-            kept.append(span)
-    relation_votes: dict[tuple, int] = Counter()
-    for payload in payloads:
-        keys_by_id = {s["id"]: _key(s) for s in payload["spans"]}
-        for rel in payload.get("relations", []):
-            head, tail = keys_by_id.get(rel["head"]), keys_by_id.get(rel["tail"])
-            if head in id_for_key and tail in id_for_key:
-                relation_votes[(rel["type"], head, tail)] += 1
-    relations = [{"id": f"mr{i + 1}", "type": t, "head": id_for_key[h], "tail": id_for_key[tl]}
-                 for i, (t, h, tl) in enumerate(k for k in relation_votes if 2 * relation_votes[k] > n)]
-    return {"spans": kept, "relations": relations}
-
-
-def diff(payloads: Sequence[dict]) -> list[dict]:
-    """Differences between every pair of payloads (by index): spans only in one, label/assertion/concept changes
-    at the same offsets, relations only in one."""
-    out = []
-    payloads = [p or _EMPTY for p in payloads]
-    for ia, ib in itertools.combinations(range(len(payloads)), 2):
-        a, b = payloads[ia]["spans"], payloads[ib]["spans"]
-        at = {(s.get("layer", "entity"), s["start"], s["end"]): s for s in a}
-        bt = {(s.get("layer", "entity"), s["start"], s["end"]): s for s in b}
-        for where in sorted(set(at) | set(bt), key=lambda k: (k[1], k[2], k[0])):
-            x, y = at.get(where), bt.get(where)
-            base = {"a": ia, "b": ib, "layer": where[0], "start": where[1], "end": where[2]}
-            if x is None or y is None:
-                present = x or y
-                out.append({**base, "kind": "span_only_in", "in": ia if x else ib, "missing_from": ib if x else ia,
-                            "label": present["label"], "span_id": present["id"]})
-                continue
-            if x["label"] != y["label"]:
-                out.append({**base, "kind": "label_differs", "values": [x["label"], y["label"]]})
-            if where[0] == "entity" and x.get("assertion", "present") != y.get("assertion", "present"):
-                out.append({**base, "kind": "assertion_differs",
-                            "values": [x.get("assertion", "present"), y.get("assertion", "present")]})
-            if _concept_id(x) != _concept_id(y):
-                out.append({**base, "kind": "concept_differs", "values": [x.get("concept"), y.get("concept")]})
-        rel_a = {_relation_key(r, a) for r in payloads[ia].get("relations", [])}
-        rel_b = {_relation_key(r, b) for r in payloads[ib].get("relations", [])}
-        for key in sorted(rel_a ^ rel_b, key=str):
-            out.append({"a": ia, "b": ib, "kind": "relation_only_in", "in": ia if key in rel_a else ib,
-                        "missing_from": ib if key in rel_a else ia, "type": key[0],
-                        "head": list(key[1]) if key[1] else None, "tail": list(key[2]) if key[2] else None})
-    return out
-
-
-def _relation_key(relation: dict, spans: Sequence[dict]) -> tuple:
-    by_id = {s["id"]: (s["start"], s["end"], s["label"]) for s in spans}
-    return (relation["type"], by_id.get(relation["head"]), by_id.get(relation["tail"]))

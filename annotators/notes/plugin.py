@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from annotators.base import Exporter, Importer, IngestedItem, ItemInput, ItemRejected, Modality
-from annotators.notes import formats, metrics, schema
+from annotators.notes import consensus, formats, metrics, schema
 from annotators.notes.preannotate import ClinicalPipeline
 
 DEMO_NOTES = [
@@ -33,7 +33,11 @@ class NotesModality(Modality):
     payload_schema = schema.PAYLOAD_SCHEMA
     default_label_config = schema.DEFAULT_LABEL_CONFIG
     ui_module = "js/modalities/notes.js"
-    fit_wants_gpu = True  # training is the step worth a GPU worker when one exists
+    fit_wants_gpu = True
+    # Auto-consensus needs every one of these above its threshold: PHI apart from entities, so one annotator who
+    # marked no PHI at all cannot hide inside a good entity score.
+    consensus_layers = {"entities": "entity_span_exact_f1", "assertion": "assertion_agreement",
+                        "concepts": "concept_agreement", "relations": "relation_f1", "phi": "phi_span_exact_f1"}  # training is the step worth a GPU worker when one exists
 
     def ingest(self, item: ItemInput, label_config: dict) -> list[IngestedItem]:
         if item.record is not None:
@@ -104,10 +108,19 @@ class NotesModality(Modality):
         return metrics.agree_many([(item.id, item.text or "", who, payload) for item, who, payload in annotations])
 
     def merge(self, payloads, item, label_config: dict) -> dict:
-        return metrics.merge(payloads)
+        return consensus.merge(payloads)
+
+    def merge_conflicts(self, payloads, item, label_config: dict) -> list[dict]:
+        return consensus.merge_report(payloads)[1]
+
+    def curation_units(self, payloads, item, label_config: dict) -> list[dict]:
+        return consensus.curation_units(payloads)
+
+    def curate(self, payloads, choices: dict, item, label_config: dict) -> dict:
+        return consensus.curate(payloads, choices)
 
     def diff(self, payloads, item, label_config: dict) -> list[dict]:
-        return metrics.diff(payloads)
+        return consensus.diff(payloads)
 
     def learned_aliases(self, payload: dict, item) -> list[tuple[str, str, str]]:
         """Mention → concept pairs people accepted; the ontology search ranks them first next time."""

@@ -12,5 +12,5 @@ def _authenticate():
 
 
 from server.api import (  # noqa: E402,F401  (routes register themselves on api_bp)
-    account, analytics, annotations, audit_log, items, jobs, ontologies, projects, review,
+    account, analytics, annotations, audit_log, drafts, items, jobs, ontologies, projects, review,
 )

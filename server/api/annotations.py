@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import g
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from annotators.base import registry
 from server import audit
@@ -12,8 +12,9 @@ from server.api.serialize import annotation_out, item_out
 from server.auth import actor_name
 from server.errors import ApiError
 from server.extensions import db
-from server.models import Annotation, Item, Project, User, utcnow
+from server.models import Annotation, AnnotationDraft, Item, Project, User, utcnow
 from server.permissions import can, require_object, require_project
+from server.review import after_submission, reopen_for_review, start_routing
 from server.workflow import mark_submitted, next_assignment, skip
 
 
@@ -66,12 +67,27 @@ def create_annotation(item_id, json_data):
                      comment=json_data["comment"])
     db.session.add(ann)
     db.session.flush()
-    if ann.status == "submitted":
-        mark_submitted(project, g.user, item, stage)
+    routing = _on_saved(project, item, ann)
     audit.record(db.session, actor=actor_name(), action="annotation.create", object_type="annotation",
                  object_id=ann.id, project_id=item.project_id, details={"item": item.id, "status": ann.status})
     db.session.commit()
+    if routing:
+        start_routing(project, item, actor_name(), g.user.id)
     return annotation_out(ann, g.user.username), 201
+
+
+def _on_saved(project: Project, item: Item, ann: Annotation) -> bool:
+    """Workflow after a save: the autosaved draft is spent; a submission closes the lease and may complete the
+    item (True: routing is queued after commit); a submitted change to a finished item is a new gold candidate."""
+    db.session.execute(delete(AnnotationDraft).where(
+        AnnotationDraft.item_id == item.id, AnnotationDraft.user_id == g.user.id, AnnotationDraft.stage == ann.stage))
+    if ann.status != "submitted":
+        return False
+    if item.stage == "done" and ann.stage == "annotate":
+        reopen_for_review(project, item, ann)
+        return False
+    mark_submitted(project, g.user, item, ann.stage)
+    return after_submission(project, item, ann.stage)
 
 
 @api_bp.put("/annotations/<int:annotation_id>")
@@ -100,11 +116,13 @@ def update_annotation(annotation_id, json_data):
         raise ApiError(409, f"annotation {annotation_id} is at version {current.version}, you sent version "
                             f"{json_data['version']}; reload and apply your change again")
     db.session.refresh(ann)
-    if ann.status == "submitted":
-        mark_submitted(project, g.user, db.session.get(Item, ann.item_id), ann.stage)
+    item = db.session.get(Item, ann.item_id)
+    routing = _on_saved(project, item, ann)
     audit.record(db.session, actor=actor_name(), action="annotation.update", object_type="annotation",
                  object_id=ann.id, project_id=ann.project_id, details={"version": ann.version})
     db.session.commit()
+    if routing:
+        start_routing(project, item, actor_name(), g.user.id)
     return annotation_out(ann, g.user.username)
 
 

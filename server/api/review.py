@@ -17,7 +17,9 @@ from server.errors import ApiError
 from server.extensions import db
 from server.models import Annotation, Item, ItemAgreement, Project, ReviewComment, User
 from server.permissions import require_object, require_project
-from server.review import REVIEW_STAGES, decide, item_view, latest_human_versions, latest_model_draft
+from server.review import (
+    REVIEW_STAGES, curated_payload, decide, item_view, latest_human_versions, latest_model_draft,
+)
 
 
 class DecisionIn(Schema):
@@ -25,6 +27,12 @@ class DecisionIn(Schema):
     annotation_id = fields.Integer(load_default=None, allow_none=True)
     payload = fields.Dict(load_default=None, allow_none=True)
     comment = fields.String(load_default=None, allow_none=True, validate=Length(max=5000))
+    # merge: {unit id: option index} from the curation screen; units left out take the majority's option.
+    choices = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=None, allow_none=True)
+
+
+class CurationIn(Schema):
+    choices = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
 
 
 class CommentIn(Schema):
@@ -62,11 +70,35 @@ def review_item(item_id):
         "diff": modality.diff([v.payload for v in versions], item_view(item), project.label_config)
         if len(versions) > 1 else [],
         "agreement": {"agreement": measured.agreement, "model_agreement": measured.model_agreement,
-                      "reason": measured.reason, "pairs": measured.pairs} if measured else None,
+                      "reason": measured.reason, "pairs": measured.pairs, "layers": measured.layers,
+                      "conflicts": measured.conflicts} if measured else None,
         "gold": {"annotation_id": gold.id, "payload": gold.payload, "source": gold.source} if gold else None,
         "comments": [{"from": cnames.get(c.from_user_id), "to": cnames.get(c.to_user_id), "kind": c.kind,
                       "text": c.text, "created_at": c.created_at.isoformat()} for c in comments],
     }
+
+
+@api_bp.get("/items/<int:item_id>/curation")
+@api_bp.doc(summary="Curation units of the versions (span by span for notes): the options, who chose each, and the "
+                    "majority's default (null when tied: a person must choose)")
+def curation(item_id):
+    item, _ = require_object(Item, item_id, "review.decide", "item")
+    project = db.session.get(Project, item.project_id)
+    versions = latest_human_versions(item.id)
+    names = _names(v.author_id for v in versions)
+    units = registry.get(project.modality).curation_units([v.payload for v in versions], item_view(item),
+                                                          project.label_config) if versions else []
+    return {"versions": [{"annotation_id": v.id, "author": names.get(v.author_id)} for v in versions],
+            "units": units, "tied": sum(1 for u in units if u["default"] is None)}
+
+
+@api_bp.post("/items/<int:item_id>/curation/preview")
+@api_bp.input(CurationIn)
+@api_bp.doc(summary="The payload a merge with these choices would make (nothing is saved)")
+def curation_preview(item_id, json_data):
+    item, _ = require_object(Item, item_id, "review.decide", "item")
+    project = db.session.get(Project, item.project_id)
+    return {"payload": curated_payload(project, item, latest_human_versions(item.id), json_data["choices"])}
 
 
 @api_bp.post("/items/<int:item_id>/decision")
@@ -79,7 +111,7 @@ def decide_item(item_id, json_data):
     stage = item.stage
     try:
         outcome = decide(project, item, g.user, json_data["action"], json_data["annotation_id"],
-                         json_data["payload"], json_data["comment"])
+                         json_data["payload"], json_data["comment"], json_data["choices"])
     except ApiError as exc:
         if exc.status_code == 409:
             audit.record_now(db, actor=actor_name(), action="review.decide", outcome="conflict", object_type="item",

@@ -216,5 +216,11 @@ def agreement(ctx: JobContext) -> dict:
     return agreement_job(ctx)
 
 
+def route(ctx: JobContext) -> dict:
+    from server.review import route_job
+
+    return route_job(ctx)
+
+
 HANDLERS = {"preannotate": preannotate, "fit": fit, "export": export, "ontology_load": ontology_load,
-            "agreement": agreement}
+            "agreement": agreement, "route": route}

@@ -4,11 +4,11 @@ from server.models.audit import AuditEvent
 from server.models.items import Annotation, Assignment, Item
 from server.models.jobs import Job, ModelVersion, WorkerHeartbeat
 from server.models.ontology import ConceptAlias
-from server.models.review import AgreementSnapshot, ItemAgreement, ReviewComment
+from server.models.review import AgreementSnapshot, AnnotationDraft, ItemAgreement, ReviewComment
 from server.models.projects import ROLES, Membership, Project
 from server.models.users import ApiToken, User
 
 __all__ = [
-    "AgreementSnapshot", "AuditEvent", "Annotation", "ConceptAlias", "ItemAgreement", "ReviewComment", "ApiToken", "Assignment", "Item", "Job", "Membership", "ModelVersion", "Project",
+    "AgreementSnapshot", "AnnotationDraft", "AuditEvent", "Annotation", "ConceptAlias", "ItemAgreement", "ReviewComment", "ApiToken", "Assignment", "Item", "Job", "Membership", "ModelVersion", "Project",
     "ROLES", "User", "WorkerHeartbeat", "as_utc", "utcnow",
 ]

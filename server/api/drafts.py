@@ -1,0 +1,107 @@
+"""Autosaved work in progress: the annotator's page saves its pending edits here (debounced) so a reload, a crash
+or an expired session loses nothing. A draft never changes a submitted annotation; it is deleted when the
+annotation is saved."""
+from __future__ import annotations
+
+from apiflask import Schema, fields
+from apiflask.validators import OneOf, Range
+from flask import g
+from sqlalchemy import delete, select, update
+
+from server import audit
+from server.api import api_bp
+from server.auth import actor_name
+from server.errors import ApiError
+from server.extensions import db
+from server.models import AnnotationDraft, Item, Project, utcnow
+from server.permissions import require_object
+
+STAGES = ["annotate", "review", "adjudicate"]
+
+
+class DraftQuery(Schema):
+    stage = fields.String(load_default="annotate", validate=OneOf(STAGES))
+
+
+class DraftIn(Schema):
+    stage = fields.String(load_default="annotate", validate=OneOf(STAGES))
+    payload = fields.Dict(required=True)
+    # The revision the page last saw (0 for a first save): a save from a stale tab gets 409.
+    revision = fields.Integer(required=True, validate=Range(min=0))
+    base_annotation_id = fields.Integer(load_default=None, allow_none=True)
+    base_version = fields.Integer(load_default=None, allow_none=True)
+
+
+def _out(draft: AnnotationDraft) -> dict:
+    return {"stage": draft.stage, "payload": draft.payload, "revision": draft.revision,
+            "base_annotation_id": draft.base_annotation_id, "base_version": draft.base_version,
+            "updated_at": draft.updated_at.isoformat()}
+
+
+def _mine(item_id: int, stage: str) -> AnnotationDraft | None:
+    return db.session.execute(select(AnnotationDraft).where(
+        AnnotationDraft.item_id == item_id, AnnotationDraft.user_id == g.user.id, AnnotationDraft.stage == stage)
+    ).scalar_one_or_none()
+
+
+@api_bp.get("/items/<int:item_id>/draft")
+@api_bp.input(DraftQuery, location="query")
+@api_bp.doc(summary="The caller's autosaved draft of an item at a stage; 204 when there is none")
+def get_draft(item_id, query_data):
+    item, _ = require_object(Item, item_id, "annotations.write", "item")
+    draft = _mine(item.id, query_data["stage"])
+    return (_out(draft), 200) if draft else ("", 204)
+
+
+@api_bp.put("/items/<int:item_id>/draft")
+@api_bp.input(DraftIn)
+@api_bp.doc(summary="Autosave the caller's pending edits (validated like an annotation; `revision` guards "
+                    "against a stale tab: 409)")
+def put_draft(item_id, json_data):
+    item, _ = require_object(Item, item_id, "annotations.write", "item")
+    project = db.session.get(Project, item.project_id)
+    from annotators.base import registry
+
+    try:
+        payload = registry.get(project.modality).validate_payload(json_data["payload"], project.label_config)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    stage, sent = json_data["stage"], json_data["revision"]
+    draft = _mine(item.id, stage)
+    values = {"payload": payload, "updated_at": utcnow(), "base_annotation_id": json_data["base_annotation_id"],
+              "base_version": json_data["base_version"]}
+    if draft is None:
+        if sent != 0:
+            raise ApiError(409, f"there is no draft at revision {sent} any more (it was saved or discarded); "
+                                "reload the item")
+        draft = AnnotationDraft(project_id=item.project_id, item_id=item.id, user_id=g.user.id, stage=stage,
+                                revision=1, **values)
+        db.session.add(draft)
+    else:
+        done = db.session.execute(update(AnnotationDraft).where(
+            AnnotationDraft.id == draft.id, AnnotationDraft.revision == sent)
+            .values(revision=AnnotationDraft.revision + 1, **values))
+        if done.rowcount != 1:
+            db.session.rollback()
+            raise ApiError(409, f"your draft is at revision {_mine(item.id, stage).revision}, this page sent "
+                                f"{sent}: it was changed in another tab; reload the item")
+    db.session.flush()
+    db.session.refresh(draft)
+    audit.record(db.session, actor=actor_name(), action="draft.save", object_type="item", object_id=item.id,
+                 project_id=item.project_id, details={"revision": draft.revision})
+    db.session.commit()
+    return _out(draft)
+
+
+@api_bp.delete("/items/<int:item_id>/draft")
+@api_bp.input(DraftQuery, location="query")
+@api_bp.doc(summary="Discard the caller's draft")
+def delete_draft(item_id, query_data):
+    item, _ = require_object(Item, item_id, "annotations.write", "item")
+    db.session.execute(delete(AnnotationDraft).where(
+        AnnotationDraft.item_id == item.id, AnnotationDraft.user_id == g.user.id,
+        AnnotationDraft.stage == query_data["stage"]))
+    audit.record(db.session, actor=actor_name(), action="draft.discard", object_type="item", object_id=item.id,
+                 project_id=item.project_id)
+    db.session.commit()
+    return "", 204

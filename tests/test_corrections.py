@@ -1,0 +1,140 @@
+"""Never lose a correction (notes, through the API on SQLite and PostgreSQL): a rubber-stamped model draft does not
+outvote a corrector, PHI is its own layer, big notes route outside the request, drafts autosave without touching
+submitted work."""
+from __future__ import annotations
+
+import re
+
+NOTE = ("Mr. John Carter has type 2 diabetes and hypertension. He denies chest pain. Started metformin 500 mg. "
+        "Seen by Dr Lee on 3/4. Also asthma, gout and anemia; no fever, no cough.")
+
+
+def span(sid, phrase, label, layer="entity", **extra):
+    start = NOTE.index(phrase)
+    return {"id": sid, "start": start, "end": start + len(phrase), "label": label, "layer": layer, "text": phrase,
+            **extra}
+
+
+MODEL = [span("s1", "type 2 diabetes", "PROBLEM"), span("s2", "hypertension", "PROBLEM"),
+         span("s3", "chest pain", "PROBLEM", assertion="negated"), span("s4", "metformin", "MEDICATION"),
+         span("s5", "asthma", "PROBLEM"), span("s6", "gout", "PROBLEM"), span("s7", "anemia", "PROBLEM"),
+         span("s8", "fever", "PROBLEM", assertion="negated"), span("s9", "cough", "PROBLEM", assertion="negated"),
+         span("p1", "John Carter", "NAME", "phi"), span("p2", "Lee", "NAME", "phi"), span("p3", "3/4", "DATE", "phi")]
+
+
+def notes_project(admin, make_member, **workflow):
+    wf = {"annotators_per_item": 2, "auto_consensus": True, "consensus_threshold": 0.9,
+          "adjudication": "below_threshold", "adjudication_threshold": 0.8, **workflow}
+    status, project = admin.post("/projects", {"name": "Corrections", "modality": "notes", "workflow": wf})
+    assert status == 201, project
+    pid = project["id"]
+    return pid, make_member(pid, "ann1", "annotator"), make_member(pid, "ann2", "annotator"), \
+        make_member(pid, "rev1", "reviewer")
+
+
+def submit(api, pid, spans):
+    status, item = api.get(f"/projects/{pid}/next")
+    assert status == 200, item
+    status, ann = api.post(f"/items/{item['id']}/annotations", {"payload": {"spans": spans, "relations": []},
+                                                                "status": "submitted", "time_spent_ms": 900})
+    assert status == 201, ann
+    return item["id"], ann
+
+
+def test_a_rubber_stamp_does_not_outvote_a_correction(admin, make_member):
+    pid, a, b, reviewer = notes_project(admin, make_member)
+    _, created = admin.post(f"/projects/{pid}/items", [{"text": NOTE, "name": "n"}])
+    item_id = created["created"][0]["id"]
+    submit(a, pid, MODEL)  # "Accept all"
+    corrected = [s for s in MODEL if s["id"] != "s7"] + [span("c1", "500 mg", "DOSAGE")]
+    corrected = [{**s, "assertion": "present"} if s["id"] == "s9" else s for s in corrected]
+    submit(b, pid, corrected)
+    _, item = admin.get(f"/items/{item_id}")
+    assert item["stage"] in ("review", "adjudicate")  # agreement ~0.9, but ties are a person's call
+    _, view = reviewer.get(f"/items/{item_id}/review")
+    assert view["agreement"]["conflicts"] == 3 and view["agreement"]["layers"]["phi"] == 1.0
+    _, curation = reviewer.get(f"/items/{item_id}/curation")
+    assert curation["tied"] == 3
+    assert reviewer.post(f"/items/{item_id}/decision", {"action": "merge"})[0] == 400  # no silent tie-break
+    b_index = [v["author"] for v in curation["versions"]].index("ann2")
+    choices = {u["id"]: next(i for i, o in enumerate(u["options"]) if b_index in o["versions"])
+               for u in curation["units"] if u["default"] is None}
+    status, preview = reviewer.post(f"/items/{item_id}/curation/preview", {"choices": choices})
+    assert status == 200
+    labels = sorted((s["start"], s["label"], s.get("assertion")) for s in preview["payload"]["spans"])
+    assert labels == sorted((s["start"], s["label"], s.get("assertion")) for s in corrected)
+    status, out = reviewer.post(f"/items/{item_id}/decision", {"action": "merge", "choices": choices})
+    assert status == 200 and out["stage"] == "done"
+
+
+def test_missing_phi_is_its_own_disagreement(admin, make_member):
+    pid, a, b, reviewer = notes_project(admin, make_member, annotators_per_item=3)
+    c = make_member(pid, "ann3", "annotator")
+    _, created = admin.post(f"/projects/{pid}/items", [{"text": NOTE, "name": "n"}])
+    item_id = created["created"][0]["id"]
+    entities = [s for s in MODEL if s["layer"] == "entity"]
+    submit(a, pid, MODEL)
+    submit(b, pid, MODEL)
+    submit(c, pid, entities)  # marked no PHI at all; entities identical
+    _, view = reviewer.get(f"/items/{item_id}/review")
+    layers = view["agreement"]["layers"]
+    assert layers["entities"] == 1.0 and layers["phi"] == 0.0
+    assert "phi 0%" in view["agreement"]["reason"]
+    assert admin.get(f"/items/{item_id}")[1]["stage"] == "adjudicate"  # the PHI layer is below 0.8
+
+
+def test_three_annotators_with_a_clear_majority_reach_consensus(admin, make_member):
+    pid, a, b, _ = notes_project(admin, make_member, annotators_per_item=3, consensus_threshold=0.8,
+                                 adjudication_threshold=0.5)
+    c = make_member(pid, "ann3", "annotator")
+    _, created = admin.post(f"/projects/{pid}/items", [{"text": NOTE, "name": "n"}])
+    item_id = created["created"][0]["id"]
+    submit(a, pid, MODEL)
+    submit(b, pid, MODEL)
+    submit(c, pid, [s for s in MODEL if s["id"] != "s6"])
+    assert admin.get(f"/items/{item_id}")[1]["stage"] == "done"
+    _, anns = admin.get(f"/items/{item_id}/annotations")
+    gold = [x for x in anns["items"] if x["stage"] == "gold"]
+    assert len(gold) == 1 and len(gold[0]["payload"]["spans"]) == len(MODEL)
+
+
+def test_a_huge_note_is_routed_by_a_job_and_the_submit_stays_small(admin, make_member):
+    pid, a, b, reviewer = notes_project(admin, make_member)
+    text = ("Patient denies fever. " * 46_000)[:1_000_000]
+    starts = [m.start() for m in re.finditer("fever", text)]
+    spans = [{"id": f"s{i}", "start": s, "end": s + 5, "label": "PROBLEM", "layer": "entity"}
+             for i, s in enumerate(starts)]
+    spans += [{"id": f"d{i}", "start": s - 7, "end": s - 1, "label": "PROBLEM", "layer": "entity"}
+              for i, s in enumerate(starts[:4000])]
+    assert len(text) == 1_000_000 and len(spans) >= 49_000
+    _, created = admin.post(f"/projects/{pid}/items", [{"text": text, "name": "long discharge summary"}])
+    item_id = created["created"][0]["id"]
+    submit(a, pid, spans)
+    submit(b, pid, spans[:-10])
+    _, jobs = admin.get(f"/projects/{pid}/jobs")
+    route = [j for j in jobs["items"] if j["kind"] == "route"]
+    assert len(route) == 1 and route[0]["status"] == "succeeded"  # eager here; a worker's job in production
+    assert admin.get(f"/items/{item_id}")[1]["stage"] == "review"  # 10 spans tied: the reviewer decides
+    status, too_many = a.put(f"/items/{item_id}/draft", {"payload": {"spans": spans * 3, "relations": []},
+                                                         "revision": 0})
+    assert status == 400 and "spans" in too_many["error"]["message"]
+
+
+def test_drafts_autosave_without_touching_submitted_work(admin, make_member):
+    pid, a, b, _ = notes_project(admin, make_member)
+    _, created = admin.post(f"/projects/{pid}/items", [{"text": NOTE, "name": "n"}])
+    item_id = created["created"][0]["id"]
+    assert a.get(f"/items/{item_id}/draft")[0] == 204
+    body = {"payload": {"spans": MODEL[:2], "relations": []}, "revision": 0}
+    status, draft = a.put(f"/items/{item_id}/draft", body)
+    assert status == 200 and draft["revision"] == 1
+    status, draft = a.put(f"/items/{item_id}/draft", {**body, "revision": 1, "payload": {"spans": MODEL[:3],
+                                                                                       "relations": []}})
+    assert status == 200 and draft["revision"] == 2
+    status, stale = a.put(f"/items/{item_id}/draft", {**body, "revision": 1})  # another tab, behind
+    assert status == 409 and "another tab" in stale["error"]["message"]
+    assert a.put(f"/items/{item_id}/draft", {**body, "payload": {"spans": [{"id": 1}]}, "revision": 2})[0] == 400
+    assert b.get(f"/items/{item_id}/draft")[0] == 204  # drafts are per person
+    assert len(a.get(f"/items/{item_id}/draft")[1]["payload"]["spans"]) == 3  # survives a reload
+    submit(a, pid, MODEL)
+    assert a.get(f"/items/{item_id}/draft")[0] == 204  # spent by the save
