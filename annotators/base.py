@@ -64,6 +64,9 @@ class ItemView:
     text: str | None = None
     meta: dict = field(default_factory=dict)
     media_path: str | None = None
+    # Exports only: who stands behind the payload exported with this item ({"origin": "human" | "reviewer" |
+    # "consensus" | "model" | "import", "gold", "reviewed", "by" or "model_version"}).
+    provenance: dict | None = None
 
 
 @dataclass
@@ -223,6 +226,7 @@ class Modality(ABC):
             "default_label_config": self.default_label_config,
             "import_formats": sorted(self.importers()),
             "export_formats": sorted(self.exporters()),
+            "consensus_layers": sorted(self.consensus_layers),
         }
 
 

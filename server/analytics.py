@@ -92,7 +92,7 @@ def annotator_quality(project: Project, user_id: int | None = None) -> list[dict
         for p in pairs:
             peer[p["a"]].append(p["metrics"].get("agreement", 0.0))
             peer[p["b"]].append(p["metrics"].get("agreement", 0.0))
-    stats = defaultdict(lambda: {"items": 0, "times": [], "unchanged": 0, "with_draft": 0, "gold": [],
+    stats = defaultdict(lambda: {"items": 0, "times": [], "unchanged": 0, "with_draft": 0, "gold": [], "sub_second": 0,
                                  "rejected": 0, "days": Counter()})
     for ann, item in rows:
         s = stats[ann.author_id]
@@ -102,10 +102,13 @@ def annotator_quality(project: Project, user_id: int | None = None) -> list[dict
             s["times"].append(ann.time_spent_ms / 1000)
         if ann.status == "rejected":
             s["rejected"] += 1
+        if ann.time_spent_ms is not None and ann.time_spent_ms < 1000:
+            s["sub_second"] += 1
         draft = drafts.get(item.id, {}).get("model")
         if draft is not None:
-            s["with_draft"] += 1
-            s["unchanged"] += int(draft == ann.payload)
+            unchanged, total = unchanged_units(modality, draft, ann.payload, item_view(item), project.label_config)
+            s["with_draft"] += total
+            s["unchanged"] += unchanged
         reference = drafts.get(item.id, {}).get("import") if item.is_gold_check else None
         if reference is not None:
             s["gold"].append(modality.agree(reference, ann.payload, item_view(item), project.label_config)
@@ -119,10 +122,26 @@ def annotator_quality(project: Project, user_id: int | None = None) -> list[dict
             "items_per_active_day": s["items"] / len(s["days"]) if s["days"] else 0,
             "gold_accuracy": sum(s["gold"]) / len(s["gold"]) if s["gold"] else None, "gold_items": len(s["gold"]),
             "peer_agreement": sum(peer[name]) / len(peer[name]) if peer[name] else None,
+            # per unit (a span, a segment): the share of the model's units the annotator left exactly as drafted
             "preannotations_accepted_unchanged": s["unchanged"] / s["with_draft"] if s["with_draft"] else None,
+            "preannotated_units": s["with_draft"],
+            "sub_second_items": s["sub_second"],
             "sent_back": s["rejected"], "per_day": dict(sorted(s["days"].items())),
         })
     return sorted(out, key=lambda r: r["username"])
+
+
+def unchanged_units(modality, draft: dict, payload: dict, view, label_config: dict) -> tuple[int, int]:
+    """(units of the model's draft the person kept exactly, units the draft had), compared unit by unit through
+    the modality's curation units; whole-payload equality would count one changed span as a changed item."""
+    unchanged = total = 0
+    for unit in modality.curation_units([draft, payload], view, label_config):
+        drafted = next((o for o in unit["options"] if 0 in o["versions"]), None)
+        if drafted is None or drafted.get("spans") == []:
+            continue  # the model marked nothing here
+        total += 1
+        unchanged += 1 in drafted["versions"]
+    return unchanged, total
 
 
 def progress(project: Project) -> dict:

@@ -13,6 +13,8 @@ DEFAULT_WORKFLOW = {
     "ordering": "import",
     "lease_minutes": 60,
     "auto_preannotate": False,
+    "consensus_layer_thresholds": {},
+    "adjudication_layer_thresholds": {},
 }
 
 

@@ -138,3 +138,53 @@ def test_drafts_autosave_without_touching_submitted_work(admin, make_member):
     assert len(a.get(f"/items/{item_id}/draft")[1]["payload"]["spans"]) == 3  # survives a reload
     submit(a, pid, MODEL)
     assert a.get(f"/items/{item_id}/draft")[0] == 204  # spent by the save
+
+
+def _model_draft(app, item_id, project_id, spans):
+    from server.extensions import db
+    from server.models import Annotation
+
+    with app.app_context():
+        db.session.add(Annotation(item_id=item_id, project_id=project_id, source="model", stage="annotate",
+                                  status="draft", model_version="clinical@v1",
+                                  payload={"spans": spans, "relations": []}))
+        db.session.commit()
+
+
+def test_accepted_unchanged_is_counted_per_span_and_sub_second_items_are_flagged(app, admin, make_member):
+    pid, a, b, _ = notes_project(admin, make_member, annotators_per_item=1)
+    _, created = admin.post(f"/projects/{pid}/items", [{"text": NOTE, "name": "n1"}, {"text": NOTE, "name": "n2"}])
+    for row in created["created"]:
+        _model_draft(app, row["id"], pid, [{**s, "score": 0.9} for s in MODEL])
+    submit(a, pid, MODEL)  # accepted as is (the model's scores dropped: still unchanged)
+    submit(a, pid, MODEL[:-2] + [span("x", "asthma", "TEST")])  # 12 drafted spans, 10 kept
+    _, quality = admin.get(f"/projects/{pid}/annotators")
+    row = next(r for r in quality["items"] if r["username"] == "ann1")
+    assert row["preannotated_units"] == 24 and row["preannotations_accepted_unchanged"] == (12 + 9) / 24
+    assert row["sub_second_items"] == 2
+
+
+def test_exports_filter_by_stage_and_carry_provenance(app, admin, make_member):
+    import json
+
+    pid, a, b, reviewer = notes_project(admin, make_member)
+    _, created = admin.post(f"/projects/{pid}/items", [{"text": NOTE, "name": "gold"}, {"text": NOTE, "name": "raw"}])
+    gold_id, raw_id = (r["id"] for r in created["created"])
+    _model_draft(app, raw_id, pid, MODEL)
+    for api in (a, b):
+        status, item = api.get(f"/projects/{pid}/next")
+        assert item["id"] == gold_id
+        api.post(f"/items/{gold_id}/annotations", {"payload": {"spans": MODEL, "relations": []}})
+    assert admin.get(f"/items/{gold_id}")[1]["stage"] == "done"  # identical versions: consensus
+    counts = {}
+    for stage in ("gold", "reviewed", "all"):
+        status, job = admin.post(f"/projects/{pid}/exports", {"format": "jsonl", "options": {"stage": stage}})
+        assert status == 202 and job["params"]["options"]["stage"] == stage
+        _, job = admin.get(f"/jobs/{job['id']}")
+        resp = admin.client.get(f"/api/v1/exports/{job['id']}/file", headers={"Authorization": f"Bearer {admin.token}"})
+        assert resp.status_code == 200 and ".." not in resp.headers["Content-Disposition"]
+        records = [json.loads(line) for line in resp.get_data(as_text=True).splitlines()]
+        counts[stage] = {r["id"]: r["provenance"]["origin"] for r in records}
+    assert counts["gold"] == counts["reviewed"] == {gold_id: "consensus"}
+    assert counts["all"] == {gold_id: "consensus", raw_id: "model"}
+    assert admin.post(f"/projects/{pid}/exports", {"format": "jsonl", "options": {"stage": "x"}})[0] == 400

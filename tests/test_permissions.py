@@ -23,6 +23,7 @@ PUBLIC = row(OK, OK, OK, OK, OK, OK, OK)
 
 API = {
     ("/api/v1/tokens", "POST"): PUBLIC,
+    ("/api/v1/session", "POST"): row(OK, 409, 409, 409, 409, 409, OK),  # the site admin logs in: others 409
     ("/api/v1/tokens/current", "DELETE"): row(401, 204, 204, 204, 204, 204, 204),
     ("/api/v1/me", "GET"): ANY_USER,
     ("/api/v1/health", "GET"): PUBLIC,
@@ -89,6 +90,7 @@ WEB = {
     ("/audit", "GET"): row(302, 403, 403, 403, 403, 403, 200),
     ("/projects/<int:project_id>/review", "GET"): row(302, 404, 403, 200, 200, 200, 200),
     ("/projects/<int:project_id>/dashboard", "GET"): row(302, 404, 403, 200, 200, 200, 200),
+    ("/projects/<int:project_id>/settings", "GET"): row(302, 404, 403, 403, 200, 200, 200),
     ("/ontologies", "GET"): row(302, 200, 200, 200, 200, 200, 200),
 }
 MATRIX = {**API, **WEB}
@@ -171,6 +173,7 @@ class World:
             path += "?q=pain"
         bodies = {
             ("/api/v1/tokens", "POST"): None,
+            ("/api/v1/session", "POST"): {"username": "site", "password": PASSWORD},
             ("/api/v1/users", "POST"): {"username": f"new{self.counter}", "password": "p" * 12},
             ("/api/v1/users/<int:user_id>", "PATCH"): {"is_active": True},
             ("/api/v1/projects", "POST"): {"name": "N", "modality": "labels"},
@@ -227,6 +230,8 @@ def test_api_permission_matrix(sqlite_app, key):
             resp = world.client.post(path, data=form, headers=headers, content_type="multipart/form-data")
         else:
             resp = world.client.open(path, method=method, json=body, headers=headers)
+        if rule == "/api/v1/session":
+            world.client.delete_cookie("session")  # the session login must not leak into the next role's calls
         if not matches(API[key][role], resp.status_code):
             failures.append(f"{role}: expected {API[key][role]}, got {resp.status_code} {resp.get_data(as_text=True)[:120]}")
     assert not failures, failures

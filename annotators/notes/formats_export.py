@@ -49,7 +49,8 @@ def _non_overlapping(spans: list[dict]) -> list[dict]:
 # ------------------------------------------------------------------------------------------------------- JSONL
 def write_jsonl(pairs: Pairs, config: dict, out: BinaryIO) -> None:
     for item, payload in pairs:
-        record = {"id": item.id, "text": item.text, "meta": item.meta, "payload": payload or _EMPTY}
+        record = {"id": item.id, "text": item.text, "meta": item.meta, "payload": payload or _EMPTY,
+                  "provenance": _provenance(item)}
         out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
@@ -246,12 +247,15 @@ def write_label_studio(pairs: Pairs, config: dict, out: BinaryIO) -> None:
     tasks = []
     for item, payload in pairs:
         text = item.text or ""
+        provenance = _provenance(item)
+        from_model = provenance.get("origin") in ("model", "import")
+        origin = "prediction" if from_model else "manual"
         result = []
         for span in (payload or _EMPTY)["spans"]:
             start, end = index_to_utf16(text, span["start"]), index_to_utf16(text, span["end"])
             region = {"start": start, "end": end, "text": text[span["start"]:span["end"]]}
             result.append({"id": span["id"], "from_name": "phi" if span.get("layer") == "phi" else "label",
-                           "to_name": "text", "type": "labels", "origin": "manual",
+                           "to_name": "text", "type": "labels", "origin": origin,
                            "value": {**region, "labels": [span["label"]]}})
             if span.get("assertion"):
                 result.append({"id": span["id"], "from_name": "assertion", "to_name": "text", "type": "choices",
@@ -264,33 +268,56 @@ def write_label_studio(pairs: Pairs, config: dict, out: BinaryIO) -> None:
         for relation in (payload or _EMPTY).get("relations", []):
             result.append({"from_id": relation["head"], "to_id": relation["tail"], "type": "relation",
                            "direction": "right", "labels": [relation["type"]]})
-        tasks.append({"data": {"text": text, "clinlabel_item_id": item.id},
-                      "annotations": [{"result": result, "ground_truth": False}] if payload else []})
+        task = {"data": {"text": text, "clinlabel_item_id": item.id}, "annotations": [], "predictions": []}
+        if payload and from_model:  # a model draft nobody reviewed is a prediction in Label Studio, not an annotation
+            task["predictions"].append({"model_version": provenance.get("model_version") or "unknown",
+                                        "result": result})
+        elif payload:
+            task["annotations"].append({"result": result, "ground_truth": bool(provenance.get("gold")),
+                                        "meta": {"clinlabel_provenance": provenance}})
+        tasks.append(task)
     out.write(json.dumps(tasks, ensure_ascii=False).encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------------- de-identified text
+_HUMAN_ORIGINS = ("human", "reviewer", "consensus")
+
+
+def _provenance(item) -> dict:
+    """Provenance the export job put on the item view; an item with none is treated as unreviewed model output."""
+    return getattr(item, "provenance", None) or {"origin": "model", "reviewed": False}
+
 def make_deid_writer(mode: str, detector_factory: Callable | None = None) -> Callable:
     def write(pairs: Pairs, config: dict, out: BinaryIO) -> None:
         from .phi import get_default_detector
 
-        detector = (detector_factory or get_default_detector)()
-        exported, failed = [], []
+        detector = None
+        exported, failed, by_people, by_model = [], [], [], []
         seed = config.get("surrogate_seed", 0)
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for item, payload in pairs:
                 text = item.text or ""
-                try:
-                    detected = detector.detect(text)
-                except PhiError:
-                    failed.append(item.id)  # fail closed: never export a note we could not check
-                    continue
                 annotated = [s for s in (payload or _EMPTY)["spans"] if s.get("layer") == "phi"]
-                clean = deidentify(text, detected + annotated, mode=mode, seed=f"{seed}:{item.id}")
+                if _provenance(item).get("origin") in _HUMAN_ORIGINS:
+                    # People decided the PHI layer: what they rejected stays, what they added is masked.
+                    phi = annotated
+                    by_people.append(item.id)
+                else:
+                    detector = detector or (detector_factory or get_default_detector)()
+                    try:
+                        phi = detector.detect(text) + annotated
+                    except PhiError:
+                        failed.append(item.id)  # fail closed: never export a note we could not check
+                        continue
+                    by_model.append(item.id)
+                clean = deidentify(text, phi, mode=mode, seed=f"{seed}:{item.id}")
                 archive.writestr(f"{item.id}.txt", clean.encode("utf-8"))
                 exported.append(item.id)
             archive.writestr("manifest.json", json.dumps(
-                {"mode": mode, "exported": exported, "failed_phi_detection": failed}, indent=1))
+                {"mode": mode, "exported": exported, "failed_phi_detection": failed,
+                 "phi_from_people": by_people, "phi_from_model_no_human_review": by_model,
+                 "note": "Items under phi_from_model_no_human_review were masked by the model's PHI detection "
+                         "only: no person checked them."}, indent=1))
     return write
 
 

@@ -28,6 +28,27 @@ def create_token(json_data):
     return {"token": token, "username": user.username, "expires_in_hours": current_app.config["TOKEN_TTL_HOURS"]}, 201
 
 
+@api_bp.post("/session")
+@api_bp.input(TokenIn)
+@api_bp.doc(summary="Log in again from an open page (JSON; same checks, throttling and audit as the login form): "
+                    "the page keeps its unsaved work and gets a fresh CSRF token")
+def renew_session(json_data):
+    from flask import session
+    from flask_wtf.csrf import generate_csrf
+
+    from server.auth import session_login
+
+    current = g.get("user")
+    user = verify_credentials(json_data["username"], json_data["password"], channel="web")
+    if current is not None and current.id != user.id:
+        raise ApiError(409, "this page belongs to another user's session; log out first")
+    db.session.commit()
+    session.clear()
+    session_login(user)
+    return {"username": user.username, "csrf_token": generate_csrf(),
+            "idle_timeout_s": current_app.config["IDLE_TIMEOUT_MIN"] * 60}, 201
+
+
 @api_bp.delete("/tokens/current")
 @api_bp.doc(summary="Revoke the bearer token used for this request (logout for scripts)")
 def delete_current_token():
@@ -41,8 +62,11 @@ def delete_current_token():
 
 
 @api_bp.get("/me")
+@api_bp.doc(summary="The caller; for a session, also the idle timeout (each call renews it)")
 def me():
-    return user_out(require_user())
+    out = user_out(require_user())
+    out["idle_timeout_s"] = current_app.config["IDLE_TIMEOUT_MIN"] * 60
+    return out
 
 
 @api_bp.get("/health")

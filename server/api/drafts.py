@@ -26,6 +26,7 @@ class DraftQuery(Schema):
 class DraftIn(Schema):
     stage = fields.String(load_default="annotate", validate=OneOf(STAGES))
     payload = fields.Dict(required=True)
+    ui_state = fields.Dict(load_default=None, allow_none=True)
     # The revision the page last saw (0 for a first save): a save from a stale tab gets 409.
     revision = fields.Integer(required=True, validate=Range(min=0))
     base_annotation_id = fields.Integer(load_default=None, allow_none=True)
@@ -33,7 +34,7 @@ class DraftIn(Schema):
 
 
 def _out(draft: AnnotationDraft) -> dict:
-    return {"stage": draft.stage, "payload": draft.payload, "revision": draft.revision,
+    return {"stage": draft.stage, "payload": draft.payload, "ui_state": draft.ui_state, "revision": draft.revision,
             "base_annotation_id": draft.base_annotation_id, "base_version": draft.base_version,
             "updated_at": draft.updated_at.isoformat()}
 
@@ -68,7 +69,7 @@ def put_draft(item_id, json_data):
         raise ApiError(400, str(exc)) from None
     stage, sent = json_data["stage"], json_data["revision"]
     draft = _mine(item.id, stage)
-    values = {"payload": payload, "updated_at": utcnow(), "base_annotation_id": json_data["base_annotation_id"],
+    values = {"payload": payload, "ui_state": json_data["ui_state"], "updated_at": utcnow(), "base_annotation_id": json_data["base_annotation_id"],
               "base_version": json_data["base_version"]}
     if draft is None:
         if sent != 0:

@@ -20,6 +20,8 @@ from server.models import Item, Job
 from server.permissions import require_object, require_project
 
 USER_STARTABLE = {"preannotate", "fit", "agreement"}
+# gold: reviewed/consensus gold only · reviewed: gold, else people's submitted versions · all: also model drafts
+EXPORT_STAGES = ("gold", "reviewed", "all")
 
 
 @api_bp.post("/projects/<int:project_id>/jobs")
@@ -84,7 +86,13 @@ def create_export(project_id, json_data):
     formats = registry.get(project.modality).exporters()
     if json_data["format"] not in formats:
         raise ApiError(400, f"unknown export format {json_data['format']!r}; available: {', '.join(sorted(formats))}")
-    job = start_job(project, "export", {"format": json_data["format"], "options": json_data["options"]},
+    options = dict(json_data["options"])
+    if "include_unreviewed" in options and "stage" not in options:  # the option's earlier name
+        options["stage"] = "all" if options.pop("include_unreviewed") else "reviewed"
+    stage = options.setdefault("stage", "all")
+    if stage not in EXPORT_STAGES:
+        raise ApiError(400, f"options.stage must be one of {', '.join(EXPORT_STAGES)} (got {stage!r})")
+    job = start_job(project, "export", {"format": json_data["format"], "options": options},
                     actor_name(), created_by=g.user.id)
     return job_out(job), 202
 
@@ -104,4 +112,4 @@ def export_file(job_id):
                  project_id=job.project_id, details={"format": job.result.get("format")})
     db.session.commit()
     return send_file(path, mimetype=job.result.get("media_type", "application/octet-stream"), as_attachment=True,
-                     download_name=f"project-{job.project_id}-{job.result['file']}")
+                     download_name=f"project-{job.project_id}-{job.result['file'].lstrip('.')}")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from annotators.base import UnknownModality, registry
 from server import audit
@@ -13,7 +13,7 @@ from server.api.serialize import project_out
 from server.auth import actor_name
 from server.errors import ApiError
 from server.extensions import db
-from server.models import Membership, Project, User
+from server.models import Assignment, Membership, Project, User
 from server.permissions import require_project, require_site_admin, require_user
 from server.workflow_config import merged_workflow
 
@@ -118,7 +118,10 @@ def list_members(project_id):
         select(Membership, User).join(User, User.id == Membership.user_id)
         .where(Membership.project_id == project_id).order_by(Membership.id)
     ).all()
-    return {"items": [{"user_id": u.id, "username": u.username, "role": m.role} for m, u in rows]}
+    leases = dict(db.session.execute(select(Assignment.user_id, func.count()).where(
+        Assignment.project_id == project_id, Assignment.status == "active").group_by(Assignment.user_id)).all())
+    return {"items": [{"user_id": u.id, "username": u.username, "role": m.role, "active_leases": leases.get(u.id, 0)}
+                      for m, u in rows]}
 
 
 @api_bp.post("/projects/<int:project_id>/members")

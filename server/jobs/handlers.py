@@ -128,17 +128,48 @@ def preannotate(ctx: JobContext) -> dict:
     return {"items": done, "annotations_written": written, "device": device, "model_versions": versions}
 
 
-def accepted_pairs(project: Project) -> list[tuple[ItemView, dict]]:
-    """Gold annotations, else submitted human ones (latest per item) — what people accepted."""
+def accepted_pairs(project: Project, stage: str = "reviewed") -> list[tuple[ItemView, dict]]:
+    """Per item, the best version people stand behind, with its provenance on the view: gold (review or
+    consensus), else (stage "reviewed") the latest submitted human version; "gold" keeps gold only."""
+    sources = ("human", "consensus", "review")
     rows = db.session.execute(select(Annotation, Item).join(Item, Item.id == Annotation.item_id).where(
-        Annotation.project_id == project.id, Annotation.source.in_(("human", "consensus")),
+        Annotation.project_id == project.id, Annotation.source.in_(sources),
         Annotation.status.in_(("accepted", "submitted"))).order_by(Annotation.id)).all()
     chosen: dict[int, tuple[int, Annotation, Item]] = {}
     for ann, item in rows:
         rank = 2 if ann.stage == "gold" else 1
+        if stage == "gold" and rank < 2:
+            continue
         if item.id not in chosen or rank >= chosen[item.id][0]:
             chosen[item.id] = (rank, ann, item)
-    return [(item_view(item), ann.payload) for _, ann, item in chosen.values()]
+    names = _usernames(ann.author_id for _, ann, _ in chosen.values())
+    out = []
+    for _, ann, item in chosen.values():
+        view = item_view(item)
+        view.provenance = _provenance(ann, names)
+        out.append((view, ann.payload))
+    return out
+
+
+def _usernames(ids) -> dict[int, str]:
+    from server.models import User
+
+    ids = {i for i in ids if i}
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()) if ids else {}
+
+
+def _provenance(ann: Annotation, names: dict[int, str]) -> dict:
+    """Who stands behind an exported annotation: human, model@version, consensus or a reviewer's gold."""
+    if ann.source == "model":
+        return {"origin": "model", "model_version": ann.model_version, "reviewed": False}
+    if ann.source == "import":
+        return {"origin": "import", "reviewed": False}
+    if ann.stage == "gold":
+        origin = {"consensus": "consensus", "review": "reviewer"}.get(ann.source, "human")
+        return {"origin": origin, "gold": True, "reviewed": origin == "reviewer",
+                "by": names.get(ann.author_id), "annotation_id": ann.id}
+    return {"origin": "human", "gold": False, "reviewed": False, "by": names.get(ann.author_id),
+            "annotation_id": ann.id}
 
 
 def fit(ctx: JobContext) -> dict:
@@ -175,8 +206,9 @@ def export(ctx: JobContext) -> dict:
     exporter = modality.exporters().get(fmt)
     if exporter is None:
         raise JobFailed(f"unknown export format {fmt!r}; available: {', '.join(sorted(modality.exporters()))}")
-    pairs = accepted_pairs(project)
-    if ctx.job.params.get("options", {}).get("include_unreviewed", True):
+    stage = ctx.job.params.get("options", {}).get("stage", "all")
+    pairs = accepted_pairs(project, stage)
+    if stage == "all":
         have = {view.id for view, _ in pairs}
         latest_model: dict[int, tuple[ItemView, dict]] = {}
         rows = db.session.execute(select(Annotation, Item).join(Item, Item.id == Annotation.item_id).where(
@@ -184,14 +216,16 @@ def export(ctx: JobContext) -> dict:
             .order_by(Annotation.id)).all()
         for ann, item in rows:
             if item.id not in have:
-                latest_model[item.id] = (item_view(item), ann.payload)
+                view = item_view(item)
+                view.provenance = _provenance(ann, {})
+                latest_model[item.id] = (view, ann.payload)
         pairs += list(latest_model.values())
     pairs.sort(key=lambda pair: pair[0].id)
     db.session.commit()  # end the reads before progress() writes (see preannotate)
     ctx.progress(len(pairs) // 2, max(1, len(pairs)))
     out_dir = current_app.config["EXPORT_DIR"]
     os.makedirs(out_dir, exist_ok=True)
-    final = os.path.join(out_dir, f"export-{ctx.job.id}.{exporter.extension}")
+    final = os.path.join(out_dir, f"export-{ctx.job.id}.{exporter.extension.lstrip('.')}")
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".partial-")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -200,8 +234,11 @@ def export(ctx: JobContext) -> dict:
     except BaseException:
         os.unlink(tmp)
         raise
-    return {"file": os.path.basename(final), "format": fmt, "items": len(pairs), "media_type": exporter.media_type,
-            "size": os.path.getsize(final)}
+    origins: dict[str, int] = {}
+    for view, _ in pairs:
+        origins[view.provenance["origin"]] = origins.get(view.provenance["origin"], 0) + 1
+    return {"file": os.path.basename(final), "format": fmt, "stage": stage, "items": len(pairs),
+            "origins": origins, "media_type": exporter.media_type, "size": os.path.getsize(final)}
 
 
 def ontology_load(ctx: JobContext) -> dict:

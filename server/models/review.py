@@ -44,6 +44,8 @@ class AnnotationDraft(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     stage: Mapped[str] = mapped_column(String(16), nullable=False)
     payload: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    # What the payload cannot say, for the page to restore exactly (e.g. ids of model suggestions still undecided).
+    ui_state: Mapped[dict | None] = mapped_column(JSONType)
     revision: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     base_annotation_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id", ondelete="SET NULL"))
     base_version: Mapped[int | None] = mapped_column(Integer)

@@ -41,14 +41,15 @@ def project(project_id: int):
     modality = registry.get(proj.modality)
     stmt = select(Item).where(Item.project_id == proj.id)
     stage = request.args.get("stage")
-    if stage in {"annotate", "review", "adjudicate", "done"}:
+    if stage in {"annotate", "routing", "review", "adjudicate", "done"}:
         stmt = stmt.where(Item.stage == stage)
     items, next_cursor = page(db.session, stmt, Item.id, 50, request.args.get("cursor"))
     stages = dict(db.session.execute(select(Item.stage, func.count()).where(Item.project_id == proj.id)
                                      .group_by(Item.stage)).all())
     return render_template("project.html", project=proj, role=role, modality=modality.describe(), items=items,
                            next_cursor=next_cursor, stages=stages, stage=stage,
-                           can_manage=can(role, "items.upload"), can_review=can(role, "review.decide"))
+                           can_manage=can(role, "items.upload"), can_review=can(role, "review.decide"),
+                           can_dashboard=can(role, "agreement.view"), can_settings=can(role, "project.edit"))
 
 
 @web_bp.get("/projects/<int:project_id>/annotate")

@@ -21,6 +21,14 @@ def dashboard_page(project_id: int):
     return render_template("dashboard.html", project=project, role=role, can_quality=can(role, "quality.view"))
 
 
+@web_bp.get("/projects/<int:project_id>/settings")
+def settings_page(project_id: int):
+    project, role = require_project(project_id, "project.edit")
+    modality = registry.get(project.modality)
+    return render_template("settings.html", project=project, role=role, modality=modality.describe(),
+                           can_members=can(role, "members.edit"))
+
+
 @web_bp.get("/ontologies")
 def ontologies_page():
     return render_template("ontologies.html")

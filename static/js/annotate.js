@@ -1,5 +1,7 @@
 // Generic annotation page: takes the next item (or a chosen one), mounts the modality's UI module, saves.
-import { api, toast, h } from './api.js';
+// Work protection lives here, once for every modality: autosaved server-side drafts, undo/redo of every edit,
+// a prompt before leaving with unsaved edits, a session kept alive by activity, and a re-login that keeps edits.
+import { api, toast, h, hooks, setCsrf } from './api.js';
 
 const root = document.getElementById('annotator');
 const projectId = root.dataset.projectId;
@@ -7,36 +9,164 @@ const stage = root.dataset.stage;
 const labelConfig = JSON.parse(document.getElementById('label-config').textContent);
 const status = document.getElementById('annotator-status');
 const view = document.getElementById('item-view');
+const saveState = document.getElementById('save-state');
+const notices = document.getElementById('annotator-notices');
+const AUTOSAVE_MS = 1500;
+const HISTORY_LIMIT = 200;
+
+let modality = null;
 let ui = null;
-let current = null;  // {item, mine}
+let current = null;  // {item, mine, draftRevision}
 let started = 0;
 let busy = false;  // one save at a time: a second Ctrl+Enter must not post the same annotation twice
+let history = [];  // snapshots (JSON strings), oldest first; the last one is what is on screen
+let future = [];  // undone snapshots, for redo
+let savedSnapshot = null;  // what the server holds (annotation or draft)
+let autosaveTimer = null;
+let saving = null;  // the autosave in flight
+let lastServerContact = Date.now();
+let lastActivity = Date.now();
+let idleTimeoutS = 1800;
+let sessionLost = false;
+
+function snapshotOf(instance) {
+  if (!instance) return null;
+  if (instance.snapshot) return JSON.stringify(instance.snapshot());
+  try { return JSON.stringify({ payload: instance.value(), pending: [] }); } catch (_) { return null; }
+}
+const dirty = () => Boolean(ui) && history.length > 0 && history[history.length - 1] !== savedSnapshot;
+
+function setSaveState(text, kind = '') {
+  saveState.textContent = text;
+  saveState.className = `save-state ${kind}`;
+}
+
+function mountSnapshot(snap, fromModel = false) {
+  if (ui && ui.destroy) ui.destroy();
+  const state = snap ? JSON.parse(snap) : null;
+  ui = modality.mount(view, { item: current.item, labelConfig, stage, initial: state ? state.payload : null,
+    pending: state ? state.pending : [], fromModel, annotations: current.annotations });
+}
 
 async function load(itemId) {
-  const modality = await import(root.dataset.uiModule);
+  modality = modality || await import(root.dataset.uiModule);
   let item;
   if (itemId) item = await api('GET', `/items/${itemId}`);
   else item = await api('GET', `/projects/${projectId}/next?stage=${stage}`);
+  notices.replaceChildren();
+  if (ui && ui.destroy) ui.destroy();
+  ui = null;
+  history = []; future = []; savedSnapshot = null;
   if (!item) {
     current = null;  // else Ctrl+Enter would submit the last item again
-    ui = null;
     view.hidden = true;
     view.replaceChildren();
     status.textContent = 'Nothing left for you in this queue. Thank you!';
     document.getElementById('submit').disabled = true;
     document.getElementById('skip').disabled = true;
+    setSaveState('');
     return;
   }
-  const anns = (await api('GET', `/items/${item.id}/annotations`)).items;
+  const [anns, draft, comments] = await Promise.all([
+    api('GET', `/items/${item.id}/annotations`).then((r) => r.items),
+    api('GET', `/items/${item.id}/draft?stage=${stage}`),
+    api('GET', `/projects/${projectId}/comments?limit=100`).then((r) => r.items.filter((c) => c.item_id === item.id)),
+  ]);
   const me = document.querySelector('.who').textContent;
   const mine = anns.find((a) => a.author === me && a.stage === stage && a.source === 'human');
-  const draft = anns.filter((a) => a.source === 'model' || a.source === 'import' || a.author === null).pop();
-  current = { item, mine };
+  const model = anns.filter((a) => a.source === 'model' || a.source === 'import' || a.author === null).pop();
+  current = { item, mine, annotations: anns, draftRevision: draft ? draft.revision : 0 };
   status.textContent = `Item #${item.id}${item.name ? ` · ${item.name}` : ''}${mine ? ` · your version ${mine.version}` : ''}`;
+  showComments(comments);
   view.hidden = false;
-  ui = modality.mount(view, { item, labelConfig, stage, initial: mine ? mine.payload : (draft ? draft.payload : null),
-    fromModel: !mine && Boolean(draft), annotations: anns });
+  if (draft) {
+    mountSnapshot(JSON.stringify({ payload: draft.payload, pending: (draft.ui_state || {}).pending || [] }));
+    savedSnapshot = snapshotOf(ui);
+    notices.append(h('p', { class: 'notice', id: 'draft-restored' },
+      `Restored your unsaved edits from ${new Date(draft.updated_at).toLocaleString()}. `,
+      h('button', { type: 'button', class: 'link', id: 'discard-draft', onclick: discardDraft }, 'Discard them')));
+  } else {
+    ui = modality.mount(view, { item, labelConfig, stage, initial: mine ? mine.payload : (model ? model.payload : null),
+      fromModel: !mine && Boolean(model), annotations: anns });
+    savedSnapshot = snapshotOf(ui);
+  }
+  history = [snapshotOf(ui)];
+  setSaveState(draft ? 'Draft restored' : 'No unsaved edits');
   started = performance.now();
+}
+
+function showComments(comments) {
+  const sent = comments.filter((c) => c.kind === 'send_back');
+  if (!comments.length) return;
+  const latest = sent[sent.length - 1];
+  const box = h('div', { class: 'notice warn', id: 'send-back' },
+    latest ? h('strong', {}, `Sent back by ${latest.from}: `) : h('strong', {}, 'Comments on this item: '),
+    latest ? latest.text : '',
+    h('details', {}, h('summary', {}, `All comments (${comments.length})`),
+      h('ul', { class: 'comment-thread' }, comments.map((c) => h('li', {},
+        h('span', { class: 'muted' }, `${c.from || '?'} · ${c.kind} · ${new Date(c.created_at).toLocaleString()}: `), c.text)))));
+  notices.append(box);
+}
+
+// ------------------------------------------------------------------------------------ edits, undo and autosave
+function noteChange() {
+  if (!ui || !current) return;
+  const snap = snapshotOf(ui);
+  if (snap === null || snap === history[history.length - 1]) return;
+  history.push(snap);
+  if (history.length > HISTORY_LIMIT) history.shift();
+  future = [];
+  scheduleAutosave();
+}
+
+function undo() {
+  if (history.length < 2) { toast('Nothing to undo'); return; }
+  future.push(history.pop());
+  mountSnapshot(history[history.length - 1]);
+  scheduleAutosave();
+}
+
+function redo() {
+  if (!future.length) { toast('Nothing to redo'); return; }
+  history.push(future.pop());
+  mountSnapshot(history[history.length - 1]);
+  scheduleAutosave();
+}
+
+function scheduleAutosave() {
+  clearTimeout(autosaveTimer);
+  if (!dirty()) { setSaveState('No unsaved edits'); return; }
+  setSaveState('Unsaved edits…', 'pending');
+  autosaveTimer = setTimeout(autosave, AUTOSAVE_MS);
+}
+
+async function autosave() {
+  if (!current || !dirty() || sessionLost) return;
+  if (saving) { await saving; return autosave(); }
+  const snap = history[history.length - 1];
+  const state = JSON.parse(snap);
+  const item = current.item;
+  saving = api('PUT', `/items/${item.id}/draft`, {
+    stage, payload: state.payload, ui_state: { pending: state.pending }, revision: current.draftRevision,
+    base_annotation_id: current.mine ? current.mine.id : null, base_version: current.mine ? current.mine.version : null,
+  }).then((draft) => {
+    if (current && current.item.id === item.id) {
+      current.draftRevision = draft.revision;
+      savedSnapshot = snap;
+      lastServerContact = Date.now();
+      setSaveState(dirty() ? 'Unsaved edits…' : `Draft saved ${new Date().toLocaleTimeString()}`, dirty() ? 'pending' : 'ok');
+    }
+  }).catch((e) => {
+    if (e.status !== 401) setSaveState(`Draft not saved: ${e.message}`, 'error');
+  }).finally(() => { saving = null; });
+  return saving;
+}
+
+async function discardDraft() {
+  if (!current) return;
+  await api('DELETE', `/items/${current.item.id}/draft?stage=${stage}`);
+  history = []; savedSnapshot = null;
+  await load(current.item.id);
 }
 
 async function submit() {
@@ -44,6 +174,7 @@ async function submit() {
   let payload;
   try { payload = ui.value(); } catch (e) { toast(e.message, 'error'); return; }
   busy = true;
+  clearTimeout(autosaveTimer);
   const spent = Math.round(performance.now() - started);
   try {
     if (current.mine) {
@@ -51,10 +182,14 @@ async function submit() {
     } else {
       await api('POST', `/items/${current.item.id}/annotations`, { payload, stage, status: 'submitted', time_spent_ms: spent });
     }
+    savedSnapshot = history[history.length - 1];
     toast('Saved');
     root.dataset.itemId = '';
     await load(null);
-  } catch (e) { toast(e.message, 'error'); } finally { busy = false; }
+  } catch (e) {
+    if (e.status !== 401) toast(e.message, 'error');
+    else toast('Your session ended: log in again below; your edits are kept.', 'error');
+  } finally { busy = false; }
 }
 
 async function skip() {
@@ -67,8 +202,84 @@ async function skip() {
   } catch (e) { toast(e.message, 'error'); }
 }
 
+// ----------------------------------------------------------------------------------------- session upkeep
+function showRelogin() {
+  if (document.getElementById('relogin')) return;
+  sessionLost = true;
+  const user = h('input', { id: 'relogin-username', autocomplete: 'username', value: document.querySelector('.who').textContent });
+  const pass = h('input', { id: 'relogin-password', type: 'password', autocomplete: 'current-password' });
+  const error = h('p', { class: 'error small', id: 'relogin-error' });
+  const form = h('form', { class: 'card relogin', id: 'relogin' },
+    h('h2', {}, 'Your session ended'),
+    h('p', {}, 'Your edits are still here. Log in again to keep working; nothing is lost.'),
+    h('label', {}, 'Username ', user), h('label', {}, 'Password ', pass), error,
+    h('button', { class: 'primary', type: 'submit' }, 'Log in and continue'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const out = await api('POST', '/session', { username: user.value, password: pass.value });
+      setCsrf(out.csrf_token);
+      idleTimeoutS = out.idle_timeout_s;
+      sessionLost = false;
+      lastServerContact = Date.now();
+      form.remove();
+      document.getElementById('expiry-warning')?.remove();
+      toast('Logged in again; saving your edits');
+      if (dirty()) await autosave();
+    } catch (err) { error.textContent = err.message; }
+  });
+  root.prepend(form);
+  pass.focus();
+}
+
+async function keepAlive() {
+  try {
+    const me = await api('GET', '/me');
+    idleTimeoutS = me.idle_timeout_s || idleTimeoutS;
+    lastServerContact = Date.now();
+    document.getElementById('expiry-warning')?.remove();
+  } catch (_) { /* a 401 shows the re-login dialog */ }
+}
+
+function checkSession() {
+  if (sessionLost) return;
+  const idleFor = (Date.now() - lastServerContact) / 1000;
+  // In-page activity counts as activity: it renews the server's idle timer.
+  if (lastActivity > lastServerContact && idleFor > 60) { keepAlive(); return; }
+  const left = idleTimeoutS - idleFor;
+  if (left < 120 && !document.getElementById('expiry-warning')) {
+    root.prepend(h('p', { class: 'notice warn', id: 'expiry-warning' },
+      'Your session ends in under 2 minutes of inactivity. ',
+      h('button', { type: 'button', id: 'stay-signed-in', onclick: keepAlive }, 'Stay signed in')));
+  }
+}
+
+hooks.unauthorized = showRelogin;
+for (const kind of ['keydown', 'pointerdown', 'input', 'change']) {
+  document.addEventListener(kind, () => { lastActivity = Date.now(); }, true);
+}
+// Modules edit from document-level key handlers and panel widgets: look for a change after every user event.
+for (const kind of ['keyup', 'pointerup', 'change', 'input']) {
+  document.addEventListener(kind, () => setTimeout(noteChange, 0));
+}
+document.addEventListener('keydown', (e) => {
+  const inField = e.target.closest && e.target.closest('input, textarea, select, [contenteditable="true"]');
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { submit(); return; }
+  if (inField || !(e.ctrlKey || e.metaKey)) return;
+  const key = e.key.toLowerCase();
+  if (key === 'z' && !e.shiftKey) { e.preventDefault(); undo(); } else if ((key === 'z' && e.shiftKey) || key === 'y') { e.preventDefault(); redo(); }
+});
+window.addEventListener('beforeunload', (e) => {
+  if (!dirty()) return;
+  autosave();
+  e.preventDefault();
+  e.returnValue = '';  // the browser shows its own "leave site?" prompt
+});
 document.getElementById('submit').addEventListener('click', submit);
 document.getElementById('skip').addEventListener('click', skip);
-document.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) submit(); });
+document.getElementById('undo').addEventListener('click', undo);
+document.getElementById('redo').addEventListener('click', redo);
+setInterval(checkSession, 15_000);
+keepAlive();
 load(root.dataset.itemId || null).catch((e) => { status.textContent = e.message; });
 export { h };

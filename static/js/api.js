@@ -1,5 +1,10 @@
 // Thin client for /api/v1 used by every page: session cookie + CSRF header, JSON errors surfaced as messages.
 const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+export const setCsrf = (token) => { document.querySelector('meta[name="csrf-token"]').content = token; };
+
+// What a page does when its session has ended. Pages holding unsaved work replace this (annotate.js shows a
+// re-login dialog and keeps the edits); the default goes to the login page.
+export const hooks = { unauthorized: () => { window.location.href = '/login?expired=1'; } };
 
 export class ApiError extends Error {
   constructor(status, message, body) { super(message); this.status = status; this.body = body; }
@@ -14,7 +19,7 @@ export async function api(method, path, body) {
   const resp = await fetch(`/api/v1${path}`, opts);
   if (resp.status === 204) return null;
   const data = await resp.json().catch(() => ({}));
-  if (resp.status === 401) { window.location.href = '/login?expired=1'; }
+  if (resp.status === 401 && path !== '/session') hooks.unauthorized();
   if (!resp.ok) throw new ApiError(resp.status, data.error ? data.error.message : `HTTP ${resp.status}`, data);
   return data;
 }

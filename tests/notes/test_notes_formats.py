@@ -2,6 +2,8 @@
 back with each format's own library (spaCy DocBin, bioc, seqeval, json) or a small independent reader."""
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import json
 import re
@@ -425,8 +427,45 @@ def test_export_bioc_read_by_bioc_library():
         _keys(PAYLOAD["spans"], ("start", "end", "label", "layer", "assertion"))
 
 
+HUMAN = {"origin": "reviewer", "gold": True, "reviewed": True, "by": "rev1"}
+REVIEWED = [(dataclasses.replace(ITEM, provenance=HUMAN), PAYLOAD),
+            (dataclasses.replace(OTHER, provenance=HUMAN), OTHER_PAYLOAD)]
+
+
+def test_export_label_studio_model_drafts_are_predictions():
+    draft = dataclasses.replace(ITEM, provenance={"origin": "model", "model_version": "clinical@v3"})
+    [task] = json.loads(_export("label_studio", [(draft, PAYLOAD)]))
+    assert task["annotations"] == [] and task["predictions"][0]["model_version"] == "clinical@v3"
+    assert {r["origin"] for r in task["predictions"][0]["result"] if r["type"] == "labels"} == {"prediction"}
+    [task] = json.loads(_export("label_studio", REVIEWED[:1]))
+    assert task["predictions"] == [] and task["annotations"][0]["ground_truth"] is True
+    assert task["annotations"][0]["meta"]["clinlabel_provenance"]["by"] == "rev1"
+    assert {r["origin"] for r in task["annotations"][0]["result"] if r["type"] == "labels"} == {"manual"}
+
+
+def test_deidentified_export_masks_the_human_phi_layer_only():
+    text = "Patient lives at Devon Dalton (person1@example.org). JVD noted. Seen by Ann Lee."
+    rejected_by_people = text.index("JVD")
+    added = text.index("Ann Lee")
+    payload = {"spans": [{"id": "p1", "start": added, "end": added + 7, "label": "NAME", "layer": "phi"}],
+               "relations": []}
+    reviewed = ItemView(id=3, kind="note", text=text, meta={}, provenance=HUMAN)
+    unreviewed = ItemView(id=4, kind="note", text=text, meta={})
+    detector = _FakeDetector()
+    detector.detect = lambda t: [{"start": rejected_by_people, "end": rejected_by_people + 3, "label": "NAME",
+                                  "layer": "phi"}]
+    data = _export("deid_mask", [(reviewed, payload), (unreviewed, {"spans": [], "relations": []})],
+                   detector_factory=lambda: detector)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        human, model = archive.read("3.txt").decode(), archive.read("4.txt").decode()
+    assert "JVD noted" in human and "Ann Lee" not in human  # people's decisions, not the model's
+    assert "JVD" not in model  # nobody looked: the model's PHI, and the manifest says so
+    assert manifest["phi_from_people"] == [3] and manifest["phi_from_model_no_human_review"] == [4]
+
+
 def test_export_label_studio_tasks():
-    tasks = json.loads(_export("label_studio"))
+    tasks = json.loads(_export("label_studio", REVIEWED))
     assert tasks[0]["data"]["text"] == TEXT
     units = TEXT.encode("utf-16-le")
     regions = [r for r in tasks[0]["annotations"][0]["result"] if r["type"] == "labels"]
@@ -436,7 +475,7 @@ def test_export_label_studio_tasks():
         assert region["from_name"] in ("label", "phi") and len(value["labels"]) == 1
     assert {r["from_name"] for r in regions if r["value"]["labels"] == ["NAME"]} == {"phi"}
     assert any(r["type"] == "relation" for r in tasks[0]["annotations"][0]["result"])
-    round_trip = formats.read_label_studio(_export("label_studio"), "ls.json", CONFIG)
+    round_trip = formats.read_label_studio(_export("label_studio", REVIEWED), "ls.json", CONFIG)
     got = round_trip[0].annotations[0]["spans"]
     assert _keys(got, ("start", "end", "label", "layer", "assertion")) == \
         _keys(PAYLOAD["spans"], ("start", "end", "label", "layer", "assertion"))
@@ -463,7 +502,7 @@ def test_deidentified_export_fails_closed():
         assert sorted(archive.namelist()) == ["7.txt", "manifest.json"]
         manifest = json.loads(archive.read("manifest.json"))
         clean = archive.read("7.txt").decode("utf-8")
-    assert manifest == {"mode": "mask", "exported": [7], "failed_phi_detection": [9]}
+    assert (manifest["mode"], manifest["exported"], manifest["failed_phi_detection"]) == ("mask", [7], [9])
     assert "John Smith" not in clean and "3/4" not in clean and "[NAME]" in clean and "[DATE]" in clean
 
 

@@ -24,6 +24,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('stage', sa.String(length=16), nullable=False),
     sa.Column('payload', JSON, nullable=False),
+    sa.Column('ui_state', JSON, nullable=True),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('base_annotation_id', sa.Integer(), nullable=True),
     sa.Column('base_version', sa.Integer(), nullable=True),

@@ -37,5 +37,7 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
       if (!chosen.size) throw new Error('Choose a label first.');
       return { labels: [...chosen] };
     },
+    snapshot() { return { payload: { labels: [...chosen] }, pending: [] }; },
+    destroy() { if (document.onkeydown === onKey) document.onkeydown = null; container.replaceChildren(); },
   };
 }

@@ -73,7 +73,8 @@ const isSpace = (ch) => /\s/.test(ch);
 
 // ----------------------------------------------------------------------------------------------------- the module
 
-export function mount(container, { item, labelConfig, initial, fromModel }) {
+export function mount(container, { item, labelConfig, initial, fromModel, pending }) {
+  const pendingIds = new Set(pending || []);  // restored draft: model suggestions still undecided
   const text = item.text || '';
   const cps = codePoints(text);
   const config = labelConfig || {};
@@ -120,10 +121,10 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
       assertion: raw.assertion || (layer === 'entity' ? 'present' : undefined),
       concept: cleanConcept(raw.concept), candidates: (raw.candidates || []).filter((c) => c && c.code && c.terminology).map(cleanCandidate),
       attributes: { ...(raw.attributes || {}) }, score: raw.score, section: raw.section,
-      status: fromModel ? 'suggested' : 'accepted', track: 0,
+      status: fromModel || pendingIds.has(String(raw.id)) ? 'suggested' : 'accepted', track: 0,
     };
     spans.set(s.id, s);
-    if (fromModel) pendingByLabel.set(s.label, (pendingByLabel.get(s.label) || 0) + 1);
+    if (s.status === 'suggested') pendingByLabel.set(s.label, (pendingByLabel.get(s.label) || 0) + 1);
   }
   order = [...spans.values()].sort(cmp);
   for (const raw of (initial && Array.isArray(initial.relations) ? initial.relations : [])) {
@@ -791,12 +792,10 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
 
   renderPanel();
 
-  return {
-    value() {
-      const pending = order.filter((s) => s.status === 'suggested').length;
-      if (pending) {
-        throw new Error(`${pending} model suggestion${pending === 1 ? ' is' : 's are'} still pending: accept or reject ${pending === 1 ? 'it' : 'them'} (a / x, or Accept all).`);
-      }
+  const onKey = document.onkeydown;
+  const onSelection = document.onselectionchange;
+
+  function payload() {
       const out = order.map((s) => {
         const o = { id: s.id, start: s.start, end: s.end, label: s.label, layer: s.layer, text: s.text };
         if (s.assertion) o.assertion = s.assertion;
@@ -810,6 +809,52 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
       const rels = [...relations.values()].filter((r) => spans.has(r.head) && spans.has(r.tail))
         .map((r) => ({ id: r.id, type: r.type, head: r.head, tail: r.tail }));
       return { spans: out, relations: rels };
+  }
+
+  return {
+    value() {
+      const pending = order.filter((s) => s.status === 'suggested').length;
+      if (pending) {
+        throw new Error(`${pending} model suggestion${pending === 1 ? ' is' : 's are'} still pending: accept or reject ${pending === 1 ? 'it' : 'them'} (a / x, or Accept all).`);
+      }
+      return payload();
+    },
+    // Everything needed to restore this state exactly (undo, autosaved drafts): suggestions stay suggestions.
+    snapshot() {
+      return { payload: payload(), pending: order.filter((s) => s.status === 'suggested').map((s) => s.id) };
+    },
+    destroy() {
+      if (document.onkeydown === onKey) document.onkeydown = null;
+      if (document.onselectionchange === onSelection) document.onselectionchange = null;
+      container.replaceChildren();
     },
   };
+}
+
+// ------------------------------------------------------------------------------ review page (describeDiff etc.)
+const snippetOf = (item, start, end) => `“${Array.from(item.text || '').slice(start, end).join('')}”`;
+const conceptText = (v) => (v && typeof v === 'object' ? `${v.terminology || ''} ${v.code || ''}`.trim() : String(v));
+
+// One difference from the server's diff in words. Offsets are code points into the text.
+export function describeDiff(d, item, who) {
+  const snippet = d.start !== undefined && d.end !== undefined ? snippetOf(item, d.start, d.end) : '';
+  switch (d.kind) {
+    case 'span_only_in': return `${d.label} ${snippet} marked only by ${who(d.in)}`;
+    case 'label_differs': return `${snippet}: label ${d.values.join(' vs ')}`;
+    case 'assertion_differs': return `${snippet}: assertion ${d.values.join(' vs ')}`;
+    case 'concept_differs': return `${snippet}: concept ${d.values.map(conceptText).join(' vs ')}`;
+    case 'relation_only_in': return `${d.type} relation only in ${who(d.in)}'s version`;
+    default: return d.kind || 'difference';
+  }
+}
+
+// A curation unit is a span position; an option is what one or more versions put there.
+export function describeUnit(unit, item) {
+  return `${unit.layer === 'phi' ? 'PHI ' : ''}${snippetOf(item, unit.start, unit.end)}`;
+}
+
+export function describeOption(option) {
+  if (!option.spans || !option.spans.length) return '(left out)';
+  return option.spans.map((s) => [s.label, s.assertion && s.assertion !== 'present' ? s.assertion : '',
+    s.concept ? conceptText(s.concept) : ''].filter(Boolean).join(' · ')).join(' + ');
 }
