@@ -1,6 +1,9 @@
 """Engine and session handling (SQLAlchemy 2 style, one scoped session per request or task)."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
@@ -8,6 +11,20 @@ from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 
 class Base(DeclarativeBase):
     pass
+
+
+_immediate = contextvars.ContextVar("clinlabel_sqlite_immediate", default=False)
+
+
+@contextlib.contextmanager
+def immediate_writes():
+    """In a worker, transactions begun inside this block take SQLite's write lock up front (BEGIN IMMEDIATE), so
+    a read-then-write waits for the lock instead of failing with "database is locked". Keep the block short."""
+    token = _immediate.set(True)
+    try:
+        yield
+    finally:
+        _immediate.reset(token)
 
 
 def make_engine(url: str, sqlite_immediate: bool = True) -> Engine:
@@ -30,7 +47,7 @@ def make_engine(url: str, sqlite_immediate: bool = True) -> Engine:
             # Web requests take the write lock up front: a deferred transaction that reads and then writes fails
             # with SQLITE_BUSY instead of waiting, and the audit chain's read-then-append must be serialised.
             # Workers begin deferred so their reads never block the web server; they commit before writing.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate or _immediate.get() else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)

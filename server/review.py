@@ -63,9 +63,10 @@ def work_size(item: Item, versions: list[Annotation]) -> int:
     return len(item.text or "") + 20 * units
 
 
-def measure(project: Project, item: Item, versions: list[Annotation]) -> ItemAgreement:
-    """Pairwise agreement of the versions, per layer the modality declares, with the model's draft, and the
-    conflicts a majority merge cannot resolve; stored once per item (incremental)."""
+def assess(project: Project, item: Item, versions: list[Annotation]) -> dict:
+    """Pairwise agreement of the versions, per layer the modality declares, with the model's draft, the
+    conflicts a majority merge cannot resolve, and the merge itself. Reads only: a worker computes this before
+    it takes SQLite's write lock."""
     modality = registry.get(project.modality)
     view = item_view(item)
     names = dict(db.session.execute(select(User.id, User.username).where(
@@ -77,8 +78,8 @@ def measure(project: Project, item: Item, versions: list[Annotation]) -> ItemAgr
     agreement = min((p["metrics"].get("agreement", 0.0) for p in pairs), default=1.0)
     layers = {layer: min((float(p["metrics"].get(key, 0.0)) for p in pairs), default=1.0)
               for layer, key in modality.consensus_layers.items()}
-    conflicts = modality.merge_conflicts([v.payload for v in versions], view, project.label_config) \
-        if len(versions) > 1 else []
+    payloads = [v.payload for v in versions]
+    conflicts = modality.merge_conflicts(payloads, view, project.label_config) if len(versions) > 1 else []
     draft = latest_model_draft(item.id)
     model_agreement = None
     if draft is not None and versions:
@@ -94,15 +95,24 @@ def measure(project: Project, item: Item, versions: list[Annotation]) -> ItemAgr
         reasons.append(f"{len(conflicts)} tie(s) for a person to resolve")
     if model_agreement is not None and model_agreement < 1.0:
         reasons.append(f"humans and model ({draft.model_version}) agree {model_agreement:.0%}")
+    merged = modality.merge(payloads, view, project.label_config) if len(versions) > 1 and not conflicts else None
+    return {"pairs": pairs, "agreement": agreement, "layers": layers, "conflicts": len(conflicts),
+            "model_agreement": model_agreement, "reason": ("; ".join(reasons) or "full agreement")[:300],
+            "merged": merged, "versions": sorted((v.id, v.version) for v in versions)}
+
+
+def measure(project: Project, item: Item, assessment: dict) -> ItemAgreement:
+    """Store an assessment once per item (incremental: dashboards aggregate these rows)."""
+    a = assessment
     row = db.session.execute(select(ItemAgreement).where(ItemAgreement.item_id == item.id)).scalar_one_or_none()
     if row is None:
-        row = ItemAgreement(project_id=project.id, item_id=item.id, agreement=agreement, pairs=pairs)
+        row = ItemAgreement(project_id=project.id, item_id=item.id, agreement=a["agreement"], pairs=a["pairs"])
         db.session.add(row)
-    row.agreement, row.model_agreement, row.pairs = agreement, model_agreement, pairs
-    row.layers, row.conflicts = layers, len(conflicts)
-    row.reason, row.created_at = ("; ".join(reasons) or "full agreement")[:300], utcnow()
+    row.agreement, row.model_agreement, row.pairs = a["agreement"], a["model_agreement"], a["pairs"]
+    row.layers, row.conflicts, row.reason, row.created_at = a["layers"], a["conflicts"], a["reason"], utcnow()
     # The review queue takes the riskiest items first: disagreement between people, or with the model.
-    item.priority = min(agreement, *layers.values(), model_agreement if model_agreement is not None else 1.0)
+    model = a["model_agreement"] if a["model_agreement"] is not None else 1.0
+    item.priority = min(a["agreement"], *a["layers"].values(), model)
     return row
 
 
@@ -130,10 +140,10 @@ def after_submission(project: Project, item: Item, stage: str) -> bool:
     return False
 
 
-def route(project: Project, item: Item, versions: list[Annotation]) -> str:
+def route(project: Project, item: Item, versions: list[Annotation], assessment: dict | None = None) -> str:
     """k versions are in: measure them, then gold by honest consensus, or review, or adjudication."""
     workflow = merged_workflow(project.workflow, None)
-    measured = measure(project, item, versions)
+    measured = measure(project, item, assessment or assess(project, item, versions))
     if len(versions) == 1:
         if workflow["peer_review"]:
             item.stage = "review"
@@ -142,9 +152,11 @@ def route(project: Project, item: Item, versions: list[Annotation]) -> str:
         return item.stage
     layers = measured.layers or {}
     agreed = all(value >= layer_threshold(workflow, layer) for layer, value in layers.items())
+    merged = (assessment or {}).get("merged")
     if workflow["auto_consensus"] and agreed and not measured.conflicts and not workflow["peer_review"]:
-        modality = registry.get(project.modality)
-        merged = modality.merge([v.payload for v in versions], item_view(item), project.label_config)
+        if merged is None:
+            modality = registry.get(project.modality)
+            merged = modality.merge([v.payload for v in versions], item_view(item), project.label_config)
         make_gold(project, item, merged, None, "consensus", None)
         return item.stage
     rule = workflow["adjudication"]
@@ -166,15 +178,29 @@ def start_routing(project: Project, item: Item, actor: str, user_id: int | None)
 
 def route_job(ctx) -> dict:
     """The `route` job: agreement, consensus and routing of one large item, outside any web request."""
-    item = db.session.get(Item, ctx.job.params["item"])
+    from server.db import immediate_writes
+
+    item_id = ctx.job.params["item"]
+    item = db.session.get(Item, item_id)
     if item is None or item.stage != "routing":
-        return {"item": ctx.job.params["item"], "skipped": "not awaiting routing"}
+        return {"item": item_id, "skipped": "not awaiting routing"}
     project = db.session.get(Project, item.project_id)
     versions = latest_human_versions(item.id)
-    stage = route(project, item, versions) if versions else "annotate"
-    item.stage = stage
-    db.session.commit()
-    return {"item": item.id, "stage": stage}
+    assessment = assess(project, item, versions) if versions else None
+    db.session.commit()  # the seconds of computing above held no lock; the writes below take it briefly
+    with immediate_writes():
+        db.session.expire_all()  # re-read inside the lock, not from the identity map
+        item = db.session.get(Item, item_id)
+        versions = latest_human_versions(item_id)
+        if item is None or item.stage != "routing":
+            db.session.rollback()
+            return {"item": item_id, "skipped": "not awaiting routing"}
+        if assessment is None or assessment["versions"] != sorted((v.id, v.version) for v in versions):
+            assessment = None  # a version changed meanwhile: measure again, inside the lock
+        stage = route(project, item, versions, assessment) if versions else "annotate"
+        item.stage = stage
+        db.session.commit()
+    return {"item": item_id, "stage": stage}
 
 
 def reopen_for_review(project: Project, item: Item, annotation: Annotation) -> None:

@@ -14,8 +14,10 @@ function jobRow(job) {
     : null;
   const download = job.kind === 'export' && job.status === 'succeeded'
     ? h('a', { href: `/api/v1/exports/${job.id}/file`, class: 'download' }, 'Download') : null;
+  const opts = (job.params && job.params.options) || {};
+  const what = job.kind === 'export' ? `export · ${job.params.format} · ${opts.stage || 'all'}` : job.kind;
   return h('tr', { id: `job-${job.id}`, dataset: { status: job.status } },
-    h('td', {}, `#${job.id}`), h('td', {}, job.kind),
+    h('td', {}, `#${job.id}`), h('td', { class: 'job-kind' }, what),
     h('td', { class: `status-${job.status}` }, job.status, job.error ? ` — ${job.error}` : ''),
     h('td', {}, bar, ` ${job.progress}%`), h('td', {}, cancel, download));
 }
@@ -73,8 +75,9 @@ if (canManage) {
   document.getElementById('start-fit').addEventListener('click', () => startJob('fit'));
   document.getElementById('start-export').addEventListener('click', async () => {
     const format = document.getElementById('export-format').value;
+    const stage = document.getElementById('export-stage').value;
     try {
-      const job = await api('POST', `/projects/${projectId}/exports`, { format, options: {} });
+      const job = await api('POST', `/projects/${projectId}/exports`, { format, options: { stage } });
       toast(`Export #${job.id} queued`);
       refreshJobs();
     } catch (e) { toast(e.message, 'error'); }
