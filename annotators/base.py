@@ -176,6 +176,11 @@ class Modality(ABC):
     def merge(self, payloads: Sequence[dict], item: Any, label_config: dict) -> dict:
         """Auto-consensus: one payload from several that agree."""
 
+    def limit_suggestions(self, payload: dict, limit: int) -> tuple[dict, int]:
+        """At most `limit` units of a model draft, the most confident kept: (payload, units dropped). A draft of
+        50,000 suggestions is not reviewable by a person; the annotator is told what was left out."""
+        return payload, 0
+
     # Layers auto-consensus checks separately: layer name -> key of `agree`'s result. Every layer must reach the
     # workflow's threshold (a per-layer threshold where the project sets one) before versions merge unattended.
     consensus_layers: dict[str, str] = {"overall": "agreement"}
@@ -277,7 +282,32 @@ def _validate(instance: Any, schema: dict, what: str) -> None:
     if errors:
         first = errors[0]
         where = "/".join(str(p) for p in first.absolute_path) or "(root)"
-        raise ValueError(f"{what} invalid at {where}: {first.message[:300]}")
+        raise ValueError(f"{what} invalid at {where}: {_safe_message(first)}")
+
+
+def _safe_message(error: jsonschema.ValidationError) -> str:
+    """What is wrong, without repeating the offending value: a payload's strings are note text (PHI)."""
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    size = len(value) if isinstance(value, (list, str, dict)) else None
+    if kind in ("maxItems", "maxProperties"):
+        return f"has {size} entries; the limit is {expected} per item"
+    if kind == "minItems":
+        return f"has {size} entries; at least {expected} needed"
+    if kind == "maxLength":
+        return f"is {size} characters long; the limit is {expected}"
+    if kind == "minLength":
+        return f"is {size} characters long; at least {expected} needed"
+    if kind == "type":
+        return f"must be of type {expected}, not {type(value).__name__}"
+    if kind in ("enum", "const"):
+        return f"must be one of {list(expected) if kind == 'enum' else [expected]}"[:300]
+    if kind == "pattern":
+        return f"does not match the pattern {expected}"[:300]
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+        return f"must satisfy {kind} {expected}"
+    if kind in ("required", "additionalProperties", "dependentRequired"):
+        return error.message[:300]  # names properties of the schema or keys, not values
+    return f"fails the schema's {kind!r} rule"
 
 
 class UnknownModality(LookupError):

@@ -74,7 +74,7 @@ def agreement_at_scale(n: int) -> dict:
             ids = [i for (i,) in db.session.query(Item.id).filter(Item.project_id == pid).order_by(Item.id)]
             anns, measured = [], []
             from server.models import Project
-            from server.review import measure
+            from server.review import assess, measure
 
             for item_id, (_, pa, pb) in zip(ids, rows):
                 anns.append({"item_id": item_id, "project_id": pid, "author_id": a_id, "source": "human",
@@ -89,7 +89,7 @@ def agreement_at_scale(n: int) -> dict:
             from server.review import latest_human_versions
 
             for item in db.session.query(Item).filter(Item.project_id == pid).yield_per(500):
-                measure(proj, item, latest_human_versions(item.id))
+                measure(proj, item, assess(proj, item, latest_human_versions(item.id)))
             db.session.commit()
             per_item_fill = time.perf_counter() - t0
         start = time.perf_counter()

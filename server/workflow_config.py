@@ -14,6 +14,7 @@ DEFAULT_WORKFLOW = {
     "lease_minutes": 60,
     "auto_preannotate": False,
     "consensus_layer_thresholds": {},
+    "max_suggestions_per_item": 5000,
     "adjudication_layer_thresholds": {},
 }
 

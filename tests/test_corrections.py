@@ -188,3 +188,27 @@ def test_exports_filter_by_stage_and_carry_provenance(app, admin, make_member):
     assert counts["gold"] == counts["reviewed"] == {gold_id: "consensus"}
     assert counts["all"] == {gold_id: "consensus", raw_id: "model"}
     assert admin.post(f"/projects/{pid}/exports", {"format": "jsonl", "options": {"stage": "x"}})[0] == 400
+
+
+def test_model_suggestions_are_capped_per_item_with_a_note(app, admin, make_member):
+    from annotators.base import registry
+
+    notes = registry.get("notes")
+    spans = [{**span(f"s{i}", "fever", "PROBLEM"), "id": f"s{i}", "score": i / 100} for i in range(30)]
+    payload = {"spans": spans, "relations": [{"id": "r1", "type": "dosage", "head": "s0", "tail": "s29"}]}
+    limited, dropped = notes.limit_suggestions(payload, 10)
+    assert dropped == 20 and [s["id"] for s in limited["spans"]] == [f"s{i}" for i in range(20, 30)]
+    assert limited["relations"] == []  # s0 was left out
+    status, body = admin.post("/projects", {"name": "x", "modality": "notes",
+                                            "workflow": {"max_suggestions_per_item": 1}})
+    assert status == 400 and "max_suggestions_per_item" in str(body)
+
+
+def test_validation_errors_never_repeat_note_text(admin, make_member):
+    pid, a, _, _ = notes_project(admin, make_member)
+    _, created = admin.post(f"/projects/{pid}/items", [{"text": NOTE, "name": "n"}])
+    item_id = created["created"][0]["id"]
+    bad = {"spans": [{**MODEL[0], "start": "John Carter"}], "relations": []}
+    status, body = a.put(f"/items/{item_id}/draft", {"payload": bad, "revision": 0})
+    assert status == 400 and "John" not in body["error"]["message"]
+    assert "must be of type integer" in body["error"]["message"]

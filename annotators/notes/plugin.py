@@ -113,6 +113,18 @@ class NotesModality(Modality):
     def merge_conflicts(self, payloads, item, label_config: dict) -> list[dict]:
         return consensus.merge_report(payloads)[1]
 
+    def limit_suggestions(self, payload: dict, limit: int) -> tuple[dict, int]:
+        spans = payload.get("spans", [])
+        if len(spans) <= limit:
+            return payload, 0
+        ranked = sorted(range(len(spans)), key=lambda i: -(spans[i].get("score") if spans[i].get("score") is not None
+                                                           else 1.0))
+        keep = sorted(ranked[:limit])
+        kept = [spans[i] for i in keep]
+        ids = {s["id"] for s in kept}
+        relations = [r for r in payload.get("relations", []) if r["head"] in ids and r["tail"] in ids]
+        return {**payload, "spans": kept, "relations": relations}, len(spans) - len(kept)
+
     def curation_units(self, payloads, item, label_config: dict) -> list[dict]:
         return consensus.curation_units(payloads)
 

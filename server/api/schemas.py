@@ -40,6 +40,7 @@ class WorkflowIn(Schema):
     ordering = fields.String(validate=OneOf(["import", "random", "uncertain"]))
     lease_minutes = fields.Integer(validate=Range(1, 24 * 60))
     auto_preannotate = fields.Boolean()
+    max_suggestions_per_item = fields.Integer(validate=Range(10, 100_000))
     # Per layer the modality declares (e.g. notes: entities, assertion, concepts, relations, phi); a layer left
     # out uses the project-wide threshold.
     consensus_layer_thresholds = fields.Dict(keys=fields.String(validate=Length(max=40)),

@@ -13,6 +13,7 @@ from annotators.base import ItemView, registry
 from server.extensions import db
 from server.jobs.runner import JobContext, JobFailed
 from server.models import Annotation, Item, ModelVersion, Project
+from server.workflow_config import merged_workflow
 
 BATCH = 64
 
@@ -98,6 +99,8 @@ def preannotate(ctx: JobContext) -> dict:
     count = select(func.count()).select_from(Item).where(Item.project_id == project.id, Item.status == "ready")
     total = db.session.execute(count.where(Item.id.in_(selection)) if selection else count).scalar_one()
     written = done = last_id = 0
+    limit = int(merged_workflow(project.workflow, None)["max_suggestions_per_item"])
+    limited: list[dict] = []
     while True:
         items = db.session.execute(stmt.where(Item.id > last_id).order_by(Item.id).limit(BATCH)).scalars().all()
         if not items:
@@ -109,10 +112,17 @@ def preannotate(ctx: JobContext) -> dict:
         for annotator in annotators:
             key = f"{annotator.name}@{annotator.version}"
             for pred in annotator.predict(views):
-                payload = modality.validate_payload(pred.payload, project.label_config)
+                payload, dropped = modality.limit_suggestions(pred.payload, limit)
+                payload = modality.validate_payload(payload, project.label_config)
+                note = None
+                if dropped:
+                    limited.append({"item": pred.item_id, "dropped": dropped})
+                    note = (f"The model proposed {dropped + limit:,} suggestions; the {limit:,} most confident are "
+                            f"shown (per-item limit: workflow setting max_suggestions_per_item).")
                 rows.append({"item_id": pred.item_id, "project_id": project.id, "source": "model",
                              "stage": "annotate", "status": "draft", "payload": payload, "score": pred.score,
-                             "model_version": key, "version": 1, "idempotency_key": f"pre:{pred.item_id}:{key}"})
+                             "model_version": key, "version": 1, "idempotency_key": f"pre:{pred.item_id}:{key}",
+                             "comment": note})
                 if pred.item_updates.get("deid_state") in ("done", "failed"):
                     updates[pred.item_id] = pred.item_updates["deid_state"]
                 if pred.score is not None:
@@ -125,7 +135,8 @@ def preannotate(ctx: JobContext) -> dict:
         db.session.commit()
         done += len(items)
         ctx.progress(done, total)
-    return {"items": done, "annotations_written": written, "device": device, "model_versions": versions}
+    return {"items": done, "annotations_written": written, "device": device, "model_versions": versions,
+            "limited": limited[:100], "items_limited": len(limited)}
 
 
 def accepted_pairs(project: Project, stage: str = "reviewed") -> list[tuple[ItemView, dict]]:

@@ -86,6 +86,7 @@ async function load(itemId) {
       `Restored your unsaved edits from ${new Date(draft.updated_at).toLocaleString()}. `,
       h('button', { type: 'button', class: 'link', id: 'discard-draft', onclick: discardDraft }, 'Discard them')));
   } else {
+    if (!mine && model && model.comment) notices.append(h('p', { class: 'notice', id: 'model-note' }, model.comment));
     ui = modality.mount(view, { item, labelConfig, stage, initial: mine ? mine.payload : (model ? model.payload : null),
       fromModel: !mine && Boolean(model), annotations: anns });
     savedSnapshot = snapshotOf(ui);
@@ -119,7 +120,14 @@ function noteChange() {
   scheduleAutosave();
 }
 
+// Snapshots cost a walk over every span: look for a change once the person pauses, and right before undo, redo,
+// submit or leaving, not on every keystroke of a 50,000-span note.
+let changeTimer = null;
+function scheduleChangeCheck() { clearTimeout(changeTimer); changeTimer = setTimeout(noteChange, 250); }
+function flushChange() { clearTimeout(changeTimer); noteChange(); }
+
 function undo() {
+  flushChange();
   if (history.length < 2) { toast('Nothing to undo'); return; }
   future.push(history.pop());
   mountSnapshot(history[history.length - 1]);
@@ -127,6 +135,7 @@ function undo() {
 }
 
 function redo() {
+  flushChange();
   if (!future.length) { toast('Nothing to redo'); return; }
   history.push(future.pop());
   mountSnapshot(history[history.length - 1]);
@@ -174,6 +183,7 @@ async function submit() {
   let payload;
   try { payload = ui.value(); } catch (e) { toast(e.message, 'error'); return; }
   busy = true;
+  flushChange();
   clearTimeout(autosaveTimer);
   const spent = Math.round(performance.now() - started);
   try {
@@ -260,7 +270,7 @@ for (const kind of ['keydown', 'pointerdown', 'input', 'change']) {
 }
 // Modules edit from document-level key handlers and panel widgets: look for a change after every user event.
 for (const kind of ['keyup', 'pointerup', 'change', 'input']) {
-  document.addEventListener(kind, () => setTimeout(noteChange, 0));
+  document.addEventListener(kind, scheduleChangeCheck);
 }
 document.addEventListener('keydown', (e) => {
   const inField = e.target.closest && e.target.closest('input, textarea, select, [contenteditable="true"]');
@@ -270,6 +280,7 @@ document.addEventListener('keydown', (e) => {
   if (key === 'z' && !e.shiftKey) { e.preventDefault(); undo(); } else if ((key === 'z' && e.shiftKey) || key === 'y') { e.preventDefault(); redo(); }
 });
 window.addEventListener('beforeunload', (e) => {
+  flushChange();
   if (!dirty()) return;
   autosave();
   e.preventDefault();
