@@ -189,9 +189,24 @@ def test_settings_page_changes_the_workflow_and_members(browser, team, token, tm
     page.once("dialog", lambda d: d.accept())
     page.locator("#members tr[data-username='ann_b'] button.remove-member").click()
     expect(page.locator("#members tr[data-username='ann_b']")).to_have_count(0)
+    # the label configuration through its form, not a schema dump
+    expect(page.locator("#entity-labels-table tr.editor-row")).to_have_count(9)
+    page.click("#entity-labels-add")
+    row = page.locator("#entity-labels-table tr.editor-row").last
+    row.locator("input.col-name").fill("PROBLEM")  # a duplicate: the server says why
+    page.click("#save-label-config")
+    expect(page.locator("#toast")).to_contain_text("unique")
+    row.locator("input.col-name").fill("SYMPTOM")
+    row.locator("input.col-terminologies").fill("hpo")
+    page.fill("#cfg-phi-labels", "NAME, DATE, PHONE")
+    page.click("#save-label-config")
+    expect(page.locator("#toast")).to_contain_text("Labels saved")
     shot(page, tmp_path, "settings")
     context.close()
     assert not problems, problems
+    config = api(live, token, "GET", f"/projects/{pid}")["label_config"]
+    assert config["entity_labels"][-1] == {"name": "SYMPTOM", "terminologies": ["hpo"], "color": "#888888"}
+    assert config["phi_labels"] == ["NAME", "DATE", "PHONE"] and len(config["relation_types"]) == 5
     project = api(live, token, "GET", f"/projects/{pid}")
     assert project["workflow"]["annotators_per_item"] == 3 and project["workflow"]["peer_review"] is True
     assert project["workflow"]["consensus_layer_thresholds"] == {"phi": 1.0}
@@ -241,3 +256,33 @@ def test_a_million_character_note_submits_while_another_user_works(browser, team
     jobs = api(live, token, "GET", f"/projects/{pid}/jobs")["items"]
     assert [j["status"] for j in jobs if j["kind"] == "route"] == ["succeeded"]
     print(f"\n1M-character note, {len(spans)} spans: second submit took {timings['submit_s']:.2f} s")
+
+
+def test_exports_choose_what_to_include_and_annotators_have_a_page(browser, team, token, tmp_path):
+    live = team
+    pid = project_with_team(live, token, "Exports and people", annotators_per_item=1)
+    add_note(live, token, pid, TEXT)
+    add_note(live, token, pid, TEXT + " Again.")
+    submit_as(live, "ann_a", pid, [span(TEXT, "asthma", "PROBLEM")])
+    context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
+    problems: list[str] = []
+    watch(page, problems)
+    page.goto(f"/projects/{pid}")
+    page.select_option("#export-format", "jsonl")
+    page.select_option("#export-stage", "gold")
+    page.click("#start-export")
+    job_row = page.locator("#jobs tbody tr").first
+    expect(job_row.locator(".job-kind")).to_have_text("export · jsonl · gold")
+    expect(job_row.locator("a.download")).to_be_visible()
+    with page.expect_download() as download:
+        job_row.locator("a.download").click()
+    assert ".." not in download.value.suggested_filename
+    lines = open(download.value.path(), encoding="utf-8").read().splitlines()
+    assert len(lines) == 1 and '"origin": "human"' in lines[0]  # gold only: the unannotated note stays out
+    page.click("#dashboard-link")
+    page.locator("#annotators tr[data-user='ann_a'] a.annotator-link").click()
+    expect(page.locator("#annotator-title")).to_have_text("Annotator ann_a")
+    expect(page.locator("#annotator-stats")).to_contain_text("Items submitted in under a second")
+    shot(page, tmp_path, "annotator-page")
+    context.close()
+    assert not problems, problems

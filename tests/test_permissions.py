@@ -90,6 +90,7 @@ WEB = {
     ("/audit", "GET"): row(302, 403, 403, 403, 403, 403, 200),
     ("/projects/<int:project_id>/review", "GET"): row(302, 404, 403, 200, 200, 200, 200),
     ("/projects/<int:project_id>/dashboard", "GET"): row(302, 404, 403, 200, 200, 200, 200),
+    ("/projects/<int:project_id>/annotators/<int:user_id>", "GET"): row(302, 404, 403, 403, 200, 200, 200),
     ("/projects/<int:project_id>/settings", "GET"): row(302, 404, 403, 403, 200, 200, 200),
     ("/ontologies", "GET"): row(302, 200, 200, 200, 200, 200, 200),
 }
@@ -253,7 +254,7 @@ def test_web_permission_matrix(sqlite_app, key):
     failures = []
     for role in ROLES:
         client = sqlite_app.test_client() if role == "anon" else session_client(sqlite_app, role)
-        path = rule.replace("<int:project_id>", str(world.pid))
+        path = rule.replace("<int:project_id>", str(world.pid)).replace("<int:user_id>", "1")
         resp = client.open(path, method=method, data={})
         if not matches(WEB[key][role], resp.status_code):
             failures.append(f"{role}: expected {WEB[key][role]}, got {resp.status_code}")

@@ -21,11 +21,18 @@ def dashboard_page(project_id: int):
     return render_template("dashboard.html", project=project, role=role, can_quality=can(role, "quality.view"))
 
 
+@web_bp.get("/projects/<int:project_id>/annotators/<int:user_id>")
+def annotator_page(project_id: int, user_id: int):
+    project, role = require_project(project_id, "quality.view")
+    return render_template("annotator.html", project=project, role=role, user_id=user_id)
+
+
 @web_bp.get("/projects/<int:project_id>/settings")
 def settings_page(project_id: int):
     project, role = require_project(project_id, "project.edit")
     modality = registry.get(project.modality)
-    return render_template("settings.html", project=project, role=role, modality=modality.describe(),
+    return render_template("settings.html", project=project, role=role,
+                           modality={**modality.describe(), "ui_module": modality.ui_module},
                            can_members=can(role, "members.edit"))
 
 

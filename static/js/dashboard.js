@@ -37,9 +37,11 @@ async function loadQuality() {
   }
   const people = await api('GET', `/projects/${projectId}/annotators`);
   document.querySelector('#annotators tbody').replaceChildren(...people.items.map((r) => h('tr', { dataset: { user: r.username } },
-    h('td', {}, r.username), h('td', {}, String(r.items)), h('td', {}, fmt(r.median_seconds_per_item)),
+    h('td', {}, h('a', { href: `/projects/${projectId}/annotators/${r.user_id}`, class: 'annotator-link' }, r.username)),
+    h('td', {}, String(r.items)), h('td', {}, fmt(r.median_seconds_per_item)),
     h('td', {}, fmt(r.items_per_active_day)), h('td', {}, fmt(r.gold_accuracy)), h('td', {}, fmt(r.peer_agreement)),
-    h('td', {}, fmt(r.preannotations_accepted_unchanged)), h('td', {}, String(r.sent_back)))));
+    h('td', {}, fmt(r.preannotations_accepted_unchanged)),
+    h('td', { class: r.sub_second_items ? 'error' : '' }, String(r.sub_second_items ?? 0)), h('td', {}, String(r.sent_back)))));
 }
 
 loadAgreement().catch((e) => toast(e.message, 'error'));

@@ -76,5 +76,31 @@ document.getElementById('member-form')?.addEventListener('submit', async (e) => 
   } catch (err) { toast(err.message, 'error'); }
 });
 
-api('GET', `/projects/${projectId}`).then((p) => fill(p.workflow)).catch((e) => toast(e.message, 'error'));
+const configForm = document.getElementById('label-config-form');
+let configEditor = null;
+
+async function loadLabelConfig(project) {
+  const module = await import(configForm.dataset.uiModule);
+  const box = document.getElementById('label-config-editor');
+  box.replaceChildren();
+  if (module.editConfig) configEditor = module.editConfig(box, project.label_config);
+  else {  // a modality without its own form: the configuration as JSON, validated by the server on save
+    const area = h('textarea', { id: 'label-config-json', rows: 16, cols: 60 });
+    area.value = JSON.stringify(project.label_config, null, 2);
+    box.append(area);
+    configEditor = { value: () => JSON.parse(area.value) };
+  }
+}
+
+configForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    const project = await api('PATCH', `/projects/${projectId}`, { label_config: configEditor.value() });
+    await loadLabelConfig(project);
+    toast('Labels saved');
+  } catch (err) { toast(err.message, 'error'); }
+});
+
+api('GET', `/projects/${projectId}`).then((p) => { fill(p.workflow); return loadLabelConfig(p); })
+  .catch((e) => toast(e.message, 'error'));
 loadMembers().catch((e) => toast(e.message, 'error'));

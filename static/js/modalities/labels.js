@@ -41,3 +41,4 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
     destroy() { if (document.onkeydown === onKey) document.onkeydown = null; container.replaceChildren(); },
   };
 }
+export { editConfig } from './labels_config.js';

@@ -858,3 +858,4 @@ export function describeOption(option) {
   return option.spans.map((s) => [s.label, s.assertion && s.assertion !== 'present' ? s.assertion : '',
     s.concept ? conceptText(s.concept) : ''].filter(Boolean).join(' · ')).join(' + ');
 }
+export { editConfig } from './notes_config.js';
