@@ -286,3 +286,38 @@ def test_exports_choose_what_to_include_and_annotators_have_a_page(browser, team
     shot(page, tmp_path, "annotator-page")
     context.close()
     assert not problems, problems
+
+
+def test_a_million_character_note_with_thousands_of_suggestions_stays_usable(browser, team, token, tmp_path):
+    """The 52,099-suggestion note: the model's draft is capped per item (the annotator is told), the note is laid
+    out in blocks the browser skips off screen, and deciding suggestions by keyboard works at either end."""
+    from server_side import store_model_draft
+
+    live = team
+    pid = project_with_team(live, token, "Very long note", annotators_per_item=1)
+    line = "Patient denies fever. Seen today with cough.\n"
+    text = (line * (1_000_000 // len(line) + 1))[:1_000_000]
+    item_id = add_note(live, token, pid, text, name="long")
+    starts = [m.start() for m in re.finditer("fever", text)]
+    store_model_draft(live, pid, item_id, [{"id": f"m{i}", "start": s, "end": s + 5, "label": "PROBLEM",
+                                            "layer": "entity", "score": 0.5} for i, s in enumerate(starts)],
+                      note=f"The model proposed {len(starts):,} suggestions; the 5,000 most confident are shown.")
+    context, page = login_as(browser, live, "ann_a", PASSWORD)
+    problems: list[str] = []
+    watch(page, problems)
+    page.goto(f"/projects/{pid}/annotate")
+    expect(page.locator("#model-note")).to_contain_text("most confident are shown")
+    expect(page.locator("#pending-count")).to_have_text(f"{len(starts)}")
+    assert page.locator("#note-text .note-chunk").count() > 100
+    page.locator("#note-text").focus()
+    page.keyboard.press("j")
+    page.keyboard.press("a")
+    expect(page.locator("#pending-count")).to_have_text(f"{len(starts) - 1}")
+    page.keyboard.press("x")
+    expect(page.locator("#pending-count")).to_have_text(f"{len(starts) - 2}")
+    page.keyboard.press("Control+z")
+    expect(page.locator("#pending-count")).to_have_text(f"{len(starts) - 1}")
+    page.keyboard.press("End")
+    shot(page, tmp_path, "long-note")
+    context.close()
+    assert not problems, problems

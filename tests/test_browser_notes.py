@@ -102,8 +102,22 @@ def offsets(text, sub, nth=0):
 
 
 def drag_select(page, sub, nth=0):
-    """Select `sub` in the note the way a person does: press the mouse on its first character, drag to its last."""
-    box = page.evaluate("""([sub, nth]) => {
+    """Select `sub` in the note the way a person does: press the mouse on its first character, drag to its last.
+    Scrolled to first and measured after two frames: a long note lays out its blocks as they come into view."""
+    for _ in range(2):
+        box = _measure_for_drag(page, sub, nth)
+        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    box = _measure_for_drag(page, sub, nth)
+    page.mouse.move(box[0], box[1])
+    page.mouse.down()
+    page.mouse.move((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, steps=4)
+    page.mouse.move(box[2], box[3], steps=4)
+    page.mouse.up()
+    expect(page.locator("#selection-info")).to_contain_text(sub[:40])
+
+
+def _measure_for_drag(page, sub, nth):
+    return page.evaluate("""([sub, nth]) => {
       const root = document.getElementById('note-text');
       const full = root.textContent;
       let i = -1;
@@ -130,12 +144,6 @@ def drag_select(page, sub, nth=0):
       const a = rect(i); const b = rect(i + sub.length - 1);
       return [a.left + 1, a.top + a.height / 2, b.right - 1, b.top + b.height / 2];
     }""", [sub, nth])
-    page.mouse.move(box[0], box[1])
-    page.mouse.down()
-    page.mouse.move((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, steps=4)
-    page.mouse.move(box[2], box[3], steps=4)
-    page.mouse.up()
-    expect(page.locator("#selection-info")).to_contain_text(sub[:40])
 
 
 def span_segment(page, sub):

@@ -123,8 +123,8 @@ function noteChange() {
 // Snapshots cost a walk over every span: look for a change once the person pauses, and right before undo, redo,
 // submit or leaving, not on every keystroke of a 50,000-span note.
 let changeTimer = null;
-function scheduleChangeCheck() { clearTimeout(changeTimer); changeTimer = setTimeout(noteChange, 250); }
-function flushChange() { clearTimeout(changeTimer); noteChange(); }
+function scheduleChangeCheck() { clearTimeout(changeTimer); changeTimer = setTimeout(flushChange, 250); }
+function flushChange() { clearTimeout(changeTimer); changeTimer = null; noteChange(); }
 
 function undo() {
   flushChange();
@@ -268,6 +268,8 @@ hooks.unauthorized = showRelogin;
 for (const kind of ['keydown', 'pointerdown', 'input', 'change']) {
   document.addEventListener(kind, () => { lastActivity = Date.now(); }, true);
 }
+// Each keystroke is its own undo step: a change still waiting to be recorded is recorded before the next key acts.
+document.addEventListener('keydown', () => { if (changeTimer) flushChange(); }, true);
 // Modules edit from document-level key handlers and panel widgets: look for a change after every user event.
 for (const kind of ['keyup', 'pointerup', 'change', 'input']) {
   document.addEventListener(kind, scheduleChangeCheck);

@@ -73,6 +73,32 @@ const isSpace = (ch) => /\s/.test(ch);
 
 // ----------------------------------------------------------------------------------------------------- the module
 
+const CHUNK_FROM_CHARS = 50_000;
+const CHUNK_CHARS = 4_000;
+
+// Off-screen blocks need a good height estimate, or the scroll position jumps as they come into view:
+// count their lines at the note's width in its monospace font (measured once with a probe).
+function sizeChunks(textEl, frag, container) {
+  container.classList.add('notes-annotator');  // the note's font variables live on the container
+  const probe = document.createElement('span');
+  probe.textContent = '0'.repeat(100);
+  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:pre';
+  textEl.append(probe);
+  container.append(textEl);
+  const charWidth = probe.getBoundingClientRect().width / 100 || 8;
+  const lineHeight = parseFloat(getComputedStyle(textEl).lineHeight) || 34;
+  probe.remove();
+  textEl.remove();
+  // the note column: the container less the side panel (320px), the gap and the text's padding
+  const width = Math.max(200, (container.clientWidth || 1000) - 320 - 16 - 40);
+  const perLine = Math.max(20, Math.floor(width / charWidth));
+  for (const chunk of frag.children) {
+    let lines = 0;
+    for (const line of chunk.textContent.split('\n')) lines += Math.max(1, Math.ceil(line.length / perLine));
+    chunk.style.containIntrinsicSize = `auto ${Math.round(lines * lineHeight)}px`;
+  }
+}
+
 export function mount(container, { item, labelConfig, initial, fromModel, pending }) {
   const pendingIds = new Set(pending || []);  // restored draft: model suggestions still undecided
   const text = item.text || '';
@@ -151,15 +177,29 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
   {
     const cuts = new Set([0, cps.length]);
     for (const s of order) { cuts.add(s.start); cuts.add(s.end); }
+    // A long note is laid out in blocks ending at line breaks, each skipped by the browser's layout while
+    // off screen (content-visibility): a keypress restyles one block, not a million characters.
+    const chunked = cps.length > CHUNK_FROM_CHARS;
+    if (chunked) for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) cuts.add(cps.toCp(i + 1));
     const bounds = [...cuts].sort((a, b) => a - b);
     const frag = document.createDocumentFragment();
+    let chunk = null;
+    const closeChunk = (end) => { if (chunk) { chunk._e = end; frag.append(chunk); chunk = null; } };
     for (let i = 0; i + 1 < bounds.length; i += 1) {
       const el = document.createElement('span');
       el.className = 'seg';
-      el.append(spanText(bounds[i], bounds[i + 1]));
+      const piece = spanText(bounds[i], bounds[i + 1]);
+      el.append(piece);
       el._s = bounds[i]; el._e = bounds[i + 1]; el._c = [];
-      segStart.push(bounds[i]); segEl.push(el); frag.append(el);
+      segStart.push(bounds[i]); segEl.push(el);
+      if (!chunked) { frag.append(el); continue; }
+      if (!chunk) { chunk = document.createElement('div'); chunk.className = 'note-chunk'; chunk._s = bounds[i]; }
+      chunk.append(el);
+      const size = bounds[i + 1] - chunk._s;
+      if ((size >= CHUNK_CHARS && piece.endsWith('\n')) || (size >= 4 * CHUNK_CHARS && /\s$/.test(piece))) closeChunk(bounds[i + 1]);
     }
+    closeChunk(cps.length);
+    if (chunked) sizeChunks(textEl, frag, container);
     for (const s of order) for (let i = segIndexAt(s.start); i < segStart.length && segStart[i] < s.end; i += 1) segEl[i]._c.push(s.id);
     for (const el of segEl) if (el._c.length) restyle(el);
     textEl.append(frag);
@@ -349,7 +389,10 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     if (node !== textEl && !textEl.contains(node)) {
       return textEl.compareDocumentPosition(node) & Node.DOCUMENT_POSITION_PRECEDING ? 0 : cps.length;
     }
-    if (node === textEl) return offset < segEl.length ? textEl.children[offset]._s : cps.length;
+    if (node === textEl || node.classList?.contains('note-chunk')) {  // between segments (or chunks)
+      const child = node.children[offset];
+      return child ? child._s : (node === textEl ? cps.length : node._e);
+    }
     const seg = (node.nodeType === Node.TEXT_NODE ? node.parentElement : node).closest('.seg');
     if (!seg) return 0;
     if (node.nodeType !== Node.TEXT_NODE) return offset === 0 ? seg._s : seg._e;
