@@ -55,6 +55,7 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     from server.jobs.queue import configure
 
     configure(app)
+    _register_job_kinds()
 
     from server.cli import register_cli
 
@@ -85,3 +86,20 @@ def create_app(overrides: dict | None = None) -> APIFlask:
         return {"current_role": g.get("project_role")}
 
     return app
+
+
+def _register_job_kinds() -> None:
+    """Job kinds register where they are defined; importing those modules is what registers them. A modality's
+    own kinds live in its package's `tasks` module."""
+    import importlib.util
+
+    import server.analytics  # noqa: F401  (agreement)
+    import server.jobs.handlers  # noqa: F401  (preannotate, fit, export)
+    import server.ontology_service  # noqa: F401  (ontology_load; learns aliases when gold is created)
+    import server.review  # noqa: F401  (route)
+    from annotators.base import registry
+
+    for modality in registry.all():
+        package = type(modality).__module__.rpartition(".")[0]
+        if package and importlib.util.find_spec(f"{package}.tasks") is not None:
+            importlib.import_module(f"{package}.tasks")

@@ -12,7 +12,8 @@ from annotators.base import registry
 from server.extensions import db
 from server.models import (AgreementSnapshot, Annotation, Assignment, Item, ItemAgreement, Project, ReviewComment,
                            User, as_utc, utcnow)
-from server.review import item_view
+from server.item_views import item_view
+from server.jobs.kinds import job_kind
 from server.workflow_config import merged_workflow
 
 BATCH = 2000
@@ -39,6 +40,7 @@ def _human_versions(project_id: int):
             yield by_item[item_id], names.get(author_id, "?"), row.payload
 
 
+@job_kind("agreement", user_startable=True)
 def agreement_job(ctx) -> dict:
     project = db.session.get(Project, ctx.job.project_id)
     modality = registry.get(project.modality)

@@ -7,7 +7,9 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from server.events import gold_created
 from server.extensions import db
+from server.jobs.kinds import JobFailed, job_kind
 from server.models import ConceptAlias, Project
 
 
@@ -65,11 +67,19 @@ def learn_aliases(project: Project, modality, payload: dict, item) -> int:
     return learned
 
 
+@gold_created.connect
+def _learn_from_gold(project: Project, item, payload: dict, **_) -> None:
+    from annotators.base import registry
+    from server.item_views import item_view
+
+    learn_aliases(project, registry.get(project.modality), payload, item_view(item))
+
+
+@job_kind("ontology_load")
 def load_job(ctx) -> dict:
     """Job handler: load user-supplied terminology files; all-or-nothing (the active version stays on failure)."""
     from ontologies import OntologyLoadError
 
-    from server.jobs.runner import JobFailed
 
     params = ctx.job.params
     folder = params["folder"]

@@ -7,9 +7,13 @@ from itertools import combinations
 
 from sqlalchemy import func, select, update
 
-from annotators.base import ItemView, registry
+from annotators.base import registry
 from server.errors import ApiError
+from server.events import gold_created
+from server.item_views import item_view
 from server.extensions import db
+from server.jobs.kinds import job_kind
+from server.jobs.queue import start_job
 from server.models import Annotation, Assignment, Item, ItemAgreement, Project, ReviewComment, User, utcnow
 from server.workflow import submitted_count
 from server.workflow_config import merged_workflow
@@ -17,8 +21,6 @@ from server.workflow_config import merged_workflow
 REVIEW_STAGES = ("review", "adjudicate")
 
 
-def item_view(item: Item) -> ItemView:
-    return ItemView(id=item.id, kind=item.kind, text=item.text, meta=item.meta or {})
 
 
 def latest_human_versions(item_id: int, stage: str = "annotate") -> list[Annotation]:
@@ -47,9 +49,8 @@ def make_gold(project: Project, item: Item, payload: dict, author_id: int | None
     db.session.add(gold)
     item.stage = "done"
     db.session.flush()
-    from server.ontology_service import learn_aliases
 
-    learn_aliases(project, registry.get(project.modality), payload, item_view(item))
+    gold_created.send(project, item=item, payload=payload)
     return gold
 
 
@@ -169,13 +170,12 @@ def route(project: Project, item: Item, versions: list[Annotation], assessment: 
 
 
 def start_routing(project: Project, item: Item, actor: str, user_id: int | None) -> None:
-    from server.jobs.queue import start_job
-
     count = db.session.execute(select(func.count()).select_from(Annotation).where(
         Annotation.item_id == item.id, Annotation.stage == "annotate")).scalar_one()
     start_job(project, "route", {"item": item.id, "versions": count}, actor, None, user_id)
 
 
+@job_kind("route")
 def route_job(ctx) -> dict:
     """The `route` job: agreement, consensus and routing of one large item, outside any web request."""
     from server.db import immediate_writes

@@ -7,7 +7,7 @@ from flask import current_app, g
 from sqlalchemy import select, text
 
 from server import audit
-from server.api import api_bp
+from server.api.blueprint import api_bp
 from server.api.pagination import page
 from server.api.schemas import PageQuery, TokenIn, UserIn, UserPatch
 from server.api.serialize import iso, user_out

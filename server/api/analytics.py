@@ -8,7 +8,7 @@ from flask import Response, request
 from sqlalchemy import func, select
 
 from server import analytics, charts
-from server.api import api_bp
+from server.api.blueprint import api_bp
 from server.auth import actor_name
 from server.extensions import db
 from server.jobs.queue import start_job

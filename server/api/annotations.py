@@ -6,7 +6,7 @@ from sqlalchemy import delete, or_, select, update
 
 from annotators.base import registry
 from server import audit
-from server.api import api_bp
+from server.api.blueprint import api_bp
 from server.api.schemas import AnnotationIn, AnnotationPut, NextQuery, SkipIn
 from server.api.serialize import annotation_out, item_out
 from server.auth import actor_name

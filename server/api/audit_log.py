@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from server import audit
-from server.api import api_bp
+from server.api.blueprint import api_bp
 from server.api.pagination import page
 from server.api.schemas import AuditQuery
 from server.api.serialize import iso

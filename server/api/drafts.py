@@ -9,7 +9,7 @@ from flask import g
 from sqlalchemy import delete, select, update
 
 from server import audit
-from server.api import api_bp
+from server.api.blueprint import api_bp
 from server.auth import actor_name
 from server.errors import ApiError
 from server.extensions import db

@@ -6,7 +6,7 @@ from sqlalchemy import exists, select
 
 from annotators.base import ItemInput, registry
 from server import audit
-from server.api import api_bp
+from server.api.blueprint import api_bp
 from server.api.pagination import page
 from server.api.schemas import ItemQuery
 from server.api.serialize import item_out

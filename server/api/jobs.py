@@ -7,19 +7,18 @@ from flask import current_app, g, send_file
 from sqlalchemy import select
 
 from server import audit
-from server.api import api_bp
+from server.api.blueprint import api_bp
 from server.api.pagination import page
 from server.api.schemas import ExportIn, JobIn, PageQuery
 from server.api.serialize import job_out
 from server.auth import actor_name
 from server.errors import ApiError
 from server.extensions import db
-from server.jobs.handlers import HANDLERS
+from server.jobs import kinds
 from server.jobs.queue import start_job
 from server.models import Item, Job
 from server.permissions import require_object, require_project
 
-USER_STARTABLE = {"preannotate", "fit", "agreement"}
 # gold: reviewed/consensus gold only · reviewed: gold, else people's submitted versions · all: also model drafts
 EXPORT_STAGES = ("gold", "reviewed", "all")
 
@@ -30,8 +29,8 @@ EXPORT_STAGES = ("gold", "reviewed", "all")
 def create_job(project_id, json_data):
     project, _ = require_project(project_id, "jobs.start")
     kind = json_data["kind"]
-    if kind not in USER_STARTABLE:
-        raise ApiError(400, f"unknown job kind {kind!r}; available: {', '.join(sorted(USER_STARTABLE))}")
+    if kind not in kinds.user_startable():
+        raise ApiError(400, f"unknown job kind {kind!r}; available: {', '.join(kinds.user_startable())}")
     params = dict(json_data["params"])
     if json_data["items"]:
         wanted = set(json_data["items"])

@@ -9,7 +9,7 @@ from apiflask.validators import Length, Range
 from flask import current_app, g, request
 
 from server import audit
-from server.api import api_bp
+from server.api.blueprint import api_bp
 from server.api.schemas import StrictQuery
 from server.api.serialize import job_out
 from server.auth import actor_name

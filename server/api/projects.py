@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from annotators.base import UnknownModality, registry
 from server import audit
-from server.api import api_bp
+from server.api.blueprint import api_bp
 from server.api.pagination import page
 from server.api.schemas import MemberDelete, MemberIn, PageQuery, ProjectIn, ProjectPatch
 from server.api.serialize import project_out

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from annotators.base import registry
 from server import audit
-from server.api import api_bp
+from server.api.blueprint import api_bp
 from server.api.pagination import page
 from server.api.schemas import PageQuery
 from server.api.serialize import item_out

@@ -1,4 +1,6 @@
-"""Job kinds and what they do. Each handler gets a JobContext and returns a JSON result."""
+"""The generic job kinds every modality gets: pre-annotation, training, export. Each handler gets a JobContext and
+returns a JSON result. Other kinds register where they live (agreement in analytics, route in review,
+ontology_load in ontology_service, a modality's own in its tasks.py), through server.jobs.kinds."""
 from __future__ import annotations
 
 import os
@@ -11,7 +13,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from annotators.base import ItemView, registry
 from server.extensions import db
-from server.jobs.runner import JobContext, JobFailed
+from server.item_views import item_view
+from server.jobs.kinds import JobFailed, job_kind
 from server.models import Annotation, Item, ModelVersion, Project
 from server.workflow_config import merged_workflow
 
@@ -28,21 +31,14 @@ def pick_device() -> str:
         return "cpu"
 
 
-def queue_for(kind: str, project: Project | None) -> str:
-    if project is None or kind not in ("preannotate", "fit"):
-        return "cpu"
+def _preannotate_queue(project: Project) -> str:
     modality = registry.get(project.modality)
-    if kind == "fit":
-        return "gpu" if getattr(modality, "fit_wants_gpu", False) else "cpu"
     wants = any(getattr(p, "wants_gpu", False) for p in modality.preannotators(project.label_config))
     return "gpu" if wants else "cpu"
 
 
-def item_view(item: Item) -> ItemView:
-    path = None
-    if item.storage_key:
-        path = str(current_app.extensions["media"].path(item.storage_key))
-    return ItemView(id=item.id, kind=item.kind, text=item.text, meta=item.meta or {}, media_path=path)
+def _fit_queue(project: Project) -> str:
+    return "gpu" if getattr(registry.get(project.modality), "fit_wants_gpu", False) else "cpu"
 
 
 def resources() -> dict:
@@ -51,7 +47,7 @@ def resources() -> dict:
     return {"ontologies": store()}
 
 
-def _project(ctx: JobContext) -> Project:
+def _project(ctx) -> Project:
     project = db.session.get(Project, ctx.job.project_id)
     if project is None:
         raise JobFailed("the project of this job no longer exists")
@@ -74,7 +70,8 @@ def _active_params(project_id: int, preannotator: str) -> tuple[str | None, dict
     return (mv.version, mv.params) if mv else (None, None)
 
 
-def preannotate(ctx: JobContext) -> dict:
+@job_kind("preannotate", queue=_preannotate_queue, user_startable=True)
+def preannotate(ctx) -> dict:
     project = _project(ctx)
     modality = registry.get(project.modality)
     annotators = modality.preannotators(project.label_config)
@@ -183,7 +180,8 @@ def _provenance(ann: Annotation, names: dict[int, str]) -> dict:
             "annotation_id": ann.id}
 
 
-def fit(ctx: JobContext) -> dict:
+@job_kind("fit", queue=_fit_queue, user_startable=True)
+def fit(ctx) -> dict:
     project = _project(ctx)
     modality = registry.get(project.modality)
     pairs = accepted_pairs(project)
@@ -210,7 +208,8 @@ def fit(ctx: JobContext) -> dict:
     return {"model_version": f"{name}@{version}", "active": better, "metrics": mv.metrics, "trained_on": len(pairs)}
 
 
-def export(ctx: JobContext) -> dict:
+@job_kind("export")
+def export(ctx) -> dict:
     project = _project(ctx)
     modality = registry.get(project.modality)
     fmt = ctx.job.params.get("format")
@@ -250,25 +249,3 @@ def export(ctx: JobContext) -> dict:
         origins[view.provenance["origin"]] = origins.get(view.provenance["origin"], 0) + 1
     return {"file": os.path.basename(final), "format": fmt, "stage": stage, "items": len(pairs),
             "origins": origins, "media_type": exporter.media_type, "size": os.path.getsize(final)}
-
-
-def ontology_load(ctx: JobContext) -> dict:
-    from server.ontology_service import load_job
-
-    return load_job(ctx)
-
-
-def agreement(ctx: JobContext) -> dict:
-    from server.analytics import agreement_job
-
-    return agreement_job(ctx)
-
-
-def route(ctx: JobContext) -> dict:
-    from server.review import route_job
-
-    return route_job(ctx)
-
-
-HANDLERS = {"preannotate": preannotate, "fit": fit, "export": export, "ontology_load": ontology_load,
-            "agreement": agreement, "route": route}

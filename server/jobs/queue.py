@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import logging
 
-from celery import Celery
 import kombu.pools
+from celery import Celery
 from kombu import Exchange, Queue
 from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
+from server.jobs import kinds
+from server.jobs.celery_app import celery
+from server.jobs.runner import enqueue
 from server.models import Job
 
 log = logging.getLogger("clinlabel.jobs")
-celery = Celery("clinlabel")
+__all__ = ["broker_reachable", "celery", "configure", "enqueue", "start_job"]
 _configured_for: tuple | None = None
 
 
@@ -54,8 +57,6 @@ def configure(app) -> Celery:
     )
     celery.flask_app = app
     _configured_for = (broker, prefix)
-    from server.jobs import runner  # noqa: F401  (registers the task)
-
     return celery
 
 
@@ -68,26 +69,17 @@ def broker_reachable() -> bool:
         return False
 
 
-def enqueue(job: Job) -> None:
-    from server.jobs.runner import run_job
-
-    prefix = celery.flask_app.config.get("QUEUE_PREFIX") or ""
-    result = run_job.apply_async(args=[job.id], queue=prefix + job.queue)
-    job.celery_id = result.id
-
-
 def start_job(project, kind: str, params: dict, actor: str, idempotency_key: str | None = None,
               created_by: int | None = None) -> Job:
     """Create the Job row, commit it, then enqueue (a lost message is re-sent by the reaper)."""
     from server import audit
-    from server.jobs.handlers import queue_for
 
     if idempotency_key:
         existing = db.session.query(Job).filter_by(idempotency_key=idempotency_key).one_or_none()
         if existing is not None:
             return existing
     job = Job(project_id=project.id if project else None, kind=kind, params=params, status="queued",
-              queue=queue_for(kind, project), idempotency_key=idempotency_key, created_by=created_by)
+              queue=kinds.queue_for(kind, project), idempotency_key=idempotency_key, created_by=created_by)
     db.session.add(job)
     try:
         db.session.flush()

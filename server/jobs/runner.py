@@ -11,19 +11,13 @@ from flask import has_app_context
 from sqlalchemy import or_, select, update
 
 from server.extensions import db
-from server.jobs.queue import celery
+from server.jobs import kinds
+from server.jobs.celery_app import celery
+from server.jobs.kinds import JobCancelled, JobFailed  # noqa: F401  (handlers import them from here too)
 from server.models import Job, utcnow
 
 log = logging.getLogger("clinlabel.jobs")
 MAX_ATTEMPTS = 3
-
-
-class JobCancelled(Exception):
-    pass
-
-
-class JobFailed(Exception):
-    """A handler's expected failure; its message is shown to users, so it must not quote PHI."""
 
 
 def worker_id() -> str:
@@ -127,15 +121,14 @@ def finish(job_id: int, status: str, error: str | None = None, result: dict | No
 
 
 def execute(job_id: int) -> str:
-    from server.jobs.handlers import HANDLERS
-
     job = claim(job_id)
     if job is None:
         return "skipped"
     if job.attempts > MAX_ATTEMPTS:
         finish(job.id, "failed", f"gave up after {MAX_ATTEMPTS} attempts (the worker was lost each time)")
         return "failed"
-    handler = HANDLERS.get(job.kind)
+    kind_entry = kinds.get(job.kind)
+    handler = kind_entry.handler if kind_entry else None
     if handler is None:
         finish(job.id, "failed", f"unknown job kind {job.kind!r}")
         return "failed"
@@ -170,10 +163,14 @@ def run_job(job_id: int) -> str:
         return execute(job_id)
 
 
+def enqueue(job: Job) -> None:
+    prefix = celery.flask_app.config.get("QUEUE_PREFIX") or ""
+    result = run_job.apply_async(args=[job.id], queue=prefix + job.queue)
+    job.celery_id = result.id
+
+
 def reap(resend_after_s: int = 120) -> dict:
     """Re-queue jobs whose lease expired (worker lost) and re-send queued jobs whose message may be lost."""
-    from server.jobs.queue import enqueue
-
     now = utcnow()
     counts = {"requeued": 0, "failed": 0, "resent": 0}
     expired = db.session.query(Job).filter(Job.status == "running", Job.lease_expires_at < now).limit(100).all()

@@ -1,27 +1,5 @@
 """Web UI (Jinja pages + plain ES modules). Pages read and write through the same /api/v1 as scripts."""
-from apiflask import APIBlueprint
-from flask import g, redirect, request, url_for
-from flask_login import current_user
+from server.web import pages, review_pages, views_auth  # noqa: F401  (pages register themselves on web_bp)
+from server.web.blueprint import web_bp
 
-from server.auth import session_expired, session_logout, touch_session
-
-web_bp = APIBlueprint("web", __name__, enable_openapi=False)
-PUBLIC_ENDPOINTS = {"web.login", "static"}
-
-
-@web_bp.before_request
-def _require_login():
-    g.user = None
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if not current_user.is_authenticated:
-        return redirect(url_for("web.login"))
-    if session_expired():
-        session_logout()
-        return redirect(url_for("web.login", expired=1))
-    touch_session()
-    g.user = current_user._get_current_object()
-    return None
-
-
-from server.web import pages, review_pages, views_auth  # noqa: E402,F401
+__all__ = ["web_bp"]

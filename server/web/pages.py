@@ -11,7 +11,7 @@ from server.api.pagination import page
 from server.extensions import db
 from server.models import AuditEvent, Item, Membership, Project
 from server.permissions import can, require_project, require_site_admin
-from server.web import web_bp
+from server.web.blueprint import web_bp
 
 
 @web_bp.get("/")

@@ -5,7 +5,7 @@ from flask import render_template
 
 from annotators.base import registry
 from server.permissions import can, require_project
-from server.web import web_bp
+from server.web.blueprint import web_bp
 
 
 @web_bp.get("/projects/<int:project_id>/review")

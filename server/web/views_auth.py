@@ -10,7 +10,7 @@ from server import audit
 from server.auth import session_login, session_logout, verify_credentials
 from server.errors import ApiError
 from server.extensions import db
-from server.web import web_bp
+from server.web.blueprint import web_bp
 
 
 class LoginForm(FlaskForm):
