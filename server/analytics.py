@@ -61,10 +61,24 @@ def agreement_job(ctx) -> dict:
 
 
 def item_summary(project_id: int) -> dict:
-    row = db.session.execute(select(func.count(), func.avg(ItemAgreement.agreement),
-                                    func.avg(ItemAgreement.model_agreement))
-                             .where(ItemAgreement.project_id == project_id)).one()
-    return {"items": row[0], "mean_agreement": row[1], "mean_model_agreement": row[2]}
+    """Items with several versions (those with pairs to compare), the same set agree_many measures; rows of
+    single-version items (their agreement with the model only) are counted apart."""
+    items = single = 0
+    agreement = model = 0.0
+    with_model = 0
+    rows = db.session.execute(select(ItemAgreement.agreement, ItemAgreement.model_agreement, ItemAgreement.pairs)
+                              .where(ItemAgreement.project_id == project_id)).yield_per(1000)
+    for value, model_value, pairs in rows:
+        if not pairs:
+            single += 1
+            continue
+        items += 1
+        agreement += value
+        if model_value is not None:
+            with_model += 1
+            model += model_value
+    return {"items": items, "single_version_items": single, "mean_agreement": agreement / items if items else None,
+            "mean_model_agreement": model / with_model if with_model else None}
 
 
 def pair_summary(project_id: int) -> list[dict]:

@@ -139,23 +139,24 @@ def test_login_wrong_password_then_login_and_logout(anon_page, live, tmp_path):
     expect(page).to_have_url(f"{live.url}/login")
 
 
-def test_create_labels_project_through_the_schema_form(page, live, token, tmp_path):
+def test_create_labels_project_through_the_modality_form(page, live, token, tmp_path):
     page.goto("/")
     page.click("#new-project")
     expect(page).to_have_url(f"{live.url}/projects/new")
     page.fill("#project-name", "Ward triage")
+    page.select_option("#modality", "notes")  # the notes form: labels in rows, not a page-long schema dump
+    expect(page.locator("#entity-labels-table tr.editor-row")).to_have_count(9)
+    assert page.locator("#config-form").bounding_box()["height"] < 1500
     page.select_option("#modality", "labels")
     form = page.locator("#config-form")
-    rows = form.locator(".schema-row")
+    rows = form.locator("#labels-table tr.editor-row")
     expect(rows).to_have_count(3)  # the modality's default labels
-    # the first field of a label row is its name (schema order, not alphabetical)
-    expect(rows.nth(0).locator("input").first).to_have_attribute("data-field", "Name")
-    rows.nth(0).locator('input[data-field="Name"]').fill("emergency")
-    form.get_by_role("button", name="Add label").click()
+    rows.nth(0).locator("input.col-name").fill("emergency")
+    form.locator("#labels-add").click()
     expect(rows).to_have_count(4)
-    rows.nth(3).locator('input[data-field="Name"]').fill("clinical question")
-    rows.nth(3).locator('input[data-field="Hotkey"]').fill("q")
-    form.locator('textarea[data-field="Instructions for annotators"]').fill("Label the reason for the message.")
+    rows.nth(3).locator("input.col-name").fill("clinical question")
+    rows.nth(3).locator("input.col-hotkey").fill("q")
+    form.locator("#cfg-instructions").fill("Label the reason for the message.")
     shot(page, tmp_path, "project-new")
     page.click("#create-project")
 

@@ -113,6 +113,9 @@ def test_send_back_comment_draft_autosave_undo_redo_and_leave_prompt(browser, te
     watch(page, problems)
     page.goto(f"/projects/{pid}/annotate")
     expect(page.locator("#send-back")).to_contain_text("Sent back by rev_c: gout is a problem too")
+    page.fill("#comment-text", "gout added, thanks")
+    page.click("#post-comment")
+    expect(page.locator("#comment-thread")).to_contain_text("gout added, thanks")
     drag_select(page, "gout")
     page.keyboard.press("1")
     expect(span_segment(page, "gout")).to_be_visible()
@@ -140,6 +143,8 @@ def test_send_back_comment_draft_autosave_undo_redo_and_leave_prompt(browser, te
     expect(span_segment(page, "Lee")).to_be_visible()
     context.close()
     assert not problems, problems
+    thread = api(live, rev, "GET", f"/items/{item_id}/review")["comments"]
+    assert [c["text"] for c in thread] == ["gout is a problem too", "gout added, thanks"]
 
 
 def test_session_end_keeps_the_edits_and_a_relogin_saves_them(browser, team, token, tmp_path):

@@ -70,6 +70,7 @@ API = {
     ("/api/v1/items/<int:item_id>/draft", "DELETE"): row(401, 404, 204, 204, 204, 204, 204),
     ("/api/v1/items/<int:item_id>/curation", "GET"): row(401, 404, 403, 200, 200, 200, 200),
     ("/api/v1/items/<int:item_id>/curation/preview", "POST"): row(401, 404, 403, 409, 409, 409, 409),  # no versions
+    ("/api/v1/items/<int:item_id>/gold", "PUT"): STAFF_ONLY,
     ("/api/v1/projects/<int:project_id>/review-queue", "GET"): row(401, 404, 403, 200, 200, 200, 200),
     ("/api/v1/projects/<int:project_id>/comments", "GET"): MEMBER_READ,
     ("/api/v1/items/<int:item_id>/comments", "POST"): row(401, 404, 201, 201, 201, 201, 201),
@@ -190,6 +191,7 @@ class World:
             ("/api/v1/items/<int:item_id>/comments", "POST"): {"text": "question"},
             ("/api/v1/items/<int:item_id>/draft", "PUT"): {"payload": {"labels": ["admin"]}, "revision": 0},
             ("/api/v1/items/<int:item_id>/curation/preview", "POST"): {"choices": {}},
+            ("/api/v1/items/<int:item_id>/gold", "PUT"): {"payload": {"labels": ["admin"]}, "comment": "typo fixed"},
         }
         if (rule, method) == ("/api/v1/projects/<int:project_id>/members", "DELETE"):
             self.counter += 1

@@ -182,3 +182,21 @@ def test_dashboard_quality_and_progress(admin, make_member):
     assert progress["pilot"]["items"] == 3 and progress["pilot"]["questions"][0]["item_id"] == ids[0]
     assert reviewer.get(f"/projects/{pid}/annotators")[0] == 403
     assert a.get(f"/projects/{pid}/agreement")[0] == 403
+
+
+def test_a_manager_replaces_gold_directly_with_a_reason_and_an_audit_record(admin, make_member):
+    pid, a, b, reviewer = setup_project(admin, make_member, annotators_per_item=1)
+    manager = make_member(pid, "boss", "manager")
+    (item_id,) = add_texts(admin, pid, ["renew prescription"])
+    annotate_all(a, pid, lambda item: "routine")
+    assert admin.get(f"/items/{item_id}")[1]["stage"] == "done"
+    assert reviewer.put(f"/items/{item_id}/gold", {"payload": {"labels": ["urgent"]}, "comment": "policy"})[0] == 403
+    assert manager.put(f"/items/{item_id}/gold", {"payload": {"labels": ["urgent"]}})[0] == 400  # reason required
+    status, out = manager.put(f"/items/{item_id}/gold", {"payload": {"labels": ["urgent"]}, "comment": "policy"})
+    assert status == 200 and out["previous_gold"] and out["stage"] == "done"
+    _, anns = admin.get(f"/items/{item_id}/annotations")
+    gold = [x for x in anns["items"] if x["stage"] == "gold"]
+    assert [(x["payload"], x["status"]) for x in gold] == [({"labels": ["routine"]}, "superseded"),
+                                                           ({"labels": ["urgent"]}, "accepted")]
+    _, events = admin.get("/audit?action=gold.replace")
+    assert events["items"][0]["details"]["previous_gold"] == out["previous_gold"]

@@ -18,7 +18,7 @@ from server.extensions import db
 from server.models import Annotation, Item, ItemAgreement, Project, ReviewComment, User
 from server.permissions import require_object, require_project
 from server.review import (
-    REVIEW_STAGES, curated_payload, decide, item_view, latest_human_versions, latest_model_draft,
+    REVIEW_STAGES, curated_payload, decide, item_view, latest_human_versions, latest_model_draft, make_gold,
 )
 
 
@@ -121,6 +121,33 @@ def decide_item(item_id, json_data):
                  project_id=project.id, details={**outcome, "from_stage": stage})
     db.session.commit()
     return outcome
+
+
+class GoldIn(Schema):
+    payload = fields.Dict(required=True)
+    comment = fields.String(required=True, validate=Length(min=3, max=5000))
+
+
+@api_bp.put("/items/<int:item_id>/gold")
+@api_bp.input(GoldIn)
+@api_bp.doc(summary="Managers: replace an item's gold directly (the reason is required and audited with the "
+                    "previous gold's id); others edit a version, which goes through review")
+def replace_gold(item_id, json_data):
+    item, _ = require_object(Item, item_id, "project.edit", "item")
+    project = db.session.get(Project, item.project_id)
+    try:
+        payload = registry.get(project.modality).validate_payload(json_data["payload"], project.label_config)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    previous = db.session.execute(select(Annotation.id).where(
+        Annotation.item_id == item.id, Annotation.stage == "gold", Annotation.status == "accepted")).scalar()
+    gold = make_gold(project, item, payload, g.user.id, "review", previous)
+    db.session.add(ReviewComment(project_id=project.id, item_id=item.id, from_user_id=g.user.id, kind="gold_edit",
+                                 text=json_data["comment"]))
+    audit.record(db.session, actor=actor_name(), action="gold.replace", object_type="item", object_id=item.id,
+                 project_id=project.id, details={"gold": gold.id, "previous_gold": previous})
+    db.session.commit()
+    return {"gold": gold.id, "previous_gold": previous, "stage": item.stage}
 
 
 @api_bp.get("/projects/<int:project_id>/review-queue")

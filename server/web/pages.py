@@ -1,7 +1,7 @@
 """Pages: projects, project (items, upload, jobs), annotate, audit. Data comes from the API; pages are shells."""
 from __future__ import annotations
 
-from flask import g, render_template, request
+from flask import g, render_template, request, url_for
 from jinja2.utils import htmlsafe_json_dumps
 from sqlalchemy import func, select
 
@@ -29,7 +29,8 @@ def projects():
 @web_bp.get("/projects/new")
 def new_project():
     require_site_admin()
-    modalities = [m.describe() for m in registry.all()]
+    modalities = [{**m.describe(), "ui_module_url": url_for("static", filename=m.ui_module) if m.ui_module else None}
+                  for m in registry.all()]
     # Not the `tojson` filter: it sorts keys, and the form lays out schema properties in their declared order.
     return render_template("project_new.html", modalities=modalities,
                            modalities_json=htmlsafe_json_dumps(modalities, sort_keys=False))

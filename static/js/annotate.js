@@ -96,17 +96,31 @@ async function load(itemId) {
   started = performance.now();
 }
 
+function commentLine(c) {
+  return h('li', {}, h('span', { class: 'muted' }, `${c.from || '?'} · ${c.kind} · ${new Date(c.created_at).toLocaleString()}: `), c.text);
+}
+
+// The item's thread: the reviewer's send-back reason on top, every comment below, and a box to answer or ask.
 function showComments(comments) {
   const sent = comments.filter((c) => c.kind === 'send_back');
-  if (!comments.length) return;
   const latest = sent[sent.length - 1];
-  const box = h('div', { class: 'notice warn', id: 'send-back' },
-    latest ? h('strong', {}, `Sent back by ${latest.from}: `) : h('strong', {}, 'Comments on this item: '),
-    latest ? latest.text : '',
-    h('details', {}, h('summary', {}, `All comments (${comments.length})`),
-      h('ul', { class: 'comment-thread' }, comments.map((c) => h('li', {},
-        h('span', { class: 'muted' }, `${c.from || '?'} · ${c.kind} · ${new Date(c.created_at).toLocaleString()}: `), c.text)))));
-  notices.append(box);
+  const list = h('ul', { class: 'comment-thread', id: 'comment-thread' }, comments.map(commentLine));
+  const input = h('input', { id: 'comment-text', maxlength: 5000, placeholder: 'Ask the reviewer or answer…', size: 50 });
+  const post = async () => {
+    const text = input.value.trim();
+    if (!text || !current) return;
+    try {
+      await api('POST', `/items/${current.item.id}/comments`, { text });
+      list.append(commentLine({ from: document.querySelector('.who').textContent, kind: 'question', text, created_at: new Date().toISOString() }));
+      input.value = '';
+    } catch (e) { toast(e.message, 'error'); }
+  };
+  input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); post(); } });
+  const thread = h('details', { open: comments.length > 0 }, h('summary', {}, `Comments (${comments.length})`), list,
+    h('div', { class: 'row' }, input, h('button', { type: 'button', id: 'post-comment', onclick: post }, 'Post')));
+  notices.append(latest
+    ? h('div', { class: 'notice warn', id: 'send-back' }, h('strong', {}, `Sent back by ${latest.from}: `), latest.text, thread)
+    : h('div', { class: 'notice', id: 'comments' }, thread));
 }
 
 // ------------------------------------------------------------------------------------ edits, undo and autosave

@@ -1,4 +1,4 @@
-// New-project page: a form generated from the modality's label-config JSON Schema, plus a raw JSON view.
+// New-project page: the modality's label form (or one generated from its label-config JSON Schema) and workflow.
 import { api, toast } from './api.js';
 import { schemaForm } from './schema_form.js';
 
@@ -7,15 +7,23 @@ const select = document.getElementById('modality');
 const container = document.getElementById('config-form');
 let form = null;
 
-function render() {
+// The modality's own label form when its UI module has one (notes, labels); else a form from the JSON Schema.
+async function render() {
   const m = modalities.find((x) => x.name === select.value);
   document.getElementById('modality-description').textContent = m.description;
-  form = schemaForm(m.label_config_schema, m.default_label_config);
-  container.replaceChildren(form.element);
+  container.replaceChildren();
+  const module = m.ui_module_url ? await import(m.ui_module_url).catch(() => null) : null;
+  if (select.value !== m.name) return;  // the choice changed while the module loaded
+  if (module && module.editConfig) {
+    form = module.editConfig(container, JSON.parse(JSON.stringify(m.default_label_config)));
+  } else {
+    form = schemaForm(m.label_config_schema, m.default_label_config);
+    container.replaceChildren(form.element);
+  }
 }
 
-select.addEventListener('change', render);
-render();
+select.addEventListener('change', () => render().catch((e) => toast(e.message, 'error')));
+render().catch((e) => toast(e.message, 'error'));
 
 document.getElementById('project-form').addEventListener('submit', async (e) => {
   e.preventDefault();

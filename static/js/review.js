@@ -113,6 +113,15 @@ document.getElementById('curation-preview').addEventListener('click', async () =
   } catch (e) { toast(e.message, 'error'); }
 });
 document.getElementById('curation-save').addEventListener('click', () => decide({ action: 'merge', choices }));
+document.getElementById('post-review-comment').addEventListener('click', async () => {
+  const text = document.getElementById('review-comment').value.trim();
+  if (!text || !current) return;
+  try {
+    await api('POST', `/items/${current.item.id}/comments`, { text });
+    toast('Comment posted');
+    await open(current.item.id);
+  } catch (e) { toast(e.message, 'error'); }
+});
 loadQueue().then((items) => {
   const wanted = Number(new URLSearchParams(window.location.search).get('item'));
   if (wanted && items.some((i) => i.id === wanted)) open(wanted);

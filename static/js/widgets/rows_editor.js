@@ -36,8 +36,9 @@ export function rowsEditor(container, { columns, rows, addLabel = 'Add', idPrefi
         for (const c of columns) {
           const el = tr.querySelector(`[data-key="${c.key}"]`);
           const raw = el.value.trim();
-          if (c.kind === 'list') out[c.key] = raw ? raw.split(',').map((x) => x.trim()).filter(Boolean) : [];
-          else if (raw) out[c.key] = raw;
+          if (c.kind === 'list' && raw) out[c.key] = raw.split(',').map((x) => x.trim()).filter(Boolean);
+          else if (c.kind === 'list' && Array.isArray(tr._extra[c.key])) out[c.key] = [];  // emptied on purpose
+          else if (raw && c.kind !== 'list') out[c.key] = raw;
           else delete out[c.key];
         }
         return out;
