@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
+VENDOR := static/vendor
+VENDOR_STAMP := $(VENDOR)/node_modules/.installed-$(shell cat $(VENDOR)/package-lock.json | cksum | cut -d' ' -f1)
+
 .PHONY: run test bench setup install clean-db
 
 $(STAMP): requirements.txt
@@ -14,7 +17,14 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install -q -r requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)
+# Front-end libraries (tus-js-client for resumable uploads) from the npm registry, pinned by the committed lockfile,
+# into a git-ignored folder Flask serves as it is (no build step).
+$(VENDOR_STAMP): $(VENDOR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "Node.js and npm are needed to install the front-end libraries (apt-get install nodejs npm)"; exit 1; }
+	cd $(VENDOR) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@rm -f $(VENDOR)/node_modules/.installed-* && touch $@
+
+install: $(STAMP) $(VENDOR_STAMP)
 
 setup: install
 	$(BIN)/flask setup

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
+import os
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -20,7 +22,13 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 import fastjsonschema
 import jsonschema
 
+from annotators.agreement import AgreementReport, MetricSpec  # noqa: F401  (part of the contract)
+
 ENTRY_POINT_GROUP = "clinlabel.annotators"
+
+
+# Text formats are read into memory to be parsed; a bigger file is refused with a message, not an out-of-memory.
+TEXT_FILE_LIMIT = 300 * 1024 * 1024
 
 
 class ItemRejected(ValueError):
@@ -33,12 +41,27 @@ class FormatError(ValueError):
 
 @dataclass
 class ItemInput:
-    """One candidate item as uploaded: a file (name + bytes) or a JSON record."""
+    """One candidate item as uploaded: a file or a JSON record. A file arrives as `path` (spooled to disk by the
+    server; media modalities read or probe it there, never whole into memory) or, for small in-process inputs
+    (demos, tests), as `data` bytes. `read()` gives the bytes either way, for text formats."""
 
     name: str
     data: bytes | None = None
     record: dict | None = None
     content_type: str | None = None
+    path: str | None = None
+    size: int | None = None
+
+    def read(self, limit: int | None = None) -> bytes:
+        if self.data is not None:
+            return self.data
+        if self.path is None:
+            return b""
+        size = os.path.getsize(self.path)
+        if limit is not None and size > limit:
+            raise ItemRejected(f"{self.name or 'file'}: {size} bytes is too large for a text item (limit {limit})")
+        with open(self.path, "rb") as fh:
+            return fh.read()
 
 
 @dataclass
@@ -48,6 +71,7 @@ class IngestedItem:
     kind: str
     text: str | None = None
     media: bytes | None = None
+    media_path: str | None = None  # the upload's file: stored content-addressed by streaming, not read whole
     media_type: str | None = None
     meta: dict = field(default_factory=dict)
     name: str = ""
@@ -76,8 +100,12 @@ class Prediction:
     item_id: int
     payload: dict
     score: float | None = None
-    # Item fields the pre-annotator may set (only "deid_state" is honoured: "done" or "failed").
-    item_updates: dict = field(default_factory=dict)
+    # Item fields a pre-annotator may set: "deid_state" ("done" | "failed": PHI detection ran, or failed and the
+    # item must never be exported as de-identified) and "meta" (merged into the item's metadata; no PHI).
+    item_fields: dict = field(default_factory=dict)
+
+
+ITEM_FIELDS = {"deid_state": ("done", "failed"), "meta": dict}
 
 
 class PreAnnotator(Protocol):
@@ -86,6 +114,10 @@ class PreAnnotator(Protocol):
     name: str
     version: str
     wants_gpu: bool
+    batch_size: int  # items per predict() call (optional; 64 when absent)
+
+    def available(self) -> tuple[bool, str]:
+        """(True, "") when its models and packages are installed; else (False, what is missing). Optional."""
 
     def setup(self, device: str, label_config: dict, params: dict | None = None,
               resources: dict | None = None) -> None:
@@ -125,6 +157,14 @@ class Modality(ABC):
     default_label_config: dict = {}
     ui_module: str = ""  # ES module under static/, relative path
     ui_template: str = ""  # Jinja template under templates/
+    fit_wants_gpu: bool = False  # `fit` is routed to a GPU worker when one is live
+    # Metrics `agree` reports (keys of its result), with their direction and range, for dashboards and checks.
+    metric_specs: tuple[MetricSpec, ...] = (MetricSpec("agreement", description="the value workflow thresholds use"),)
+
+    def available(self) -> tuple[bool, str]:
+        """(True, "") when everything the modality needs is installed; else (False, what is missing). A modality
+        that is not available is listed with the reason and cannot be chosen for a new project."""
+        return True, ""
 
     # -- items ---------------------------------------------------------------------------------------------------
     def ingest(self, item: ItemInput, label_config: dict) -> list[IngestedItem]:
@@ -232,6 +272,9 @@ class Modality(ABC):
             "import_formats": sorted(self.importers()),
             "export_formats": sorted(self.exporters()),
             "consensus_layers": sorted(self.consensus_layers),
+            "metrics": [{"name": m.name, "higher_is_better": m.higher_is_better, "range": list(m.range),
+                         "description": m.description} for m in self.metric_specs],
+            "available": self.available()[0], "unavailable_reason": self.available()[1],
         }
 
 
@@ -319,6 +362,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._modalities: dict[str, Modality] = {}
+        self.failed: dict[str, str] = {}  # entry point name -> why it could not be loaded
         self._lock = threading.Lock()
         self._loaded = False
 
@@ -341,9 +385,16 @@ class Registry:
 
             register_builtins(self)
             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-                obj = ep.load()
-                modality = obj() if callable(obj) and not isinstance(obj, Modality) else obj
-                self.register(modality)
+                try:
+                    obj = ep.load()
+                    modality = obj() if callable(obj) and not isinstance(obj, Modality) else obj
+                    if not isinstance(modality, Modality):
+                        raise TypeError(f"{ep.value} is not a Modality")
+                    self.register(modality)
+                except Exception as exc:  # noqa: BLE001 - one broken plugin must not take the others down
+                    self.failed[ep.name] = f"{type(exc).__name__}: {str(exc)[:200]}"
+                    logging.getLogger("clinlabel.annotators").warning(
+                        "modality entry point %r skipped: %s", ep.name, self.failed[ep.name])
             self._loaded = True
 
     def get(self, name: str) -> Modality:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -26,20 +25,12 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 PASSWORD = "bench-corrections-pw"
 
 
-def big_note() -> tuple[str, list[dict]]:
-    text = ("Patient denies fever. " * 46_000)[:1_000_000]
-    starts = [m.start() for m in re.finditer("fever", text)]
-    spans = [{"id": f"s{i}", "start": s, "end": s + 5, "label": "PROBLEM", "layer": "entity"}
-             for i, s in enumerate(starts)]
-    spans += [{"id": f"d{i}", "start": s - 7, "end": s - 1, "label": "PROBLEM", "layer": "entity"}
-              for i, s in enumerate(starts[:4200])]
-    return text, spans
-
-
 def run(backend: str, database_url: str | None, trials: int) -> dict:
     from live import LiveServer, api
 
-    text, spans = big_note()
+    from support import huge_note
+
+    text, spans = huge_note()
     with tempfile.TemporaryDirectory() as tmp, LiveServer(tmp, database_url=database_url) as live:
         admin = live.token()
         for name in ("ann_a", "ann_b", "other"):

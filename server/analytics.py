@@ -50,7 +50,7 @@ def agreement_job(ctx) -> dict:
         per_item[item.id] += 1
     multi = [t for t in triples if per_item[t[0].id] > 1]
     ctx.progress(1, 3)
-    report = modality.agree_many(multi, project.label_config) if multi else {}
+    report = modality.agree_many(multi, project.label_config).as_dict() if multi else {}
     ctx.progress(2, 3)
     pairs = pair_summary(project.id)
     snapshot = AgreementSnapshot(project_id=project.id, job_id=ctx.job.id, items=len({t[0].id for t in multi}),

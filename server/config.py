@@ -56,6 +56,11 @@ def load_config(overrides: dict | None = None) -> dict:
         "ADMIN_USER": _env("ADMIN_USER", "admin"),
         "ADMIN_PASSWORD": _env("ADMIN_PASSWORD"),
         "MAX_UPLOAD_MB": _int("MAX_UPLOAD_MB", 200),
+        "MAX_MEDIA_GB": float(_env("MAX_MEDIA_GB", "50")),
+        "UPLOAD_EXPIRY_HOURS": _int("UPLOAD_EXPIRY_HOURS", 24),
+        # Files larger than this go through resumable tus uploads in chunks of TUS_CHUNK_MB (<= MAX_UPLOAD_MB).
+        "TUS_THRESHOLD_MB": float(_env("TUS_THRESHOLD_MB", "8")),
+        "TUS_CHUNK_MB": float(_env("TUS_CHUNK_MB", "8")),
         "IDLE_TIMEOUT_MIN": _int("IDLE_TIMEOUT_MIN", 30),
         "TOKEN_TTL_HOURS": _int("TOKEN_TTL_HOURS", 24 * 30),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),

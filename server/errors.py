@@ -12,8 +12,9 @@ log = logging.getLogger("clinlabel")
 
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 416: "range_not_satisfiable",
-    422: "unprocessable", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+    409: "conflict", 410: "gone", 412: "precondition_failed", 413: "too_large", 415: "unsupported_media_type", 416: "range_not_satisfiable",
+    422: "unprocessable", 423: "locked", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+    507: "insufficient_storage",
 }
 
 

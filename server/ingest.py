@@ -15,6 +15,24 @@ log = logging.getLogger("clinlabel.ingest")
 MAX_NAME = 255
 
 
+def spool(stream, chunk: int = 1024 * 1024) -> str:
+    """Copy an uploaded part to a file of our own (werkzeug keeps small parts in memory): modalities get paths."""
+    import os
+    import tempfile
+
+    folder = os.path.join(current_app.config["DATA_DIR"], "uploads")
+    os.makedirs(folder, exist_ok=True)
+    fd, path = tempfile.mkstemp(dir=folder, prefix="spool-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while data := stream.read(chunk):
+                out.write(data)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
 def check_name(name: str) -> str:
     """Original names are metadata only (files are stored under their hash), but we refuse names that try tricks."""
     name = unicodedata.normalize("NFC", name or "")
@@ -42,7 +60,7 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
     staged = []  # (input index, IngestedItem)
     for index, item_input in enumerate(inputs):
         try:
-            if item_input.data is not None:
+            if item_input.data is not None or item_input.path is not None:
                 item_input.name = check_name(item_input.name)
             for ingested in modality.ingest(item_input, project.label_config):
                 staged.append((index, ingested))
@@ -58,7 +76,11 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
     try:
         for index, ing in staged:
             storage_key, size = None, 0
-            if ing.media is not None:
+            if ing.media_path is not None:
+                digest, storage_key, was_new, size = store.put_file(ing.media_path)
+                if was_new:
+                    new_files.append(storage_key)
+            elif ing.media is not None:
                 digest, storage_key, was_new = store.put(ing.media)
                 size = len(ing.media)
                 if was_new:

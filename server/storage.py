@@ -35,6 +35,33 @@ class MediaStore:
                 raise
         return digest, key, created
 
+    def put_file(self, source: str | os.PathLike) -> tuple[str, str, bool, int]:
+        """Store a file's bytes, hashing while copying (never read whole into memory); returns (sha256, storage
+        key, newly written, size). The source is left in place."""
+        incoming = self.root / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=incoming, prefix=".incoming-")
+        digest, size = hashlib.sha256(), 0
+        try:
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                while chunk := src.read(1024 * 1024):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            hexdigest = digest.hexdigest()
+            key = f"{hexdigest[:2]}/{hexdigest[2:4]}/{hexdigest}"
+            target = self.root / key
+            created = not target.exists()
+            if created:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
+            return hexdigest, key, created, size
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
     def path(self, key: str) -> Path:
         if not _KEY.match(key or ""):
             raise ValueError("invalid storage key")

@@ -77,6 +77,9 @@ class Api:
     def __init__(self, client, token: str):
         self.client, self.token = client, token
 
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
     def call(self, method: str, path: str, json=None, **kw):
         headers = {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
         resp = self.client.open(f"/api/v1{path}", method=method, json=json, headers=headers, **kw)
@@ -108,3 +111,17 @@ def add_texts(api: Api, project_id: int, texts: list[str]) -> list[int]:
     status, body = api.post(f"/projects/{project_id}/items", [{"text": t} for t in texts])
     assert status == 201, body
     return [c["id"] for c in body["created"]]
+
+
+def huge_note(extra_spans: int = 4200) -> tuple[str, list[dict]]:
+    """The walkthrough's long discharge summary: 1,000,000 characters, ~50,000 entity spans (every "fever", and
+    the word before the first `extra_spans` of them)."""
+    import re
+
+    text = ("Patient denies fever. " * 46_000)[:1_000_000]
+    starts = [m.start() for m in re.finditer("fever", text)]
+    spans = [{"id": f"s{i}", "start": s, "end": s + 5, "label": "PROBLEM", "layer": "entity"}
+             for i, s in enumerate(starts)]
+    spans += [{"id": f"d{i}", "start": s - 7, "end": s - 1, "label": "PROBLEM", "layer": "entity"}
+              for i, s in enumerate(starts[:extra_spans])]
+    return text, spans

@@ -380,14 +380,14 @@ def test_stored_xss_is_shown_as_text(page, live, token, tmp_path):
     # the same through the form: the API's message is shown, nothing is created
     page.goto("/projects/new")
     page.fill("#project-name", XSS_PROJECT)
-    page.locator('#config-form .schema-row input[data-field="Name"]').first.fill("<script>alert(1)</script>")
+    page.locator('#config-form #labels-table input.col-name').first.fill("<script>alert(1)</script>")
     page.click("#create-project")
     expect(page.locator("#form-error")).to_be_visible()
     expect(page.locator("#form-error")).to_contain_text("label_config invalid")
     assert page.url.endswith("/projects/new")
 
     # a hostile project name and description are fine (they are only ever text)
-    page.locator('#config-form .schema-row input[data-field="Name"]').first.fill("urgent")
+    page.locator('#config-form #labels-table input.col-name').first.fill("urgent")
     page.fill("textarea[name=description]", XSS_TEXT)
     page.click("#create-project")
     page.wait_for_url(re.compile(r".*/projects/\d+$"))

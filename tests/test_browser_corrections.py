@@ -14,6 +14,7 @@ pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
 from live import ADMIN_PASSWORD, api  # noqa: E402
+from support import huge_note  # noqa: E402
 from test_browser_notes import add_note, drag_select, login_as, span_segment  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -224,12 +225,7 @@ def test_a_million_character_note_submits_while_another_user_works(browser, team
     pid = project_with_team(live, token, "Long discharge summary")
     other = project_with_team(live, token, "Everyday notes", annotators_per_item=1)
     add_note(live, token, other, TEXT)
-    text = ("Patient denies fever. " * 46_000)[:1_000_000]
-    starts = [m.start() for m in re.finditer("fever", text)]
-    spans = [{"id": f"s{i}", "start": s, "end": s + 5, "label": "PROBLEM", "layer": "entity"}
-             for i, s in enumerate(starts)]
-    spans += [{"id": f"d{i}", "start": s - 7, "end": s - 1, "label": "PROBLEM", "layer": "entity"}
-              for i, s in enumerate(starts[:4200])]
+    text, spans = huge_note()
     item_id = add_note(live, token, pid, text, name="discharge summary")
     submit_as(live, "ann_a", pid, spans)
     timings = {}

@@ -3,7 +3,7 @@ outvote a corrector, PHI is its own layer, big notes route outside the request, 
 submitted work."""
 from __future__ import annotations
 
-import re
+from support import huge_note
 
 NOTE = ("Mr. John Carter has type 2 diabetes and hypertension. He denies chest pain. Started metformin 500 mg. "
         "Seen by Dr Lee on 3/4. Also asthma, gout and anemia; no fever, no cough.")
@@ -100,12 +100,7 @@ def test_three_annotators_with_a_clear_majority_reach_consensus(admin, make_memb
 
 def test_a_huge_note_is_routed_by_a_job_and_the_submit_stays_small(admin, make_member):
     pid, a, b, reviewer = notes_project(admin, make_member)
-    text = ("Patient denies fever. " * 46_000)[:1_000_000]
-    starts = [m.start() for m in re.finditer("fever", text)]
-    spans = [{"id": f"s{i}", "start": s, "end": s + 5, "label": "PROBLEM", "layer": "entity"}
-             for i, s in enumerate(starts)]
-    spans += [{"id": f"d{i}", "start": s - 7, "end": s - 1, "label": "PROBLEM", "layer": "entity"}
-              for i, s in enumerate(starts[:4000])]
+    text, spans = huge_note(4000)
     assert len(text) == 1_000_000 and len(spans) >= 49_000
     _, created = admin.post(f"/projects/{pid}/items", [{"text": text, "name": "long discharge summary"}])
     item_id = created["created"][0]["id"]
@@ -212,3 +207,55 @@ def test_validation_errors_never_repeat_note_text(admin, make_member):
     status, body = a.put(f"/items/{item_id}/draft", {"payload": bad, "revision": 0})
     assert status == 400 and "John" not in body["error"]["message"]
     assert "must be of type integer" in body["error"]["message"]
+
+
+def test_a_huge_submit_on_postgresql_leaves_other_users_working(postgres_database, tmp_path):
+    """The walkthrough's case 1 on a real server (gunicorn + worker) with PostgreSQL: while the second annotator
+    submits the 1M-character note, another user logs in and saves their own work; the note is routed by a job."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine, text as sql
+
+    from live import LiveServer, api
+
+    engine = create_engine(postgres_database)
+    with engine.begin() as conn:  # an empty schema: `flask setup` migrates it as a new deployment would
+        conn.execute(sql("DROP SCHEMA public CASCADE"))
+        conn.execute(sql("CREATE SCHEMA public"))
+    engine.dispose()
+    note, spans = huge_note()
+    with LiveServer(str(tmp_path / "pg-live"), database_url=postgres_database) as live:
+        admin = live.token()
+        for name in ("ann1", "ann2", "other"):
+            api(live, admin, "POST", "/users", {"username": name, "password": "a-long-password"})
+        pid = api(live, admin, "POST", "/projects", {"name": "big", "modality": "notes",
+                                                    "workflow": {"annotators_per_item": 2}})["id"]
+        small = api(live, admin, "POST", "/projects", {"name": "small", "modality": "notes"})["id"]
+        for name in ("ann1", "ann2"):
+            api(live, admin, "POST", f"/projects/{pid}/members", {"username": name, "role": "annotator"})
+        api(live, admin, "POST", f"/projects/{small}/members", {"username": "other", "role": "annotator"})
+        item_id = api(live, admin, "POST", f"/projects/{pid}/items", [{"text": note}])["created"][0]["id"]
+        api(live, admin, "POST", f"/projects/{small}/items", [{"text": NOTE}])
+        tokens = {n: live.token(n, "a-long-password") for n in ("ann1", "ann2")}
+        for name in ("ann1", "ann2"):
+            api(live, tokens[name], "GET", f"/projects/{pid}/next")
+        api(live, tokens["ann1"], "POST", f"/items/{item_id}/annotations", {"payload": {"spans": spans}})
+        done = {}
+
+        def second():
+            done["status"] = live.request("POST", f"/api/v1/items/{item_id}/annotations",
+                                          {"payload": {"spans": spans[:-30]}}, tokens["ann2"])[0]
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        other = live.token("other", "a-long-password")  # logging in works meanwhile
+        mine = api(live, other, "GET", f"/projects/{small}/next")
+        api(live, other, "POST", f"/items/{mine['id']}/annotations", {"payload": {"spans": MODEL[:3]}})
+        thread.join(timeout=120)
+        assert done.get("status") == 201
+        deadline = time.time() + 120
+        while api(live, admin, "GET", f"/items/{item_id}")["stage"] == "routing" and time.time() < deadline:
+            time.sleep(0.3)
+        assert api(live, admin, "GET", f"/items/{item_id}")["stage"] == "review"  # 30 tied spans
+        assert "Traceback" not in live.read_log()

@@ -164,7 +164,7 @@ def test_dashboard_quality_and_progress(admin, make_member):
     status, agreement = admin.get(f"/projects/{pid}/agreement")
     assert status == 200 and agreement["latest"]["items"] == 4
     modality = agreement["latest"]["modality"]
-    assert modality["metrics"]["percent_agreement"] == 0.5
+    assert modality["overall"]["percent_agreement"] == 0.5 and modality["per_pair"]["ann1 vs ann2"]["items"] == 4
     assert agreement["live"]["pairs"][0]["agreement"] == 0.5
     resp = admin.client.get(f"/api/v1/projects/{pid}/agreement?format=csv",
                             headers={"Authorization": f"Bearer {admin.token}"})

@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any, BinaryIO, Iterable
 
-from annotators.base import FormatError, IngestedItem, ItemInput, ItemRejected
+from annotators.base import FormatError, IngestedItem, ItemInput, ItemRejected, TEXT_FILE_LIMIT
 
 MAX_TEXT = 1_000_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -63,7 +63,7 @@ def record_to_item(record: Any, where: str, label_names: set[str]) -> IngestedIt
 
 def read_jsonl(item: ItemInput, label_config: dict) -> list[IngestedItem]:
     names = {label["name"] for label in label_config.get("labels", [])}
-    text = decode_text(item.data or b"", item.name)
+    text = decode_text(item.read(TEXT_FILE_LIMIT), item.name)
     out = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -82,7 +82,7 @@ def read_jsonl(item: ItemInput, label_config: dict) -> list[IngestedItem]:
 
 def read_csv(item: ItemInput, label_config: dict) -> list[IngestedItem]:
     names = {label["name"] for label in label_config.get("labels", [])}
-    text = decode_text(item.data or b"", item.name)
+    text = decode_text(item.read(TEXT_FILE_LIMIT), item.name)
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "text" not in reader.fieldnames:
         raise FormatError(f"{item.name}: no 'text' column (columns: {', '.join(reader.fieldnames or [])})")
@@ -104,7 +104,7 @@ def read_csv(item: ItemInput, label_config: dict) -> list[IngestedItem]:
 
 
 def read_txt(item: ItemInput, label_config: dict) -> list[IngestedItem]:
-    text = check_text(decode_text(item.data or b"", item.name), item.name)
+    text = check_text(decode_text(item.read(TEXT_FILE_LIMIT), item.name), item.name)
     return [IngestedItem(kind="text", text=text, name=item.name)]
 
 

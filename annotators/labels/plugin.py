@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from annotators.base import Exporter, Importer, IngestedItem, ItemInput, ItemRejected, Modality
+from annotators.base import Exporter, Importer, IngestedItem, ItemInput, ItemRejected, MetricSpec, Modality
 from annotators.labels import formats, metrics
 from annotators.labels.preannotate import KeywordLabeler, fit_keywords
 
@@ -75,6 +75,8 @@ class LabelsModality(Modality):
         ],
         "multi_label": False,
     }
+    metric_specs = (MetricSpec("agreement", description="Jaccard overlap of the chosen labels"),
+                    MetricSpec("exact_match", description="the same labels exactly"))
     ui_module = "js/modalities/labels.js"
     ui_template = "modalities/labels.html"
 

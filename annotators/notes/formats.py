@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from annotators.base import Exporter, FormatError, Importer, IngestedItem, ItemInput, ItemRejected
+from annotators.base import Exporter, FormatError, Importer, IngestedItem, ItemInput, ItemRejected, TEXT_FILE_LIMIT
 
 from . import formats_export as export
 from .formats_import import (
@@ -224,9 +224,9 @@ def _reader(function):
     def read(item: ItemInput, config: dict) -> list[IngestedItem]:
         if item.record is not None:
             return read_record(item.record, item.name or "record", config)
-        if item.data is None:
+        if item.data is None and item.path is None:
             raise ItemRejected(f"{item.name or 'upload'}: no file content")
-        return function(item.data, item.name or "upload", config)
+        return function(item.read(TEXT_FILE_LIMIT), item.name or "upload", config)
     return read
 
 

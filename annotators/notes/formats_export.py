@@ -81,6 +81,7 @@ def write_docbin(pairs: Pairs, config: dict, out: BinaryIO) -> None:
         ents = [span for span in map(to_span, _non_overlapping(entities)) if span is not None]
         doc.ents = filter_spans(ents)  # snapping to tokens can make neighbours overlap; keep doc.ents valid
         doc.user_data["clinlabel_item_id"] = item.id
+        doc.user_data["clinlabel_provenance"] = _provenance(item)
         doc.user_data["clinlabel_assertions"] = {s["id"]: s["assertion"] for s in entities if "assertion" in s}
         docbin.add(doc)
     out.write(docbin.to_bytes())
@@ -198,7 +199,9 @@ def write_bioc(pairs: Pairs, config: dict, out: BinaryIO) -> None:
               b"</date><key>clinlabel_notes.key</key>\n")
     for item, payload in pairs:
         text = item.text or ""
-        parts = [f"<document><id>{item.id}</id><passage><offset>0</offset><text>{_xml_text(text)}</text>"]
+        origin = _provenance(item)
+        provenance = "".join(infon(f"clinlabel_{k}", str(v)) for k, v in sorted(origin.items()) if v is not None)
+        parts = [f"<document><id>{item.id}</id>{provenance}<passage><offset>0</offset><text>{_xml_text(text)}</text>"]
         for span in (payload or _EMPTY)["spans"]:
             infons = [infon("type", span["label"]), infon("layer", span.get("layer", "entity"))]
             if span.get("assertion"):

@@ -15,6 +15,11 @@ import re
 from collections import Counter, defaultdict, deque
 from typing import Iterable, Sequence
 
+from annotators.agreement import AgreementReport, cohen_kappa, fleiss_kappa, krippendorff_alpha
+
+__all__ = ["AgreementReport", "agree", "agree_many", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha",
+           "match_spans", "span_prf", "token_labels", "tokens_of"]
+
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _EMPTY = {"spans": [], "relations": []}
 
@@ -37,59 +42,6 @@ def token_labels(tokens: Sequence[tuple[int, int]], spans: Iterable[dict], label
                 out[i] = span["label"]
             i += 1
     return out
-
-
-# ------------------------------------------------------------------------------------------ chance-corrected
-def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
-    n = len(a)
-    if n == 0:
-        return 1.0
-    observed = sum(x == y for x, y in zip(a, b)) / n
-    count_a, count_b = Counter(a), Counter(b)
-    expected = sum(count_a[c] * count_b[c] for c in count_a) / (n * n)
-    if expected >= 1.0:
-        return 1.0 if observed >= 1.0 else 0.0
-    return (observed - expected) / (1.0 - expected)
-
-
-def fleiss_kappa(units: Sequence[Counter]) -> float:
-    """Fleiss' kappa over units given as category counts; units may have different numbers of raters (>= 2)."""
-    units = [u for u in units if sum(u.values()) >= 2]
-    if not units:
-        return 1.0
-    per_unit, totals, ratings = [], Counter(), 0
-    for unit in units:
-        m = sum(unit.values())
-        per_unit.append((sum(c * c for c in unit.values()) - m) / (m * (m - 1)))
-        totals.update(unit)
-        ratings += m
-    observed = sum(per_unit) / len(per_unit)
-    expected = sum((count / ratings) ** 2 for count in totals.values())
-    if expected >= 1.0:
-        return 1.0 if observed >= 1.0 else 0.0
-    return (observed - expected) / (1.0 - expected)
-
-
-def krippendorff_alpha(units: Sequence[Sequence[str]]) -> float:
-    """Nominal alpha; each unit lists the values given by the coders who coded it (missing ones left out)."""
-    coincidence: Counter = Counter()
-    for values in units:
-        m = len(values)
-        if m < 2:
-            continue
-        for c, k in itertools.permutations(values, 2):
-            coincidence[(c, k)] += 1.0 / (m - 1)
-    marginals: Counter = Counter()
-    for (c, _k), value in coincidence.items():
-        marginals[c] += value
-    n = sum(marginals.values())
-    if n <= 1:
-        return 1.0
-    disagree = sum(v for (c, k), v in coincidence.items() if c != k)
-    expected = sum(marginals[c] * marginals[k] for c in marginals for k in marginals if c != k)
-    if expected == 0:
-        return 1.0 if disagree == 0 else 0.0
-    return 1.0 - (n - 1) * disagree / expected
 
 
 # ---------------------------------------------------------------------------------------------------- spans
@@ -208,7 +160,7 @@ def agree(a_payload: dict | None, b_payload: dict | None, text: str) -> dict[str
     return result
 
 
-def agree_many(annotations: Sequence[tuple]) -> dict:
+def agree_many(annotations: Sequence[tuple]) -> AgreementReport:
     """Project-level agreement over (item_id, text, annotator, payload) records: overall and per label.
 
     Span F1 is micro-averaged over every pair of annotators of every item; Fleiss' kappa and Krippendorff's alpha
@@ -265,5 +217,5 @@ def agree_many(annotations: Sequence[tuple]) -> dict:
         "n_items": len(by_item), "n_annotators": len({c for coders in by_item.values() for c in coders}),
         "n_pairs": n_pairs,
     })
-    return {"overall": overall, "per_label": {label: block(label) for label in labels},
-            "per_pair": {pair: _prf(*acc)["f1"] for pair, acc in sorted(pair_f1.items())}}
+    return AgreementReport(overall=overall, per_label={label: block(label) for label in labels},
+                           per_pair={pair: {"span_exact_f1": _prf(*acc)["f1"]} for pair, acc in sorted(pair_f1.items())})

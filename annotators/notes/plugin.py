@@ -1,7 +1,7 @@
 """The `notes` modality: clinical notes with PHI, entities, assertion, ontology links and relations."""
 from __future__ import annotations
 
-from annotators.base import Exporter, Importer, IngestedItem, ItemInput, ItemRejected, Modality
+from annotators.base import Exporter, Importer, IngestedItem, ItemInput, ItemRejected, MetricSpec, Modality
 from annotators.notes import consensus, formats, metrics, schema
 from annotators.notes.preannotate import ClinicalPipeline
 
@@ -34,6 +34,20 @@ class NotesModality(Modality):
     default_label_config = schema.DEFAULT_LABEL_CONFIG
     ui_module = "js/modalities/notes.js"
     fit_wants_gpu = True
+    metric_specs = (
+        MetricSpec("agreement", description="exact span F1: what workflow thresholds use"),
+        *(MetricSpec(f"span_{mode}_{m}", description=f"{mode} span matching")
+          for mode in ("exact", "overlap") for m in ("precision", "recall", "f1")),
+        *(MetricSpec(f"{layer}_span_{mode}_f1", description=f"{layer} layer only")
+          for layer in ("entity", "phi") for mode in ("exact", "overlap")),
+        MetricSpec("relation_f1", description="relations between the same spans"),
+        MetricSpec("token_kappa", range=(-1.0, 1.0), description="Cohen's kappa over tokens"),
+        MetricSpec("token_alpha", range=(-1.0, 1.0), description="Krippendorff's alpha over tokens"),
+        MetricSpec("concept_agreement", description="same code on exactly matched spans"),
+        MetricSpec("concept_pairs", range=(0.0, None), description="matched spans with a code"),
+        MetricSpec("assertion_agreement", description="same assertion on exactly matched entities"),
+        MetricSpec("assertion_pairs", range=(0.0, None), description="matched entity spans"),
+    )
     # Auto-consensus needs every one of these above its threshold: PHI apart from entities, so one annotator who
     # marked no PHI at all cannot hide inside a good entity score.
     consensus_layers = {"entities": "entity_span_exact_f1", "assertion": "assertion_agreement",

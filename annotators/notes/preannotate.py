@@ -297,5 +297,5 @@ class ClinicalPipeline:
             payload, deid = self.annotate(item.text or "")
             scores = [s["score"] for s in payload["spans"] if s.get("layer") == "entity"]
             out.append(Prediction(item_id=item.id, payload=payload, score=min(scores) if scores else 0.0,
-                                  item_updates={"deid_state": deid}))
+                                  item_fields={"deid_state": deid}))
         return out

@@ -1,6 +1,8 @@
 """Items: bulk upload (multipart or JSON), list with filters, get, media with HTTP Range, delete."""
 from __future__ import annotations
 
+import os
+
 from flask import current_app, request, send_file
 from sqlalchemy import exists, select
 
@@ -13,18 +15,23 @@ from server.api.serialize import item_out
 from server.auth import actor_name
 from server.errors import ApiError
 from server.extensions import db
-from server.ingest import ingest_batch
+from server.ingest import ingest_batch, spool
+from server.uploads import consumable_uploads, mark_consumed
 from server.models import Annotation, Item
 from server.permissions import require_object, require_project
 
 MAX_JSON_RECORDS = 300_000
 
 
-def _inputs_from_request() -> list[ItemInput]:
+def _inputs_from_request(project, spooled: list[str]) -> tuple[list[ItemInput], list]:
+    """The upload as ItemInputs (files spooled to disk, paths in `spooled` for the caller to delete), and the tus
+    uploads it consumes."""
     if request.mimetype == "application/json":
         body = request.get_json(silent=True)
         if body is None:
             raise ApiError(400, "request body is not valid JSON")
+        if isinstance(body, dict) and "uploads" in body:
+            return consumable_uploads(project, body["uploads"])
         records = body.get("items") if isinstance(body, dict) else body
         if not isinstance(records, list):
             raise ApiError(400, "JSON body must be a list of item records or {\"items\": [...]}")
@@ -32,23 +39,47 @@ def _inputs_from_request() -> list[ItemInput]:
             raise ApiError(400, "no items given")
         if len(records) > MAX_JSON_RECORDS:
             raise ApiError(413, f"at most {MAX_JSON_RECORDS} records per request; split the import")
-        return [ItemInput(name=f"record {i + 1}", record=r) for i, r in enumerate(records)]
+        return [ItemInput(name=f"record {i + 1}", record=r) for i, r in enumerate(records)], []
     if request.mimetype == "multipart/form-data":
         files = request.files.getlist("files") + request.files.getlist("file")
         if not files:
             raise ApiError(400, "multipart upload has no 'files' part")
-        return [ItemInput(name=f.filename or "", data=f.read(), content_type=f.mimetype) for f in files]
-    raise ApiError(415, "upload items as multipart/form-data (field 'files') or a JSON list")
+        inputs = []
+        for f in files:
+            path = spool(f.stream)
+            spooled.append(path)
+            inputs.append(ItemInput(name=f.filename or "", path=path, size=os.path.getsize(path),
+                                    content_type=f.mimetype))
+        return inputs, []
+    raise ApiError(415, "upload items as multipart/form-data (field 'files'), a JSON list, or {\"uploads\": [ids]}")
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 @api_bp.post("/projects/<int:project_id>/items")
-@api_bp.doc(summary="Upload items: multipart files (one or many) or a JSON list; ?atomic=true for all-or-nothing")
+@api_bp.doc(summary="Upload items: multipart files (one or many), a JSON list, or {uploads: [tus upload ids]}; "
+                    "?atomic=true for all-or-nothing")
 def upload_items(project_id):
     project, _ = require_project(project_id, "items.upload")
     modality = registry.get(project.modality)
     atomic = request.args.get("atomic", "false").lower() in {"1", "true", "yes"}
-    inputs = _inputs_from_request()
-    created, failed = ingest_batch(project, modality, inputs, atomic=atomic)
+    spooled: list[str] = []
+    try:
+        inputs, uploads = _inputs_from_request(project, spooled)
+        if uploads and all(u.status == "consumed" for u in uploads):  # a retried request: same answer, nothing new
+            return {"created": [{"id": i} for u in uploads for i in (u.item_ids or [])], "failed": [],
+                    "job_id": None}, 201
+        created, failed = ingest_batch(project, modality, inputs, atomic=atomic)
+    finally:
+        for path in spooled:
+            _unlink(path)
+    if created and uploads:
+        mark_consumed(uploads, inputs, created)
     if not created:
         db.session.rollback()
         reason = "; ".join(f"{f['name']}: {f['error']}" for f in failed[:5]) or "nothing to import"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from annotators.base import ItemView, registry
+from annotators.base import ITEM_FIELDS, ItemView, registry
 from server.extensions import db
 from server.item_views import item_view
 from server.jobs.kinds import JobFailed, job_kind
@@ -31,14 +31,13 @@ def pick_device() -> str:
         return "cpu"
 
 
-def _preannotate_queue(project: Project) -> str:
+def _preannotate_wants_gpu(project: Project) -> bool:
     modality = registry.get(project.modality)
-    wants = any(getattr(p, "wants_gpu", False) for p in modality.preannotators(project.label_config))
-    return "gpu" if wants else "cpu"
+    return any(getattr(p, "wants_gpu", False) for p in modality.preannotators(project.label_config))
 
 
-def _fit_queue(project: Project) -> str:
-    return "gpu" if getattr(registry.get(project.modality), "fit_wants_gpu", False) else "cpu"
+def _fit_wants_gpu(project: Project) -> bool:
+    return bool(registry.get(project.modality).fit_wants_gpu)
 
 
 def resources() -> dict:
@@ -70,7 +69,20 @@ def _active_params(project_id: int, preannotator: str) -> tuple[str | None, dict
     return (mv.version, mv.params) if mv else (None, None)
 
 
-@job_kind("preannotate", queue=_preannotate_queue, user_startable=True)
+def _allowed_field(name: str, value) -> bool:
+    allowed = ITEM_FIELDS.get(name)
+    return isinstance(value, allowed) if isinstance(allowed, type) else value in (allowed or ())
+
+
+def _set_item_fields(item_id: int, fields: dict) -> None:
+    values = {k: v for k, v in fields.items() if k != "meta"}
+    if "meta" in fields:
+        item = db.session.get(Item, item_id)
+        values["meta"] = {**(item.meta or {}), **fields["meta"]}
+    db.session.execute(update(Item).where(Item.id == item_id).values(**values))
+
+
+@job_kind("preannotate", wants_gpu=_preannotate_wants_gpu, user_startable=True)
 def preannotate(ctx) -> dict:
     project = _project(ctx)
     modality = registry.get(project.modality)
@@ -120,15 +132,16 @@ def preannotate(ctx) -> dict:
                              "stage": "annotate", "status": "draft", "payload": payload, "score": pred.score,
                              "model_version": key, "version": 1, "idempotency_key": f"pre:{pred.item_id}:{key}",
                              "comment": note})
-                if pred.item_updates.get("deid_state") in ("done", "failed"):
-                    updates[pred.item_id] = pred.item_updates["deid_state"]
+                fields = {k: v for k, v in pred.item_fields.items() if _allowed_field(k, v)}
+                if fields:
+                    updates.setdefault(pred.item_id, {}).update(fields)
                 if pred.score is not None:
                     scores[pred.item_id] = min(scores.get(pred.item_id, 1.0), pred.score)
         written += _insert_ignore(rows)
         for item_id, score in scores.items():
             db.session.execute(update(Item).where(Item.id == item_id).values(priority=score))
-        for item_id, state in updates.items():
-            db.session.execute(update(Item).where(Item.id == item_id).values(deid_state=state))
+        for item_id, fields in updates.items():
+            _set_item_fields(item_id, fields)
         db.session.commit()
         done += len(items)
         ctx.progress(done, total)
@@ -180,7 +193,7 @@ def _provenance(ann: Annotation, names: dict[int, str]) -> dict:
             "annotation_id": ann.id}
 
 
-@job_kind("fit", queue=_fit_queue, user_startable=True)
+@job_kind("fit", wants_gpu=_fit_wants_gpu, user_startable=True)
 def fit(ctx) -> dict:
     project = _project(ctx)
     modality = registry.get(project.modality)

@@ -5,7 +5,9 @@ A leaf module (it imports nothing from server/), so any module can declare a kin
     @job_kind("derive", queue="cpu")
     def derive(ctx): ...
 
-`queue` is a queue name or a callable `(project) -> queue name` (e.g. "gpu" when the modality's model wants one).
+`queue` is a queue name or a callable `(project) -> queue name`. `wants_gpu` is a callable `(project) -> bool`:
+such a job goes to queue "gpu" only while a live worker consumes it, else it runs on "cpu" and says so (a GPU job
+must never wait for a worker that does not exist).
 """
 from __future__ import annotations
 
@@ -27,15 +29,17 @@ class JobKind:
     handler: Callable[[Any], dict | None]
     queue: str | Callable[[Any], str] = "cpu"
     user_startable: bool = False
+    wants_gpu: Callable[[Any], bool] | None = None
 
 
 KINDS: dict[str, JobKind] = {}
 
 
-def job_kind(name: str, queue: str | Callable[[Any], str] = "cpu", user_startable: bool = False):
+def job_kind(name: str, queue: str | Callable[[Any], str] = "cpu", user_startable: bool = False,
+             wants_gpu: Callable[[Any], bool] | None = None):
     """Register the decorated function as the handler of jobs of kind `name`."""
     def register(handler: Callable) -> Callable:
-        KINDS[name] = JobKind(name, handler, queue, user_startable)
+        KINDS[name] = JobKind(name, handler, queue, user_startable, wants_gpu)
         return handler
     return register
 
@@ -48,8 +52,13 @@ def user_startable() -> list[str]:
     return sorted(k.name for k in KINDS.values() if k.user_startable)
 
 
-def queue_for(name: str, project: Any) -> str:
+def queue_for(name: str, project: Any, gpu_worker_live: Callable[[], bool] = lambda: False) -> tuple[str, str | None]:
+    """(queue, note): the note says why a job that wanted a GPU runs on the CPU."""
     kind = KINDS.get(name)
     if kind is None or project is None:
-        return "cpu"
-    return kind.queue(project) if callable(kind.queue) else kind.queue
+        return "cpu", None
+    if kind.wants_gpu is not None and kind.wants_gpu(project):
+        if gpu_worker_live():
+            return "gpu", None
+        return "cpu", "wanted a GPU; no live worker consumes queue gpu, so it runs on the CPU"
+    return (kind.queue(project) if callable(kind.queue) else kind.queue), None

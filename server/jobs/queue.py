@@ -22,6 +22,14 @@ __all__ = ["broker_reachable", "celery", "configure", "enqueue", "start_job"]
 _configured_for: tuple | None = None
 
 
+def _reset_broker_pools() -> None:
+    if celery._pool is not None:
+        celery._pool.force_close_all()
+        celery._pool = None
+    celery.__dict__.pop("amqp", None)
+    kombu.pools.reset()
+
+
 def configure(app) -> Celery:
     """Point the Celery app at the Flask app's broker; safe to call twice."""
     global _configured_for
@@ -30,11 +38,7 @@ def configure(app) -> Celery:
     if _configured_for is not None and _configured_for != (broker, prefix):
         # Another app in this process (tests) used another broker or queue names: drop what Celery cached for it
         # (connection pool, producer pool, declared queues, router).
-        if celery._pool is not None:
-            celery._pool.force_close_all()
-            celery._pool = None
-        celery.__dict__.pop("amqp", None)
-        kombu.pools.reset()
+        _reset_broker_pools()
     if broker.startswith("sqla+sqlite"):
         # The SQLite transport exits on unknown transport options, so its polling interval is set on the class.
         import kombu.transport.sqlalchemy as sqla
@@ -60,6 +64,26 @@ def configure(app) -> Celery:
     return celery
 
 
+LIVE_WORKER_S = 30
+
+
+def gpu_worker_live() -> bool:
+    """A worker consuming queue "gpu" sent a heartbeat recently (workers announce queues and device)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from server.models import WorkerHeartbeat, as_utc, utcnow
+
+    since = utcnow() - timedelta(seconds=LIVE_WORKER_S)
+    prefix = celery.flask_app.config.get("QUEUE_PREFIX") or "" if hasattr(celery, "flask_app") else ""
+    for queues, seen_at in db.session.execute(select(WorkerHeartbeat.queues, WorkerHeartbeat.seen_at)):
+        names = {q.strip() for q in queues.split(",")}
+        if as_utc(seen_at) >= since and ("gpu" in names or prefix + "gpu" in names):
+            return True
+    return False
+
+
 def broker_reachable() -> bool:
     try:
         with celery.connection_for_write() as conn:
@@ -78,8 +102,11 @@ def start_job(project, kind: str, params: dict, actor: str, idempotency_key: str
         existing = db.session.query(Job).filter_by(idempotency_key=idempotency_key).one_or_none()
         if existing is not None:
             return existing
+    queue, note = kinds.queue_for(kind, project, gpu_worker_live)
+    if note:
+        params = {**params, "routing": note}
     job = Job(project_id=project.id if project else None, kind=kind, params=params, status="queued",
-              queue=kinds.queue_for(kind, project), idempotency_key=idempotency_key, created_by=created_by)
+              queue=queue, idempotency_key=idempotency_key, created_by=created_by)
     db.session.add(job)
     try:
         db.session.flush()
@@ -90,12 +117,18 @@ def start_job(project, kind: str, params: dict, actor: str, idempotency_key: str
                  project_id=job.project_id, details={"queue": job.queue})
     db.session.commit()
     job_id = job.id
-    try:
-        enqueue(job)
-        db.session.commit()
-    except Exception as exc:  # noqa: BLE001 - the job row stays queued; the reaper re-sends it
-        db.session.rollback()
-        log.warning("could not enqueue job %s now (%s); the reaper will retry", job_id, type(exc).__name__)
+    for attempt in (1, 2):
+        try:
+            enqueue(job)
+            db.session.commit()
+            break
+        except Exception as exc:  # noqa: BLE001 - the job row stays queued; the reaper re-sends it
+            db.session.rollback()
+            log.warning("could not enqueue job %s now (%s, attempt %d)%s", job_id, type(exc).__name__, attempt,
+                        "; the reaper will retry" if attempt == 2 else "", exc_info=True)
+            if attempt == 1:  # a broken pooled broker connection: the next try opens a fresh one
+                _reset_broker_pools()
+                job = db.session.get(Job, job_id)
     job = db.session.get(Job, job_id)
     db.session.refresh(job)
     return job

@@ -9,12 +9,17 @@ import logging
 import os
 import sys
 import threading
+import time
 from datetime import datetime, timedelta
 
 # `celery -A` puts the working directory on sys.path only while it imports the app, then removes that entry; the
 # project's other packages (annotators, ontologies) are imported later, inside tasks. `_keep_root_importable`
 # (worker_init, after the app is loaded and before the pool forks) puts the root back for good.
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Workers announce their device from the main process; torch.cuda.is_available() there would initialise CUDA
+# and break it in the forked pool children, unless torch asks NVML instead (no CUDA context).
+os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
 
 from celery import signals  # noqa: E402
 from sqlalchemy import text  # noqa: E402
@@ -30,11 +35,13 @@ log = logging.getLogger("clinlabel.worker")
 flask_app = create_app({"WORKER_PROCESS": True})
 celery = configure(flask_app)
 HOUSEKEEPING_S = 5.0
+UPLOAD_SWEEP_S = 60.0
 
 
 def _housekeeping(stop: threading.Event, queues: str) -> None:
     device = pick_device()
     me = worker_id()
+    next_sweep = 0.0
     while not stop.is_set():
         try:
             with flask_app.app_context():
@@ -45,6 +52,13 @@ def _housekeeping(stop: threading.Event, queues: str) -> None:
                 counts = reap()
                 if any(counts.values()):
                     log.info("reaper: %s", counts)
+                if time.monotonic() >= next_sweep:
+                    from server.api.uploads import sweep_expired
+
+                    swept = sweep_expired()
+                    if swept:
+                        log.info("removed %d expired upload(s)", swept)
+                    next_sweep = time.monotonic() + UPLOAD_SWEEP_S
                 if flask_app.config["BROKER_URL"].startswith("sqla+sqlite"):
                     _prune_broker()
         except Exception as exc:  # noqa: BLE001 - housekeeping must outlive a database hiccup

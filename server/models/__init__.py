@@ -6,9 +6,10 @@ from server.models.jobs import Job, ModelVersion, WorkerHeartbeat
 from server.models.ontology import ConceptAlias
 from server.models.review import AgreementSnapshot, AnnotationDraft, ItemAgreement, ReviewComment
 from server.models.projects import ROLES, Membership, Project
+from server.models.uploads import Upload
 from server.models.users import ApiToken, User
 
 __all__ = [
     "AgreementSnapshot", "AnnotationDraft", "AuditEvent", "Annotation", "ConceptAlias", "ItemAgreement", "ReviewComment", "ApiToken", "Assignment", "Item", "Job", "Membership", "ModelVersion", "Project",
-    "ROLES", "User", "WorkerHeartbeat", "as_utc", "utcnow",
+    "ROLES", "Upload", "User", "WorkerHeartbeat", "as_utc", "utcnow",
 ]

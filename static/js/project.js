@@ -16,8 +16,11 @@ function jobRow(job) {
     ? h('a', { href: `/api/v1/exports/${job.id}/file`, class: 'download' }, 'Download') : null;
   const opts = (job.params && job.params.options) || {};
   const what = job.kind === 'export' ? `export · ${job.params.format} · ${opts.stage || 'all'}` : job.kind;
+  const device = (job.result && job.result.device) || null;
+  const where = h('span', { class: 'muted small job-where', title: (job.params && job.params.routing) || '' },
+    ` · ${job.queue}${device ? ` (${device})` : ''}${job.params && job.params.routing ? ' · no GPU worker' : ''}`);
   return h('tr', { id: `job-${job.id}`, dataset: { status: job.status } },
-    h('td', {}, `#${job.id}`), h('td', { class: 'job-kind' }, what),
+    h('td', {}, `#${job.id}`), h('td', {}, h('span', { class: 'job-kind' }, what), where),
     h('td', { class: `status-${job.status}` }, job.status, job.error ? ` — ${job.error}` : ''),
     h('td', {}, bar, ` ${job.progress}%`), h('td', {}, cancel, download));
 }
@@ -45,8 +48,62 @@ function failure(f) {
   return h('p', { class: 'error upload-failure' }, text);
 }
 
+// Files above the threshold go through tus (resumable, chunked): a dropped connection or a reload resumes from
+// the bytes the server has (tus-js-client keeps a fingerprint per file in localStorage).
+const tusThreshold = Number(root.dataset.tusThresholdMb || 8) * 1024 * 1024;
+const tusChunk = Number(root.dataset.tusChunkMb || 8) * 1024 * 1024;
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
+
+function tusUpload(file, row) {
+  return new Promise((resolve, reject) => {
+    const bar = row.querySelector('progress');
+    const label = row.querySelector('.tus-state');
+    const job = new window.tus.Upload(file, {
+      endpoint: '/api/v1/uploads',
+      chunkSize: tusChunk,
+      retryDelays: [0, 500, 1500, 3000, 5000],
+      metadata: { filename: file.name, filetype: file.type || 'application/octet-stream', project: String(projectId) },
+      headers: { 'X-CSRFToken': csrfToken() },
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      onProgress: (sent, total) => { bar.value = Math.round((100 * sent) / total); label.textContent = `${Math.round((100 * sent) / total)}%`; },
+      onError: (err) => reject(new Error(`${file.name}: ${(err && err.message) || 'upload failed'}`)),
+      onSuccess: () => resolve(job.url.split('/').pop()),
+    });
+    job.findPreviousUploads().then((previous) => {
+      if (previous.length) { job.resumeFromPreviousUpload(previous[0]); label.textContent = 'resuming…'; }
+      job.start();
+    });
+  });
+}
+
+async function sendLargeFiles(files) {
+  const list = document.getElementById('tus-uploads');
+  list.hidden = false;
+  const rows = files.map((f) => h('li', { class: 'tus-file', dataset: { name: f.name } },
+    `${f.name} `, h('progress', { max: 100, value: 0 }), ' ', h('span', { class: 'tus-state' }, 'starting')));
+  list.replaceChildren(...rows);
+  const ids = [];
+  for (const [i, file] of files.entries()) ids.push(await tusUpload(file, rows[i]));
+  return api('POST', `/projects/${projectId}/items`, { uploads: ids });
+}
+
 async function sendFiles(files) {
   if (!files.length) return;
+  const large = files.filter((f) => f.size > tusThreshold && window.tus);
+  if (large.length) {
+    const result = document.getElementById('upload-result');
+    try {
+      const data = await sendLargeFiles(large);
+      result.replaceChildren(h('p', { class: 'ok', id: 'upload-summary' },
+        `${data.created.length} item(s) created, ${data.failed.length} failed.`), ...data.failed.map(failure));
+    } catch (e) {
+      result.replaceChildren(h('p', { class: 'error', id: 'upload-summary' }, e.message));
+      return;
+    }
+    files = files.filter((f) => !large.includes(f));
+    if (!files.length) { document.getElementById('reload-items').hidden = false; return; }
+  }
   const bar = document.getElementById('upload-progress');
   const result = document.getElementById('upload-result');
   bar.hidden = false; bar.value = 0;

@@ -464,6 +464,19 @@ def test_deidentified_export_masks_the_human_phi_layer_only():
     assert manifest["phi_from_people"] == [3] and manifest["phi_from_model_no_human_review"] == [4]
 
 
+def test_bioc_and_spacy_exports_carry_provenance():
+    import bioc
+    from spacy.tokens import DocBin
+
+    collection = bioc.biocxml.loads(_export("bioc", REVIEWED[:1]).decode("utf-8"))
+    infons = collection.documents[0].infons
+    assert infons["clinlabel_origin"] == "reviewer" and infons["clinlabel_by"] == "rev1"
+    import spacy
+
+    docs = list(DocBin().from_bytes(_export("spacy", REVIEWED[:1])).get_docs(spacy.blank("en").vocab))
+    assert docs[0].user_data["clinlabel_provenance"]["origin"] == "reviewer"
+
+
 def test_export_label_studio_tasks():
     tasks = json.loads(_export("label_studio", REVIEWED))
     assert tasks[0]["data"]["text"] == TEXT

@@ -104,12 +104,12 @@ def test_agree_many_overall_and_per_label():
                                                            "layer": "entity"}]}),
                (3, "Single annotator.", "ann_a", {"spans": []})]
     result = agree_many(records)
-    overall = result["overall"]
+    overall = result.overall
     assert overall["n_items"] == 3 and overall["n_annotators"] == 3 and overall["n_pairs"] == 4
     assert 0 < overall["span_exact_f1"] < 1 and -1 <= overall["fleiss_kappa"] <= 1
-    assert set(result["per_label"]) == {"PROBLEM", "MEDICATION", "NAME", "DOSAGE"}
-    assert result["per_label"]["MEDICATION"]["span_exact_f1"] == 1.0
-    assert result["per_pair"]["ann_a vs ann_b"] == pytest.approx(8 / 12)
+    assert set(result.per_label) == {"PROBLEM", "MEDICATION", "NAME", "DOSAGE"}
+    assert result.per_label["MEDICATION"]["span_exact_f1"] == 1.0
+    assert result.per_pair["ann_a vs ann_b"]["span_exact_f1"] == pytest.approx(8 / 12)
     # Alpha over tokens equals the package's on the same reliability matrix.
     assert -1 <= overall["krippendorff_alpha"] <= 1
 
