@@ -97,6 +97,7 @@ def _register_job_kinds() -> None:
     import server.jobs.handlers  # noqa: F401  (preannotate, fit, export)
     import server.ontology_service  # noqa: F401  (ontology_load; learns aliases when gold is created)
     import server.review  # noqa: F401  (route)
+    import server.server_import  # noqa: F401  (server_import)
     from annotators.base import registry
 
     for modality in registry.all():

@@ -58,6 +58,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAX_UPLOAD_MB": _int("MAX_UPLOAD_MB", 200),
         "MAX_MEDIA_GB": float(_env("MAX_MEDIA_GB", "50")),
         "UPLOAD_EXPIRY_HOURS": _int("UPLOAD_EXPIRY_HOURS", 24),
+        # Folders the server may import from ("name=/path,other=/path"); set by the site admin only.
+        "IMPORT_ROOTS": _env("IMPORT_ROOTS", "") or "",
         # Files larger than this go through resumable tus uploads in chunks of TUS_CHUNK_MB (<= MAX_UPLOAD_MB).
         "TUS_THRESHOLD_MB": float(_env("TUS_THRESHOLD_MB", "8")),
         "TUS_CHUNK_MB": float(_env("TUS_CHUNK_MB", "8")),

@@ -49,11 +49,13 @@ def check_name(name: str) -> str:
     return name
 
 
-def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = False):
+def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = False,
+                 skip_hashes: set | None = None, skipped: list | None = None):
     """Validate every input; create the valid ones in one transaction. Returns (created items, failed list).
 
     `failed` entries name the input (by position and escaped original name) and the reason, never content.
-    With `atomic`, one failure means nothing is created.
+    With `atomic`, one failure means nothing is created. With `skip_hashes`, items whose content hash is in it
+    are not created again (their input index goes to `skipped`), and new hashes are added to it.
     """
     store = current_app.extensions["media"]
     failed: list[dict] = []
@@ -73,6 +75,7 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
 
     new_files: list[str] = []
     created: list[Item] = []
+    kept = []  # the staged items created (the others were skipped as already imported)
     try:
         for index, ing in staged:
             storage_key, size = None, 0
@@ -88,15 +91,22 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
             else:
                 digest = hashlib.sha256((ing.text or "").encode("utf-8")).hexdigest()
                 size = len(ing.text or "")
+            if skip_hashes is not None:
+                if digest in skip_hashes:
+                    if skipped is not None:
+                        skipped.append(index)
+                    continue
+                skip_hashes.add(digest)
             created.append(Item(
                 project_id=project.id, kind=ing.kind, name=(ing.name or inputs[index].name)[:MAX_NAME],
                 content_hash=digest, storage_key=storage_key, media_type=ing.media_type, size=size,
                 text=ing.text, meta=ing.meta or {}, status="ready",
             ))
+            kept.append(ing)
         db.session.add_all(created)
         db.session.flush()
         annotations = []
-        for item, (_, ing) in zip(created, staged):
+        for item, ing in zip(created, kept):
             for payload in ing.annotations:
                 modality.validate_payload(payload, project.label_config)
                 annotations.append(Annotation(item_id=item.id, project_id=project.id, source="import",

@@ -23,7 +23,11 @@ def live(tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     # small thresholds so a note of a few hundred kilobytes goes through tus in several chunks
-    env = {"CLINLABEL_TUS_THRESHOLD_MB": "0.2", "CLINLABEL_TUS_CHUNK_MB": "0.1"}
+    root = tmp_path_factory.mktemp("nas")
+    (root / "clinic").mkdir()
+    for i in range(3):
+        (root / "clinic" / f"letter-{i}.txt").write_text(f"Letter {i}: follow-up for asthma in {i + 2} weeks.")
+    env = {"CLINLABEL_TUS_THRESHOLD_MB": "0.2", "CLINLABEL_TUS_CHUNK_MB": "0.1", "CLINLABEL_IMPORT_ROOTS": f"nas={root}"}
     with LiveServer(str(tmp_path_factory.mktemp("uploads-live")), extra_env=env) as server:
         yield server
 
@@ -113,3 +117,21 @@ def test_an_upload_resumes_after_a_reload_from_what_the_server_has(browser, live
     assert "HEAD" in after and 1 <= after.count("PATCH") <= remaining < total  # resumed, not sent again from 0
     items = api(live, token, "GET", f"/projects/{pid}/items")["items"]
     assert api(live, token, "GET", f"/items/{items[0]['id']}")["text"] == text
+
+
+def test_a_manager_imports_a_server_folder_from_the_project_page(browser, live, tmp_path):
+    token = live.token()
+    pid = api(live, token, "POST", "/projects", {"name": "from the NAS", "modality": "notes"})["id"]
+    context, page = login(browser, live)
+    page.goto(f"/projects/{pid}")
+    expect(page.locator("#server-import")).to_be_visible()
+    page.fill("#import-glob", "clinic/*.txt")
+    page.click("#start-import")
+    row = page.locator("#jobs tbody tr").first
+    expect(row.locator(".import-summary")).to_have_text(" · 3 imported, 0 already there, 0 failed")
+    page.click("#start-import")  # again: nothing is imported twice
+    expect(page.locator("#jobs tbody tr").first.locator(".import-summary")).to_have_text(
+        " · 0 imported, 3 already there, 0 failed")
+    context.close()
+    names = sorted(i["name"] for i in api(live, token, "GET", f"/projects/{pid}/items")["items"])
+    assert names == ["letter-0.txt", "letter-1.txt", "letter-2.txt"]

@@ -25,6 +25,7 @@ PUBLIC = row(OK, OK, OK, OK, OK, OK, OK)
 API = {
     ("/api/v1/tokens", "POST"): PUBLIC,
     ("/api/v1/session", "POST"): row(OK, 409, 409, 409, 409, 409, OK),  # the site admin logs in: others 409
+    ("/api/v1/projects/<int:project_id>/import-roots", "GET"): STAFF_ONLY,
     ("/api/v1/uploads", "OPTIONS"): PUBLIC,
     ("/api/v1/uploads", "POST"): row(401, 404, 403, 403, 201, 201, 201),
     ("/api/v1/uploads/<string:upload_id>", "HEAD"): row(401, 404, 404, 404, 404, 404, 404),  # private to uploader

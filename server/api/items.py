@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from flask import current_app, request, send_file
+from flask import current_app, g, request, send_file
 from sqlalchemy import exists, select
 
 from annotators.base import ItemInput, registry
@@ -32,6 +32,8 @@ def _inputs_from_request(project, spooled: list[str]) -> tuple[list[ItemInput], 
             raise ApiError(400, "request body is not valid JSON")
         if isinstance(body, dict) and "uploads" in body:
             return consumable_uploads(project, body["uploads"])
+        if isinstance(body, dict) and "import" in body:
+            raise _ServerImport(body["import"])
         records = body.get("items") if isinstance(body, dict) else body
         if not isinstance(records, list):
             raise ApiError(400, "JSON body must be a list of item records or {\"items\": [...]}")
@@ -54,6 +56,39 @@ def _inputs_from_request(project, spooled: list[str]) -> tuple[list[ItemInput], 
     raise ApiError(415, "upload items as multipart/form-data (field 'files'), a JSON list, or {\"uploads\": [ids]}")
 
 
+class _ServerImport(Exception):
+    def __init__(self, spec):
+        super().__init__("server import")
+        self.spec = spec
+
+
+def start_server_import(project, spec):
+    """{"import": {"root": name, "glob": "**/*.txt"}}: a queued job copies matching files under a configured root."""
+    from server.jobs.queue import start_job
+    from server.server_import import check_request
+
+    if not isinstance(spec, dict) or not isinstance(spec.get("root"), str) or not isinstance(spec.get("glob"), str):
+        raise ApiError(400, "'import' must be {\"root\": <import root name>, \"glob\": <pattern under it>}")
+    try:
+        check_request(spec["root"], spec["glob"])
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    job = start_job(project, "server_import", {"root": spec["root"], "glob": spec["glob"]}, actor_name(),
+                    created_by=g.user.id)
+    from server.api.serialize import job_out
+
+    return {"job": job_out(job)}, 202
+
+
+@api_bp.get("/projects/<int:project_id>/import-roots")
+@api_bp.doc(summary="Server folders this project's managers may import from (configured by the site admin)")
+def list_import_roots(project_id):
+    require_project(project_id, "items.upload")
+    from server.server_import import import_roots
+
+    return {"items": [{"name": name} for name in sorted(import_roots())]}
+
+
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)
@@ -70,7 +105,10 @@ def upload_items(project_id):
     atomic = request.args.get("atomic", "false").lower() in {"1", "true", "yes"}
     spooled: list[str] = []
     try:
-        inputs, uploads = _inputs_from_request(project, spooled)
+        try:
+            inputs, uploads = _inputs_from_request(project, spooled)
+        except _ServerImport as request_import:
+            return start_server_import(project, request_import.spec)
         if uploads and all(u.status == "consumed" for u in uploads):  # a retried request: same answer, nothing new
             return {"created": [{"id": i} for u in uploads for i in (u.item_ids or [])], "failed": [],
                     "job_id": None}, 201

@@ -17,10 +17,12 @@ function jobRow(job) {
   const opts = (job.params && job.params.options) || {};
   const what = job.kind === 'export' ? `export · ${job.params.format} · ${opts.stage || 'all'}` : job.kind;
   const device = (job.result && job.result.device) || null;
+  const summary = job.kind === 'server_import' && job.result
+    ? h('span', { class: 'import-summary' }, ` · ${job.result.imported} imported, ${job.result.skipped_already_imported} already there, ${job.result.failed_count} failed`) : null;
   const where = h('span', { class: 'muted small job-where', title: (job.params && job.params.routing) || '' },
     ` · ${job.queue}${device ? ` (${device})` : ''}${job.params && job.params.routing ? ' · no GPU worker' : ''}`);
   return h('tr', { id: `job-${job.id}`, dataset: { status: job.status } },
-    h('td', {}, `#${job.id}`), h('td', {}, h('span', { class: 'job-kind' }, what), where),
+    h('td', {}, `#${job.id}`), h('td', {}, h('span', { class: 'job-kind' }, what), where, summary),
     h('td', { class: `status-${job.status}` }, job.status, job.error ? ` — ${job.error}` : ''),
     h('td', {}, bar, ` ${job.progress}%`), h('td', {}, cancel, download));
 }
@@ -140,4 +142,17 @@ if (canManage) {
     } catch (e) { toast(e.message, 'error'); }
   });
   refreshJobs();
+  api('GET', `/projects/${projectId}/import-roots`).then((roots) => {
+    if (!roots.items.length) return;
+    document.getElementById('import-root').replaceChildren(...roots.items.map((r) => h('option', { value: r.name }, r.name)));
+    document.getElementById('server-import').hidden = false;
+  }).catch(() => {});
+  document.getElementById('start-import').addEventListener('click', async () => {
+    const spec = { root: document.getElementById('import-root').value, glob: document.getElementById('import-glob').value };
+    try {
+      const out = await api('POST', `/projects/${projectId}/items`, { import: spec });
+      toast(`Import #${out.job.id} queued`);
+      refreshJobs();
+    } catch (e) { toast(e.message, 'error'); }
+  });
 }

@@ -1,0 +1,54 @@
+"""Server-side import from a configured folder (CLINLABEL_IMPORT_ROOTS): a queued job with progress, paths that
+must stay inside the root (symlinks too), and reruns that skip what was already imported."""
+from __future__ import annotations
+
+import os
+
+
+def make_root(tmp_path):
+    root = tmp_path / "nas"
+    (root / "ward5").mkdir(parents=True)
+    (root / "ward5" / "a.txt").write_text("Denies chest pain. History of asthma.")
+    (root / "ward5" / "b.txt").write_text("Renew metformin 500 mg.")
+    (root / "ward5" / "empty.txt").write_text("")
+    (root / "other.txt").write_text("Not in the folder asked for.")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Outside the root.")
+    os.symlink(secret, root / "ward5" / "escape.txt")
+    return root
+
+
+def test_import_a_folder_then_rerun_skips_what_is_there(app, admin, tmp_path):
+    root = make_root(tmp_path)
+    app.config["IMPORT_ROOTS"] = f"nas={root}"
+    _, project = admin.post("/projects", {"name": "nas", "modality": "notes"})
+    pid = project["id"]
+    assert admin.get(f"/projects/{pid}/import-roots")[1]["items"] == [{"name": "nas"}]
+    status, body = admin.post(f"/projects/{pid}/items", {"import": {"root": "nas", "glob": "ward5/*.txt"}})
+    assert status == 202
+    _, job = admin.get(f"/jobs/{body['job']['id']}")
+    result = job["result"]
+    assert job["status"] == "succeeded" and result["matched"] == 4 and result["imported"] == 2
+    errors = {f["file"]: f["error"] for f in result["failed"]}
+    assert "outside the import root" in errors["ward5/escape.txt"] and "empty" in errors["ward5/empty.txt"]
+    names = sorted(i["name"] for i in admin.get(f"/projects/{pid}/items")[1]["items"])
+    assert names == ["a.txt", "b.txt"]
+    (root / "ward5" / "c.txt").write_text("New note: gout.")
+    _, body = admin.post(f"/projects/{pid}/items", {"import": {"root": "nas", "glob": "ward5/*.txt"}})
+    result = admin.get(f"/jobs/{body['job']['id']}")[1]["result"]
+    assert result["imported"] == 1 and result["skipped_already_imported"] == 2
+
+
+def test_import_requests_that_are_refused(app, admin, make_member, tmp_path):
+    root = make_root(tmp_path)
+    app.config["IMPORT_ROOTS"] = f"nas={root}"
+    _, project = admin.post("/projects", {"name": "nas", "modality": "notes"})
+    pid = project["id"]
+    for spec, message in (({"root": "elsewhere", "glob": "*.txt"}, "unknown import root"),
+                          ({"root": "nas", "glob": "../*.txt"}, "may not contain '..'"),
+                          ({"root": "nas", "glob": "/etc/*"}, "relative to the root"),
+                          ("nas", "must be")):
+        status, body = admin.post(f"/projects/{pid}/items", {"import": spec})
+        assert status == 400 and message in body["error"]["message"], body
+    annotator = make_member(pid, "ann", "annotator")
+    assert annotator.post(f"/projects/{pid}/items", {"import": {"root": "nas", "glob": "*"}})[0] == 403
