@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from annotators.base import registry
+from server.db import immediate_writes
 from server.extensions import db
 from server.models import (AgreementSnapshot, Annotation, Assignment, Item, ItemAgreement, Project, ReviewComment,
                            User, as_utc, utcnow)
@@ -52,11 +53,14 @@ def agreement_job(ctx) -> dict:
     ctx.progress(1, 3)
     report = modality.agree_many(multi, project.label_config).as_dict() if multi else {}
     ctx.progress(2, 3)
-    pairs = pair_summary(project.id)
-    snapshot = AgreementSnapshot(project_id=project.id, job_id=ctx.job.id, items=len({t[0].id for t in multi}),
-                                 metrics={"modality": report, "pairs": pairs, "items_agreement": item_summary(project.id)})
-    db.session.add(snapshot)
-    db.session.commit()
+    pairs, items = pair_summary(project.id), item_summary(project.id)
+    db.session.commit()  # the reads end here; the write below takes SQLite's lock up front (a worker's deferred
+    # transaction that read first cannot upgrade to a write while the web server writes: "database is locked")
+    with immediate_writes():
+        snapshot = AgreementSnapshot(project_id=project.id, job_id=ctx.job.id, items=len({t[0].id for t in multi}),
+                                     metrics={"modality": report, "pairs": pairs, "items_agreement": items})
+        db.session.add(snapshot)
+        db.session.commit()
     return {"snapshot": snapshot.id, "items": snapshot.items}
 
 
