@@ -23,6 +23,14 @@ REVIEW_STAGES = ("review", "adjudicate")
 
 
 
+def validated_payload(project: Project, payload: dict) -> dict:
+    """The modality's validation of a payload for this project, as a 400 naming the problem."""
+    try:
+        return registry.get(project.modality).validate_payload(payload, project.label_config)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
 def latest_human_versions(item_id: int, stage: str = "annotate") -> list[Annotation]:
     rows = db.session.execute(select(Annotation).where(
         Annotation.item_id == item_id, Annotation.stage == stage, Annotation.source == "human",
@@ -255,7 +263,6 @@ def decide(project: Project, item: Item, reviewer: User, action: str, annotation
     if item.stage not in REVIEW_STAGES:
         raise ApiError(409, f"item {item.id} is not awaiting review (stage: {item.stage})")
     stage = item.stage
-    modality = registry.get(project.modality)
     versions = latest_human_versions(item.id)
     by_id = {v.id: v for v in versions}
     if action in ("accept", "send_back") and annotation_id not in by_id:
@@ -282,10 +289,7 @@ def decide(project: Project, item: Item, reviewer: User, action: str, annotation
     elif action == "edit":
         if payload is None:
             raise ApiError(400, "edit needs a payload")
-        try:
-            chosen = modality.validate_payload(payload, project.label_config)
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from None
+        chosen = validated_payload(project, payload)
         author, supersedes = reviewer.id, None
     else:
         raise ApiError(400, f"unknown action {action!r}; use accept, edit, merge or send_back")

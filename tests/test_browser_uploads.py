@@ -12,6 +12,7 @@ pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
 from live import ADMIN_PASSWORD, CHROMIUM, LiveServer, api  # noqa: E402
+from test_browser_notes import login_as  # noqa: E402
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 30_000
@@ -33,14 +34,8 @@ def live(tmp_path_factory):
 
 
 def login(browser, live):
-    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("#username", "admin")
-    page.fill("#password", ADMIN_PASSWORD)
-    page.click("#login-form button[type=submit]")
-    expect(page.locator(".who")).to_have_text("admin")
+    context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
+    context.set_default_timeout(WAIT_MS)  # chunked uploads with retries take longer than a click
     return context, page
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import g
 from sqlalchemy import delete, or_, select, update
 
-from annotators.base import registry
 from server import audit
 from server.api.blueprint import api_bp
 from server.api.schemas import AnnotationIn, AnnotationPut, NextQuery, SkipIn
@@ -14,15 +13,8 @@ from server.errors import ApiError
 from server.extensions import db
 from server.models import Annotation, AnnotationDraft, Item, Project, User, utcnow
 from server.permissions import can, require_object, require_project
-from server.review import after_submission, reopen_for_review, start_routing
+from server.review import after_submission, reopen_for_review, start_routing, validated_payload
 from server.workflow import mark_submitted, next_assignment, skip
-
-
-def _validate(project: Project, payload: dict) -> dict:
-    try:
-        return registry.get(project.modality).validate_payload(payload, project.label_config)
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
 
 
 @api_bp.get("/items/<int:item_id>/annotations")
@@ -55,7 +47,7 @@ def create_annotation(item_id, json_data):
     if item.status != "ready":
         raise ApiError(409, f"item {item.id} is {item.status} and cannot be annotated")
     project = db.session.get(Project, item.project_id)
-    payload = _validate(project, json_data["payload"])
+    payload = validated_payload(project, json_data["payload"])
     existing = db.session.execute(select(Annotation.id).where(
         Annotation.item_id == item.id, Annotation.author_id == g.user.id, Annotation.stage == stage,
         Annotation.source == "human")).first()
@@ -100,7 +92,7 @@ def update_annotation(annotation_id, json_data):
             raise ApiError(404, f"annotation {annotation_id} not found")
         raise ApiError(403, "only the author can edit an annotation; reviewers create a review version")
     project = db.session.get(Project, ann.project_id)
-    payload = _validate(project, json_data["payload"])
+    payload = validated_payload(project, json_data["payload"])
     values = {"payload": payload, "version": Annotation.version + 1, "updated_at": utcnow()}
     for key in ("status", "time_spent_ms", "comment"):
         if key in json_data:

@@ -15,6 +15,7 @@ from server.errors import ApiError
 from server.extensions import db
 from server.models import AnnotationDraft, Item, Project, utcnow
 from server.permissions import require_object
+from server.review import validated_payload
 
 STAGES = ["annotate", "review", "adjudicate"]
 
@@ -61,12 +62,7 @@ def get_draft(item_id, query_data):
 def put_draft(item_id, json_data):
     item, _ = require_object(Item, item_id, "annotations.write", "item")
     project = db.session.get(Project, item.project_id)
-    from annotators.base import registry
-
-    try:
-        payload = registry.get(project.modality).validate_payload(json_data["payload"], project.label_config)
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
+    payload = validated_payload(project, json_data["payload"])
     stage, sent = json_data["stage"], json_data["revision"]
     draft = _mine(item.id, stage)
     values = {"payload": payload, "ui_state": json_data["ui_state"], "updated_at": utcnow(), "base_annotation_id": json_data["base_annotation_id"],

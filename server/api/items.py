@@ -32,8 +32,6 @@ def _inputs_from_request(project, spooled: list[str]) -> tuple[list[ItemInput], 
             raise ApiError(400, "request body is not valid JSON")
         if isinstance(body, dict) and "uploads" in body:
             return consumable_uploads(project, body["uploads"])
-        if isinstance(body, dict) and "import" in body:
-            raise _ServerImport(body["import"])
         records = body.get("items") if isinstance(body, dict) else body
         if not isinstance(records, list):
             raise ApiError(400, "JSON body must be a list of item records or {\"items\": [...]}")
@@ -54,12 +52,6 @@ def _inputs_from_request(project, spooled: list[str]) -> tuple[list[ItemInput], 
                                     content_type=f.mimetype))
         return inputs, []
     raise ApiError(415, "upload items as multipart/form-data (field 'files'), a JSON list, or {\"uploads\": [ids]}")
-
-
-class _ServerImport(Exception):
-    def __init__(self, spec):
-        super().__init__("server import")
-        self.spec = spec
 
 
 def start_server_import(project, spec):
@@ -103,12 +95,12 @@ def upload_items(project_id):
     project, _ = require_project(project_id, "items.upload")
     modality = registry.get(project.modality)
     atomic = request.args.get("atomic", "false").lower() in {"1", "true", "yes"}
+    body = request.get_json(silent=True) if request.mimetype == "application/json" else None
+    if isinstance(body, dict) and "import" in body:
+        return start_server_import(project, body["import"])
     spooled: list[str] = []
     try:
-        try:
-            inputs, uploads = _inputs_from_request(project, spooled)
-        except _ServerImport as request_import:
-            return start_server_import(project, request_import.spec)
+        inputs, uploads = _inputs_from_request(project, spooled)
         if uploads and all(u.status == "consumed" for u in uploads):  # a retried request: same answer, nothing new
             return {"created": [{"id": i} for u in uploads for i in (u.item_ids or [])], "failed": [],
                     "job_id": None}, 201

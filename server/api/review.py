@@ -19,6 +19,7 @@ from server.models import Annotation, Item, ItemAgreement, Project, ReviewCommen
 from server.permissions import require_object, require_project
 from server.review import (
     REVIEW_STAGES, curated_payload, decide, item_view, latest_human_versions, latest_model_draft, make_gold,
+    validated_payload,
 )
 
 
@@ -135,10 +136,7 @@ class GoldIn(Schema):
 def replace_gold(item_id, json_data):
     item, _ = require_object(Item, item_id, "project.edit", "item")
     project = db.session.get(Project, item.project_id)
-    try:
-        payload = registry.get(project.modality).validate_payload(json_data["payload"], project.label_config)
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
+    payload = validated_payload(project, json_data["payload"])
     previous = db.session.execute(select(Annotation.id).where(
         Annotation.item_id == item.id, Annotation.stage == "gold", Annotation.status == "accepted")).scalar()
     gold = make_gold(project, item, payload, g.user.id, "review", previous)
