@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from annotators.agreement import AgreementReport, MetricSpec  # noqa: F401  (part of the contract)
+from annotators.media import Derivative, MediaInfo, Report  # noqa: F401  (part of the contract)
 from annotators.validation import validate as _validate
 
 ENTRY_POINT_GROUP = "clinlabel.annotators"
@@ -71,6 +72,8 @@ class IngestedItem:
     media: bytes | None = None
     media_path: str | None = None  # the upload's file: stored content-addressed by streaming, not read whole
     media_type: str | None = None
+    # Keep the file where it is (server-side import "in place"): only its hash is stored, no copy is made.
+    reference: bool = False
     meta: dict = field(default_factory=dict)
     name: str = ""
     # Annotations that came with the item (e.g. brat .ann, Label Studio results); stored as imported drafts.
@@ -85,7 +88,11 @@ class ItemView:
     kind: str
     text: str | None = None
     meta: dict = field(default_factory=dict)
+    # A local path of the media file. On shared S3 storage it is filled only where the server fetched the file into
+    # the worker's cache (derive and preannotate jobs); elsewhere it may be None.
     media_path: str | None = None
+    media: MediaInfo | None = None  # measured by the server's sandboxed probe (modalities with `probe_media`)
+    assets: dict[str, str] = field(default_factory=dict)  # derived asset name -> local path (same rule as media_path)
     # Exports only: who stands behind the payload exported with this item ({"origin": "human" | "reviewer" |
     # "consensus" | "model" | "import", "gold", "reviewed", "by" or "model_version"}).
     provenance: dict | None = None
@@ -107,7 +114,15 @@ ITEM_FIELDS = {"deid_state": ("done", "failed"), "meta": dict}
 
 
 class PreAnnotator(Protocol):
-    """A model that drafts annotations. `setup` loads weights (never at import time)."""
+    """A model that drafts annotations. `setup` loads weights (never at import time).
+
+    The server keeps set-up pre-annotators per worker process, keyed by modality, name, version, device, label
+    configuration and trained parameters: a second job with the same key reuses the loaded model instead of calling
+    `setup` again. `predict(items, report)` may take a second argument, a `Report` (annotators/media.py): it reports
+    progress in items or media seconds, notices cancellation inside a long item, and checkpoints partial results
+    (`report.checkpoint` / `report.resume`) so a worker lost an hour into a file resumes there. A `predict(items)`
+    of one argument is called as before and progress is counted per batch.
+    """
 
     name: str
     version: str
@@ -122,7 +137,7 @@ class PreAnnotator(Protocol):
         """Load models. `params`: the active trained version's parameters; `resources`: shared services such as
         {"ontologies": OntologyStore}."""
 
-    def predict(self, items: Sequence[Any]) -> list[Prediction]: ...
+    def predict(self, items: Sequence[Any], report: Report | None = None) -> list[Prediction]: ...
 
 
 @dataclass
@@ -156,6 +171,9 @@ class Modality(ABC):
     ui_module: str = ""  # ES module under static/, relative path
     ui_template: str = ""  # Jinja template under templates/
     fit_wants_gpu: bool = False  # `fit` is routed to a GPU worker when one is live
+    # Media items are probed by the server in a sandboxed child (PyAV): `ItemView.media` holds the MediaInfo, the
+    # item stays "processing" until the probe and `derivatives()` succeed, and `check_media` may refuse the file.
+    probe_media: bool = False
     # Metrics `agree` reports (keys of its result), with their direction and range, for dashboards and checks.
     metric_specs: tuple[MetricSpec, ...] = (MetricSpec("agreement", description="the value workflow thresholds use"),)
 
@@ -168,6 +186,15 @@ class Modality(ABC):
     def ingest(self, item: ItemInput, label_config: dict) -> list[IngestedItem]:
         """Validate and turn one upload into items. Raise ItemRejected with a reason naming the problem."""
         raise ItemRejected(f"modality {self.name!r} cannot ingest files")
+
+    def check_media(self, info: MediaInfo, label_config: dict) -> None:
+        """Refuse probed media the modality cannot use (a video with no audio track for transcription, ...): raise
+        ItemRejected; the item becomes "invalid" with the message as its reason."""
+
+    def derivatives(self) -> list[Derivative]:
+        """Files to derive from each media item after ingest (waveform peaks, frame index, browser proxy,
+        thumbnails). A generic `derive` job runs them (sandboxed) and stores them as the item's assets."""
+        return []
 
     # -- configuration and payloads ------------------------------------------------------------------------------
     def validate_label_config(self, config: dict) -> dict:
@@ -270,6 +297,8 @@ class Modality(ABC):
             "import_formats": sorted(self.importers()),
             "export_formats": sorted(self.exporters()),
             "consensus_layers": sorted(self.consensus_layers),
+            "probe_media": self.probe_media,
+            "derivatives": [d.name for d in self.derivatives()],
             "metrics": [{"name": m.name, "higher_is_better": m.higher_is_better, "range": list(m.range),
                          "description": m.description} for m in self.metric_specs],
             "available": self.available()[0], "unavailable_reason": self.available()[1],

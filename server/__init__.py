@@ -33,9 +33,9 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     db.bind(database)
     app.extensions["clinlabel_db"] = database
 
-    from server.storage import MediaStore
+    from server.storage import create_store
 
-    app.extensions["media"] = MediaStore(app.config["MEDIA_DIR"])
+    app.extensions["media"] = create_store(app.config)
 
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
@@ -94,6 +94,7 @@ def _register_job_kinds() -> None:
     import importlib.util
 
     import server.analytics  # noqa: F401  (agreement)
+    import server.derive  # noqa: F401  (derive: probe + derivatives of media items)
     import server.jobs.handlers  # noqa: F401  (preannotate, fit, export)
     import server.ontology_service  # noqa: F401  (ontology_load; learns aliases when gold is created)
     import server.review  # noqa: F401  (route)

@@ -60,6 +60,18 @@ def load_config(overrides: dict | None = None) -> dict:
         "UPLOAD_EXPIRY_HOURS": _int("UPLOAD_EXPIRY_HOURS", 24),
         # Folders the server may import from ("name=/path,other=/path"); set by the site admin only.
         "IMPORT_ROOTS": _env("IMPORT_ROOTS", "") or "",
+        # Media, assets and exports: a local folder (default, DATA_DIR/media) or s3://bucket/prefix.
+        "MEDIA_URL": _env("MEDIA_URL", "") or "",
+        "S3_ENDPOINT_URL": _env("S3_ENDPOINT_URL", "") or "",
+        "S3_REGION": _env("S3_REGION", "") or "",
+        "S3_ACCESS_KEY_ID": _env("S3_ACCESS_KEY_ID", "") or "",
+        "S3_SECRET_ACCESS_KEY": _env("S3_SECRET_ACCESS_KEY", "") or "",
+        "S3_PRESIGN": (_env("S3_PRESIGN", "") or "").lower() in {"1", "true", "yes"},
+        # Limits of the child process that probes and decodes untrusted media (server/sandbox.py).
+        "SANDBOX_MEMORY_MB": _int("SANDBOX_MEMORY_MB", 2048),
+        "SANDBOX_PROBE_CPU_S": _int("SANDBOX_PROBE_CPU_S", 60),
+        "SANDBOX_PROBE_WALL_S": _int("SANDBOX_PROBE_WALL_S", 120),
+        "SANDBOX_DERIVE_CPU_S": _int("SANDBOX_DERIVE_CPU_S", 1800),
         # Files larger than this go through resumable tus uploads in chunks of TUS_CHUNK_MB (<= MAX_UPLOAD_MB).
         "TUS_THRESHOLD_MB": float(_env("TUS_THRESHOLD_MB", "8")),
         "TUS_CHUNK_MB": float(_env("TUS_CHUNK_MB", "8")),

@@ -50,11 +50,12 @@ def check_name(name: str) -> str:
 
 
 def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = False,
-                 skip_hashes: set | None = None, skipped: list | None = None):
+                 skip_hashes: set | None = None, skipped: list | None = None, reference: bool = False):
     """Validate every input; create the valid ones in one transaction. Returns (created items, failed list).
 
     `failed` entries name the input (by position and escaped original name) and the reason, never content.
-    With `atomic`, one failure means nothing is created. With `skip_hashes`, items whose content hash is in it
+    With `atomic`, one failure means nothing is created. With `reference`, media files stay where they are (server
+    imports in place): only their hash and path are stored. With `skip_hashes`, items whose content hash is in it
     are not created again (their input index goes to `skipped`), and new hashes are added to it.
     """
     store = current_app.extensions["media"]
@@ -75,11 +76,17 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
 
     new_files: list[str] = []
     created: list[Item] = []
+    prepares = bool(modality.probe_media or modality.derivatives())
     kept = []  # the staged items created (the others were skipped as already imported)
     try:
         for index, ing in staged:
-            storage_key, size = None, 0
-            if ing.media_path is not None:
+            storage_key, size, source_path = None, 0, None
+            if ing.media_path is not None and (ing.reference or reference) and ing.media_path == inputs[index].path:
+                from server.storage import hash_file
+
+                digest, size = hash_file(ing.media_path)
+                source_path = ing.media_path
+            elif ing.media_path is not None:
                 digest, storage_key, was_new, size = store.put_file(ing.media_path)
                 if was_new:
                     new_files.append(storage_key)
@@ -100,7 +107,9 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
             created.append(Item(
                 project_id=project.id, kind=ing.kind, name=(ing.name or inputs[index].name)[:MAX_NAME],
                 content_hash=digest, storage_key=storage_key, media_type=ing.media_type, size=size,
-                text=ing.text, meta=ing.meta or {}, status="ready",
+                text=ing.text, meta=ing.meta or {}, source_path=source_path,
+                # media is probed and its derivatives built by a `derive` job before anyone annotates it
+                status="processing" if prepares and (storage_key or source_path) else "ready",
             ))
             kept.append(ing)
         db.session.add_all(created)

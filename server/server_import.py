@@ -1,7 +1,9 @@
 """Server-side import ("connected storage"): a site admin names folders the server may read
 (CLINLABEL_IMPORT_ROOTS, e.g. a NAS mount); a manager imports a folder or glob under one of them as a queued job.
 Files are copied into content-addressed storage; every resolved path (symlinks included) must stay inside its
-root; a rerun skips files already imported into the project (by content hash)."""
+root; a rerun skips files already imported into the project (by content hash). With `mode: "reference"` media
+files are not copied: the item keeps the file's path under the root (and its hash), for archives too big to
+duplicate; the file must then stay where it is."""
 from __future__ import annotations
 
 import os
@@ -60,16 +62,21 @@ def server_import_job(ctx) -> dict:
     candidates = sorted(p for p in root.glob(pattern) if p.is_file() or p.is_symlink())[: MAX_FILES + 1]
     if len(candidates) > MAX_FILES:
         raise JobFailed(f"more than {MAX_FILES} files match; import a narrower glob")
+    reference = ctx.job.params.get("mode") == "reference"
     known = set(db.session.execute(select(Item.content_hash).where(Item.project_id == project.id)).scalars())
     db.session.commit()
+    prepared = []
     imported, skipped, failed, batch = 0, [], [], []
 
     def flush():
         nonlocal imported
         if not batch:
             return
-        created, errors = ingest_batch(project, modality, [b[1] for b in batch], skip_hashes=known, skipped=skipped)
+        inputs = [b[1] for b in batch]
+        created, errors = ingest_batch(project, modality, inputs, skip_hashes=known, skipped=skipped,
+                                       reference=reference)
         db.session.commit()
+        prepared.extend(i for i in created if i.status == "processing")
         imported += len(created)
         failed.extend({"file": batch[e["index"]][0], "error": e["error"]} for e in errors if e["index"] is not None)
         failed.extend({"file": "", "error": e["error"]} for e in errors if e["index"] is None)
@@ -89,5 +96,9 @@ def server_import_job(ctx) -> dict:
         if done % BATCH == 0:
             ctx.progress(done, len(candidates))
     flush()
-    return {"root": ctx.job.params["root"], "glob": pattern, "matched": len(candidates), "imported": imported,
+    if prepared:
+        from server.derive import start_derive
+
+        start_derive(project, prepared, "system:server_import")
+    return {"mode": "reference" if reference else "copy", "root": ctx.job.params["root"], "glob": pattern, "matched": len(candidates), "imported": imported,
             "skipped_already_imported": len(skipped), "failed": failed[:200], "failed_count": len(failed)}

@@ -17,7 +17,7 @@ from server.errors import ApiError
 from server.extensions import db
 from server.ingest import ingest_batch, spool
 from server.uploads import consumable_uploads, mark_consumed
-from server.models import Annotation, Item
+from server.models import Annotation, Asset, Item
 from server.permissions import require_object, require_project
 
 MAX_JSON_RECORDS = 300_000
@@ -65,8 +65,11 @@ def start_server_import(project, spec):
         check_request(spec["root"], spec["glob"])
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-    job = start_job(project, "server_import", {"root": spec["root"], "glob": spec["glob"]}, actor_name(),
-                    created_by=g.user.id)
+    mode = spec.get("mode", "copy")
+    if mode not in ("copy", "reference"):
+        raise ApiError(400, "'mode' must be \"copy\" (into storage) or \"reference\" (keep files in place)")
+    job = start_job(project, "server_import", {"root": spec["root"], "glob": spec["glob"], "mode": mode},
+                    actor_name(), created_by=g.user.id)
     from server.api.serialize import job_out
 
     return {"job": job_out(job)}, 202
@@ -120,12 +123,17 @@ def upload_items(project_id):
                  details={"created": len(created), "failed": len(failed)})
     db.session.commit()
     job = None
-    if project.workflow.get("auto_preannotate"):
+    from server.derive import start_derive
+
+    derive = start_derive(project, created, actor_name())  # media: probe + derivatives, then pre-annotation
+    ready = [i.id for i in created if i.status == "ready"]
+    if ready and project.workflow.get("auto_preannotate"):
         from server.jobs.queue import start_job
 
-        job = start_job(project, "preannotate", {"items": [i.id for i in created]}, actor_name())
-    return {"created": [{"id": i.id, "name": i.name, "kind": i.kind} for i in created], "failed": failed,
-            "job_id": job.id if job else None}, 201
+        job = start_job(project, "preannotate", {"items": ready}, actor_name())
+    return {"created": [{"id": i.id, "name": i.name, "kind": i.kind, "status": i.status} for i in created],
+            "failed": failed, "job_id": job.id if job else None,
+            "derive_job_id": derive.id if derive else None}, 201
 
 
 @api_bp.get("/projects/<int:project_id>/items")
@@ -149,22 +157,45 @@ def get_item(item_id):
     item, _ = require_object(Item, item_id, "items.read", "item")
     audit.record(db.session, actor=actor_name(), action="item.read", object_type="item", object_id=item.id,
                  project_id=item.project_id)
+    out = item_out(item, with_content=True)
+    out["assets"] = [{"name": a.name, "media_type": a.media_type, "size": a.size, "producer": a.producer,
+                      "meta": a.meta, "url": f"/api/v1/items/{item.id}/media?variant={a.name}"}
+                     for a in db.session.execute(select(Asset).where(Asset.item_id == item.id)
+                                                 .order_by(Asset.name)).scalars()]
     db.session.commit()
-    return item_out(item, with_content=True)
+    return out
 
 
 @api_bp.get("/items/<int:item_id>/media")
-@api_bp.doc(summary="Stream an item's media (supports HTTP Range)")
+@api_bp.doc(summary="Stream an item's media or one of its derived assets (?variant=NAME); supports HTTP Range")
 def get_item_media(item_id):
     item, _ = require_object(Item, item_id, "items.read", "item")
-    if not item.storage_key:
+    variant = request.args.get("variant")
+    unknown = set(request.args) - {"variant"}
+    if unknown:
+        raise ApiError(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+    store = current_app.extensions["media"]
+    if variant:
+        asset = db.session.execute(select(Asset).where(Asset.item_id == item.id, Asset.name == variant)
+                                   ).scalar_one_or_none()
+        if asset is None:
+            names = db.session.execute(select(Asset.name).where(Asset.item_id == item.id)).scalars().all()
+            raise ApiError(404, f"item {item_id} has no variant {variant[:64]!r}; available: "
+                                f"{', '.join(sorted(names)) or 'none'}")
+        key, mimetype, etag = asset.storage_key, asset.media_type, asset.content_hash
+    elif item.storage_key or item.source_path:
+        key, mimetype, etag = item.storage_key, item.media_type or "application/octet-stream", item.content_hash
+    else:
         raise ApiError(404, f"item {item_id} has no media")
     audit.record(db.session, actor=actor_name(), action="item.media", object_type="item", object_id=item.id,
-                 project_id=item.project_id)
+                 project_id=item.project_id, details={"variant": variant} if variant else None)
     db.session.commit()
-    path = current_app.extensions["media"].path(item.storage_key)
-    resp = send_file(path, mimetype=item.media_type or "application/octet-stream", conditional=True,
-                     etag=item.content_hash, max_age=0)
+    if key:
+        resp = store.send(key, mimetype, etag)
+    else:  # imported in place: served from the import root it was found under
+        if not os.path.isfile(item.source_path):
+            raise ApiError(410, f"the file of item {item_id} is no longer in its import folder")
+        resp = send_file(item.source_path, mimetype=mimetype, conditional=True, etag=etag, max_age=0)
     resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -1,9 +1,8 @@
 """Jobs (pre-annotation, training, exports): start, status, cancel; export files."""
 from __future__ import annotations
 
-import os
 
-from flask import current_app, g, send_file
+from flask import current_app, g
 from sqlalchemy import select
 
 from server import audit
@@ -104,11 +103,12 @@ def export_file(job_id):
         raise ApiError(404, f"export {job_id} not found")
     if job.status != "succeeded":
         raise ApiError(409, f"export {job_id} is {job.status}; wait until it has succeeded")
-    path = os.path.join(current_app.config["EXPORT_DIR"], job.result["file"])
-    if not os.path.exists(path):
+    resp = current_app.extensions["media"].send_export(
+        current_app.config, job.result["file"], job.result.get("media_type", "application/octet-stream"),
+        f"project-{job.project_id}-{job.result['file'].lstrip('.')}")
+    if resp is None:
         raise ApiError(404, f"the file of export {job_id} is gone")
     audit.record(db.session, actor=actor_name(), action="export.download", object_type="job", object_id=job.id,
                  project_id=job.project_id, details={"format": job.result.get("format")})
     db.session.commit()
-    return send_file(path, mimetype=job.result.get("media_type", "application/octet-stream"), as_attachment=True,
-                     download_name=f"project-{job.project_id}-{job.result['file'].lstrip('.')}")
+    return resp

@@ -26,10 +26,10 @@ def item_out(i: Item, with_content: bool = False) -> dict:
     out = {"id": i.id, "project_id": i.project_id, "kind": i.kind, "name": i.name, "content_hash": i.content_hash,
            "media_type": i.media_type, "size": i.size, "meta": i.meta, "status": i.status,
            "status_reason": i.status_reason, "deid_state": i.deid_state, "stage": i.stage,
-           "created_at": iso(i.created_at)}
+           "media": i.media_info, "created_at": iso(i.created_at)}
     if with_content:
         out["text"] = i.text
-        out["media_url"] = f"/api/v1/items/{i.id}/media" if i.storage_key else None
+        out["media_url"] = f"/api/v1/items/{i.id}/media" if i.storage_key or i.source_path else None
     return out
 
 
@@ -44,6 +44,6 @@ def annotation_out(a: Annotation, author: str | None, blind: bool = False) -> di
 
 def job_out(j: Job) -> dict:
     return {"id": j.id, "project_id": j.project_id, "kind": j.kind, "status": j.status, "progress": j.progress,
-            "error": j.error, "model_version": j.model_version, "queue": j.queue, "params": j.params,
+            "progress_detail": j.progress_detail, "error": j.error, "model_version": j.model_version, "queue": j.queue, "params": j.params,
             "result": j.result, "attempts": j.attempts, "cancel_requested": j.cancel_requested,
             "created_at": iso(j.created_at), "started_at": iso(j.started_at), "finished_at": iso(j.finished_at)}

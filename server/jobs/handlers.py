@@ -246,19 +246,21 @@ def export(ctx) -> dict:
     pairs.sort(key=lambda pair: pair[0].id)
     db.session.commit()  # end the reads before progress() writes (see preannotate)
     ctx.progress(len(pairs) // 2, max(1, len(pairs)))
-    out_dir = current_app.config["EXPORT_DIR"]
-    os.makedirs(out_dir, exist_ok=True)
-    final = os.path.join(out_dir, f"export-{ctx.job.id}.{exporter.extension.lstrip('.')}")
+    store = current_app.extensions["media"]
+    out_dir = store.export_dir(current_app.config)
+    name = f"export-{ctx.job.id}.{exporter.extension.lstrip('.')}"
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".partial-")
     try:
         with os.fdopen(fd, "wb") as fh:
             exporter.write(pairs, project.label_config, fh)
-        os.replace(tmp, final)
+        size = os.path.getsize(tmp)
+        store.save_export(current_app.config, tmp, name)  # a local rename, or an upload to the bucket
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
     origins: dict[str, int] = {}
     for view, _ in pairs:
         origins[view.provenance["origin"]] = origins.get(view.provenance["origin"], 0) + 1
-    return {"file": os.path.basename(final), "format": fmt, "stage": stage, "items": len(pairs),
-            "origins": origins, "media_type": exporter.media_type, "size": os.path.getsize(final)}
+    return {"file": name, "format": fmt, "stage": stage, "items": len(pairs),
+            "origins": origins, "media_type": exporter.media_type, "size": size}

@@ -74,11 +74,14 @@ class JobContext:
         self.job = job
         self.owner = worker_id()
 
-    def progress(self, done: int, total: int) -> None:
+    def progress(self, done: float, total: float, detail: dict | None = None) -> None:
+        """`detail` (JSON) says what is counted, e.g. {"done": 5400, "total": 7200, "unit": "media seconds"}."""
         pct = 100 if total <= 0 else max(0, min(99, int(done * 100 / total)))
         expires = utcnow() + timedelta(seconds=lease_seconds())
-        db.session.execute(update(Job).where(Job.id == self.job.id, Job.lease_owner == self.owner)
-                           .values(progress=pct, lease_expires_at=expires))
+        values = {"progress": pct, "lease_expires_at": expires}
+        if detail is not None:
+            values["progress_detail"] = detail
+        db.session.execute(update(Job).where(Job.id == self.job.id, Job.lease_owner == self.owner).values(**values))
         db.session.commit()
         cancel = db.session.execute(select(Job.cancel_requested).where(Job.id == self.job.id)).scalar_one()
         db.session.commit()  # end the read at once: an open transaction would hold SQLite's lock while we wait

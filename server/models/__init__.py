@@ -3,6 +3,7 @@ from server.models._types import as_utc, utcnow
 from server.models.audit import AuditEvent
 from server.models.items import Annotation, Assignment, Item
 from server.models.jobs import Job, ModelVersion, WorkerHeartbeat
+from server.models.media import Asset, PredictionCheckpoint
 from server.models.ontology import ConceptAlias
 from server.models.review import AgreementSnapshot, AnnotationDraft, ItemAgreement, ReviewComment
 from server.models.projects import ROLES, Membership, Project
@@ -10,6 +11,6 @@ from server.models.uploads import Upload
 from server.models.users import ApiToken, User
 
 __all__ = [
-    "AgreementSnapshot", "AnnotationDraft", "AuditEvent", "Annotation", "ConceptAlias", "ItemAgreement", "ReviewComment", "ApiToken", "Assignment", "Item", "Job", "Membership", "ModelVersion", "Project",
+    "AgreementSnapshot", "AnnotationDraft", "Asset", "PredictionCheckpoint", "AuditEvent", "Annotation", "ConceptAlias", "ItemAgreement", "ReviewComment", "ApiToken", "Assignment", "Item", "Job", "Membership", "ModelVersion", "Project",
     "ROLES", "Upload", "User", "WorkerHeartbeat", "as_utc", "utcnow",
 ]

@@ -30,7 +30,11 @@ class Item(Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     text: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict] = mapped_column(JSONType, default=dict, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), default="ready", nullable=False)  # ready | invalid | failed
+    media_info: Mapped[dict | None] = mapped_column(JSONType)  # annotators.media.MediaInfo, from the sandboxed probe
+    # Imported in place from a server folder: the file stays there (no copy); its hash is checked by the probe.
+    source_path: Mapped[str | None] = mapped_column(String(1000))
+    # processing (probe and derivatives running) | ready | invalid (status_reason says why)
+    status: Mapped[str] = mapped_column(String(16), default="ready", nullable=False)
     status_reason: Mapped[str | None] = mapped_column(String(500))
     deid_state: Mapped[str] = mapped_column(String(16), default="none", nullable=False)  # none|pending|done|failed
     stage: Mapped[str] = mapped_column(String(16), default="annotate", nullable=False)  # annotate|review|adjudicate|done

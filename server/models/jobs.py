@@ -26,6 +26,8 @@ class Job(Base):
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     status: Mapped[str] = mapped_column(String(16), default="queued", nullable=False)
     progress: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # {"done", "total", "unit": "items" | "seconds"}: long media jobs report media seconds, not only a percentage.
+    progress_detail: Mapped[dict | None] = mapped_column(JSONType)
     error: Mapped[str | None] = mapped_column(Text)
     params: Mapped[dict] = mapped_column(JSONType, default=dict, nullable=False)
     result: Mapped[dict | None] = mapped_column(JSONType)
