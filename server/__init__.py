@@ -95,7 +95,8 @@ def _register_job_kinds() -> None:
 
     import server.analytics  # noqa: F401  (agreement)
     import server.derive  # noqa: F401  (derive: probe + derivatives of media items)
-    import server.jobs.handlers  # noqa: F401  (preannotate, fit, export)
+    import server.jobs.handlers  # noqa: F401  (fit, export)
+    import server.jobs.preannotate  # noqa: F401  (preannotate)
     import server.ontology_service  # noqa: F401  (ontology_load; learns aliases when gold is created)
     import server.review  # noqa: F401  (route)
     import server.server_import  # noqa: F401  (server_import)

@@ -66,7 +66,7 @@ def test_a_broken_entry_point_is_reported_and_skipped(monkeypatch):
 
 
 def test_prediction_item_fields_are_checked(app):
-    from server.jobs.handlers import _allowed_field
+    from server.jobs.preannotate import _allowed_field
 
     assert Prediction(item_id=1, payload={}).item_fields == {}
     assert _allowed_field("deid_state", "done") and not _allowed_field("deid_state", "maybe")
