@@ -70,6 +70,10 @@ def probe(path: str, max_pixels: int = MAX_PIXELS) -> dict:
             frame = _first_frame(container, video)
             if frame is None:
                 raise ValueError(f"the video stream ({info.video_codec}) cannot be decoded")
+            if frame.width * frame.height > max_pixels:  # headers that did not say (image streams)
+                raise ValueError(f"frame size {frame.width}x{frame.height} is larger than the limit of "
+                                 f"{max_pixels // 1_000_000} megapixels")
+            info.width, info.height = info.width or frame.width, info.height or frame.height
             info.rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     if info.duration_ms <= 0 and not info.frame_count:
         raise ValueError("the file holds no audio or video data (truncated or empty stream)")

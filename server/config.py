@@ -72,6 +72,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "SANDBOX_PROBE_CPU_S": _int("SANDBOX_PROBE_CPU_S", 60),
         "SANDBOX_PROBE_WALL_S": _int("SANDBOX_PROBE_WALL_S", 120),
         "SANDBOX_DERIVE_CPU_S": _int("SANDBOX_DERIVE_CPU_S", 1800),
+        "SANDBOX_DERIVE_MIN_WALL_S": _int("SANDBOX_DERIVE_MIN_WALL_S", 120),  # scaled up with the media duration
         # Files larger than this go through resumable tus uploads in chunks of TUS_CHUNK_MB (<= MAX_UPLOAD_MB).
         "TUS_THRESHOLD_MB": float(_env("TUS_THRESHOLD_MB", "8")),
         "TUS_CHUNK_MB": float(_env("TUS_CHUNK_MB", "8")),

@@ -44,7 +44,7 @@ def _wants_gpu(project) -> bool:
 
 def _limits(config: dict, info: MediaInfo | None, timeout_s: int | None) -> dict:
     seconds = (info.duration_ms / 1000) if info else 0
-    wall = timeout_s or int(max(120, seconds * 2))  # a proxy encode may run at ~1x real time on a slow file
+    wall = timeout_s or int(max(int(config["SANDBOX_DERIVE_MIN_WALL_S"]), seconds * 2))  # a proxy encode may run at ~1x real time on a slow file
     return {"memory_mb": int(config["SANDBOX_MEMORY_MB"]), "cpu_s": max(int(config["SANDBOX_DERIVE_CPU_S"]), wall),
             "wall_s": wall}
 

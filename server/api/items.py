@@ -125,13 +125,14 @@ def upload_items(project_id):
     job = None
     from server.derive import start_derive
 
+    statuses = {i.id: i.status for i in created}  # as created (an eager derive job may have finished below)
     derive = start_derive(project, created, actor_name())  # media: probe + derivatives, then pre-annotation
-    ready = [i.id for i in created if i.status == "ready"]
+    ready = [i for i, state in statuses.items() if state == "ready"]
     if ready and project.workflow.get("auto_preannotate"):
         from server.jobs.queue import start_job
 
         job = start_job(project, "preannotate", {"items": ready}, actor_name())
-    return {"created": [{"id": i.id, "name": i.name, "kind": i.kind, "status": i.status} for i in created],
+    return {"created": [{"id": i.id, "name": i.name, "kind": i.kind, "status": statuses[i.id]} for i in created],
             "failed": failed, "job_id": job.id if job else None,
             "derive_job_id": derive.id if derive else None}, 201
 

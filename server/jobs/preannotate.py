@@ -21,7 +21,7 @@ from server.extensions import db
 from server.item_views import item_view
 from server.jobs.handlers import BATCH, active_params, job_project, pick_device, preannotate_wants_gpu, resources
 from server.jobs.kinds import JobCancelled, JobFailed, job_kind
-from server.models import Annotation, Item, Job, PredictionCheckpoint
+from server.models import Annotation, Item, Job, PredictionCheckpoint, utcnow
 from server.workflow_config import merged_workflow
 
 MODEL_CACHE_SIZE = 4
@@ -50,7 +50,7 @@ def clear_model_cache() -> None:
         _models.clear()
 
 
-def _insert(rows: list[dict], partial_ok: bool = True) -> int:
+def _insert(rows: list[dict]) -> int:
     """Insert model drafts; an existing row under the same key is replaced only while it is a partial checkpoint."""
     if not rows:
         return 0
@@ -60,8 +60,8 @@ def _insert(rows: list[dict], partial_ok: bool = True) -> int:
     stmt = stmt.on_conflict_do_update(
         index_elements=["idempotency_key"], where=Annotation.status == "partial",
         set_={"payload": excluded.payload, "status": excluded.status, "score": excluded.score,
-              "comment": excluded.comment, "updated_at": func.now()})
-    return db.session.execute(stmt).rowcount or 0
+              "comment": excluded.comment, "updated_at": utcnow()}).returning(Annotation.id)
+    return len(db.session.execute(stmt).all())  # rows inserted or completed (rowcount is -1 for batches)
 
 
 def _allowed_field(name: str, value) -> bool:
@@ -119,7 +119,7 @@ class JobReport:
         insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
         stmt = insert(PredictionCheckpoint).values(item_id=item_id, model_key=self.model_key, state=state)
         db.session.execute(stmt.on_conflict_do_update(index_elements=["item_id", "model_key"],
-                                                      set_={"state": stmt.excluded.state, "updated_at": func.now()}))
+                                                      set_={"state": stmt.excluded.state, "updated_at": utcnow()}))
         db.session.commit()
         self.checkpoints += 1
         self.ctx.progress(self.items_done, self.total_items)  # renews the lease
