@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 VENDOR := static/vendor
 VENDOR_STAMP := $(VENDOR)/node_modules/.installed-$(shell cat $(VENDOR)/package-lock.json | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench setup install clean-db
+.PHONY: run test test-fast bench setup install clean-db
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ run: setup
 test: setup
 	@sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
+
+# The inner loop: SQLite only, no browser or worker-process tests, stop at the first failure. CI runs `make test`.
+test-fast: setup
+	CLINLABEL_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -q -x -m "not browser and not worker" $(ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

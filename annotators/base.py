@@ -168,7 +168,9 @@ class Modality(ABC):
     label_config_schema: dict = {}
     payload_schema: dict = {}
     default_label_config: dict = {}
-    ui_module: str = ""  # ES module under static/, relative path
+    # ES module under static/ (relative path) following the UI-module contract in static/js/modalities/README.md:
+    # mount(el, {item, payload, readOnly, mediaUrl, assets}) -> {value(), destroy()}, keys scoped to `el`.
+    ui_module: str = ""
     ui_template: str = ""  # Jinja template under templates/
     fit_wants_gpu: bool = False  # `fit` is routed to a GPU worker when one is live
     # Media items are probed by the server in a sandboxed child (PyAV): `ItemView.media` holds the MediaInfo, the

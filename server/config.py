@@ -49,7 +49,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "DATA_DIR": str(data_dir),
         "MEDIA_DIR": str(data_dir / "media"),
         "EXPORT_DIR": str(data_dir / "exports"),
-        "ONTOLOGY_DIR": str(data_dir / "ontologies"),
+        # Built terminology indexes (a read-mostly cache; several instances may share one folder).
+        "ONTOLOGY_DIR": _env("ONTOLOGY_DIR") or str(data_dir / "ontologies"),
         "DATABASE_URL": database_url,
         "BROKER_URL": broker_url,
         "PORT": _int("PORT", DEFAULT_PORT),

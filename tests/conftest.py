@@ -44,14 +44,45 @@ def postgres_database():
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# `make test-fast` runs SQLite only; CI and `make test` run both.
+BACKENDS = [b for b in os.environ.get("CLINLABEL_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+_pg_schema_clean = {"clean": False}  # the session database holds an empty schema (no test committed into it)
+
+
+@pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
-    """Database-facing tests run on both backends."""
+    """Database-facing tests run on both backends. On PostgreSQL the schema is rebuilt only after a test that
+    really committed (the `app` fixture otherwise runs each test inside a transaction it rolls back)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'app.sqlite'}"
     url = request.getfixturevalue("postgres_database")
-    fresh_schema(url)
+    if not _pg_schema_clean["clean"]:
+        fresh_schema(url)
+    _pg_schema_clean["clean"] = False  # until the app fixture says it rolled everything back
     return url
+
+
+def _run_in_rolled_back_transaction(database):
+    """indico's pattern: bind the app's session to one connection inside a transaction; every commit the code
+    makes becomes a savepoint, and the whole test is rolled back at the end (no schema rebuild per test)."""
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    database.session.remove()
+    connection = database.engine.connect()
+    outer = connection.begin()
+    database.session = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                                                   expire_on_commit=False))
+
+    def undo() -> bool:
+        database.session.remove()
+        clean = outer.is_active
+        if clean:
+            outer.rollback()
+        connection.close()
+        return clean
+    return undo
 
 
 @pytest.fixture
@@ -60,11 +91,18 @@ def sqlite_url(tmp_path):
 
 
 @pytest.fixture
-def app(tmp_path, database_url):
+def app(request, tmp_path, database_url):
+    """The app with eager jobs. On PostgreSQL each test runs in a transaction rolled back afterwards, except tests
+    marked `concurrent` (several connections must see each other's commits)."""
     app = build_app(tmp_path, database_url, JOBS_EAGER=True)
+    undo = None
+    if database_url.startswith("postgresql") and request.node.get_closest_marker("concurrent") is None:
+        undo = _run_in_rolled_back_transaction(app.extensions["clinlabel_db"])
     yield app
     from server.extensions import db
 
+    if undo is not None:
+        _pg_schema_clean["clean"] = undo()
     db.dispose()
 
 
@@ -115,8 +153,11 @@ def shipped_ontology_dir(tmp_path_factory):
     """ICD-10-CM, HPO, drugs and the small built-ins, indexed once for the session (as `flask setup` does)."""
     from ontologies import OntologyStore
 
+    import live
+
     folder = tmp_path_factory.mktemp("ontologies")
     OntologyStore(str(folder)).ensure_shipped()
+    live.SHARED_ONTOLOGY_DIR = str(folder)
     return str(folder)
 
 
@@ -138,7 +179,7 @@ def onto_admin(onto_app):
 # ------------------------------------------------------------------ browser tests: one live server per module
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def live(tmp_path_factory, shipped_ontology_dir):
     from live import CHROMIUM, LiveServer
 
     if not os.path.exists(CHROMIUM):

@@ -1,5 +1,7 @@
 """Annotations with versions, blind visibility, the next-item queue with k annotators, leases and skips."""
 import threading
+
+import pytest
 from datetime import timedelta
 
 from support import add_texts
@@ -71,6 +73,7 @@ def test_next_returns_the_current_lease_until_submitted(admin, labels_project, m
     assert first["id"] == again["id"]
 
 
+@pytest.mark.concurrent
 def test_two_annotators_race_for_the_last_slot(app, admin, labels_project, make_member):
     pid = labels_project["id"]
     add_texts(admin, pid, ["only item"])

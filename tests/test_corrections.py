@@ -209,7 +209,7 @@ def test_validation_errors_never_repeat_note_text(admin, make_member):
     assert "must be of type integer" in body["error"]["message"]
 
 
-def test_a_huge_submit_on_postgresql_leaves_other_users_working(postgres_database, tmp_path):
+def test_a_huge_submit_on_postgresql_leaves_other_users_working(postgres_database, tmp_path, shipped_ontology_dir):
     """The walkthrough's case 1 on a real server (gunicorn + worker) with PostgreSQL: while the second annotator
     submits the 1M-character note, another user logs in and saves their own work; the note is routed by a job."""
     import threading

@@ -2,6 +2,8 @@
 agreement dashboard, annotator quality, progress."""
 import threading
 
+import pytest
+
 from support import add_texts
 
 
@@ -50,6 +52,7 @@ def test_agreeing_items_become_gold_and_disagreements_go_to_adjudication(admin, 
     assert events["items"][0]["outcome"] == "success"
 
 
+@pytest.mark.concurrent
 def test_two_reviewers_deciding_at_once_one_wins(app, admin, make_member):
     pid, a, b, reviewer = setup_project(admin, make_member)
     other = make_member(pid, "rev2", "reviewer")

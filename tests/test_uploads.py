@@ -100,7 +100,7 @@ def test_expired_uploads_are_swept(app, admin, project):
     assert head(admin, upload_id).status_code == 404
 
 
-def test_an_interrupted_patch_keeps_what_arrived_and_resumes(tmp_path):
+def test_an_interrupted_patch_keeps_what_arrived_and_resumes(tmp_path, shipped_ontology_dir):
     """Against a real gunicorn: the connection drops halfway through a chunk; HEAD says how much arrived."""
     from live import LiveServer, api
 

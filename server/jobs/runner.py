@@ -137,7 +137,8 @@ def execute(job_id: int) -> str:
         return "failed"
     kind = job.kind  # plain values: after a failed flush the session is unusable and `job` cannot be reloaded
     heartbeat = _Heartbeat(celery.flask_app, job_id, worker_id())
-    heartbeat.start()
+    if not celery.conf.task_always_eager:  # an eager job runs inside its caller's request: no lease to keep alive
+        heartbeat.start()
     try:
         result = handler(JobContext(job))
         finish(job_id, "succeeded", result=result or {})

@@ -1,7 +1,7 @@
 // Generic annotation page: takes the next item (or a chosen one), mounts the modality's UI module, saves.
 // Work protection lives here, once for every modality: autosaved server-side drafts, undo/redo of every edit,
 // a prompt before leaving with unsaved edits, a session kept alive by activity, and a re-login that keeps edits.
-import { api, toast, h, hooks, setCsrf } from './api.js';
+import { api, toast, h, hooks, setCsrf, mediaOf } from './api.js';
 
 const root = document.getElementById('annotator');
 const projectId = root.dataset.projectId;
@@ -45,7 +45,8 @@ function mountSnapshot(snap, fromModel = false) {
   if (ui && ui.destroy) ui.destroy();
   const state = snap ? JSON.parse(snap) : null;
   ui = modality.mount(view, { item: current.item, labelConfig, stage, initial: state ? state.payload : null,
-    pending: state ? state.pending : [], fromModel, annotations: current.annotations });
+    pending: state ? state.pending : [], fromModel, annotations: current.annotations, readOnly: false,
+    ...mediaOf(current.item) });
 }
 
 async function load(itemId) {
@@ -88,7 +89,7 @@ async function load(itemId) {
   } else {
     if (!mine && model && model.comment) notices.append(h('p', { class: 'notice', id: 'model-note' }, model.comment));
     ui = modality.mount(view, { item, labelConfig, stage, initial: mine ? mine.payload : (model ? model.payload : null),
-      fromModel: !mine && Boolean(model), annotations: anns });
+      fromModel: !mine && Boolean(model), annotations: anns, readOnly: false, ...mediaOf(item) });
     savedSnapshot = snapshotOf(ui);
   }
   history = [snapshotOf(ui)];
@@ -294,6 +295,18 @@ document.addEventListener('keydown', (e) => {
   if (inField || !(e.ctrlKey || e.metaKey)) return;
   const key = e.key.toLowerCase();
   if (key === 'z' && !e.shiftKey) { e.preventDefault(); undo(); } else if ((key === 'z' && e.shiftKey) || key === 'y') { e.preventDefault(); redo(); }
+});
+// UI modules handle keys on their own container (the contract: no document-level key handlers). A key pressed
+// while the focus is outside it (nothing focused, a toolbar button) is handed to the module's container.
+document.addEventListener('keydown', (e) => {
+  const t = e.target;
+  if (!ui || e.ctrlKey || e.metaKey || e.altKey || view.contains(t)) return;
+  if (t.closest && t.closest('input, textarea, select, [contenteditable="true"], dialog')) return;
+  if ((e.key === 'Enter' || e.key === ' ') && t.closest && t.closest('button, a, summary')) return;
+  const forwarded = new KeyboardEvent('keydown', { key: e.key, code: e.code, shiftKey: e.shiftKey,
+    bubbles: true, cancelable: true });
+  view.dispatchEvent(forwarded);
+  if (forwarded.defaultPrevented) e.preventDefault();
 });
 window.addEventListener('beforeunload', (e) => {
   flushChange();

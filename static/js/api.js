@@ -65,3 +65,9 @@ export function h(tag, attrs = {}, ...children) {
   for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : String(c));
   return el;
 }
+
+// What a media module needs: the item's media URL and its derived assets by name (?variant= URLs).
+export function mediaOf(item) {
+  return { mediaUrl: item.media_url || null,
+    assets: Object.fromEntries((item.assets || []).map((a) => [a.name, { url: a.url, mediaType: a.media_type, meta: a.meta }])) };
+}

@@ -24,7 +24,18 @@ function jobRow(job) {
   return h('tr', { id: `job-${job.id}`, dataset: { status: job.status } },
     h('td', {}, `#${job.id}`), h('td', {}, h('span', { class: 'job-kind' }, what), where, summary),
     h('td', { class: `status-${job.status}` }, job.status, job.error ? ` — ${job.error}` : ''),
-    h('td', {}, bar, ` ${job.progress}%`), h('td', {}, cancel, download));
+    h('td', {}, bar, ` ${job.progress}%`, counted(job.progress_detail)), h('td', {}, cancel, download));
+}
+
+// Long media jobs count media seconds ("1:30 of 2:00:00 media"), others items.
+function counted(detail) {
+  if (!detail || detail.done == null) return null;
+  const clock = (s) => { s = Math.round(s); const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
+    return hh ? `${hh}:${String(mm).padStart(2, '0')}:${String(ss).padStart(2, '0')}` : `${mm}:${String(ss).padStart(2, '0')}`; };
+  const media = String(detail.unit || '').includes('seconds');
+  const done = media ? clock(detail.done) : Number(detail.done).toLocaleString();
+  const total = detail.total != null ? ` of ${media ? clock(detail.total) : Number(detail.total).toLocaleString()}` : '';
+  return h('span', { class: 'muted small job-count' }, ` · ${done}${total} ${media ? 'media' : (detail.unit || '')}`);
 }
 
 async function refreshJobs() {

@@ -1,7 +1,7 @@
 // Review page: the queue (riskiest first), then one item's versions side by side (rendered read-only by the
 // modality's own UI module), the modality's diff, agreement per layer, the comment thread, and decisions:
 // accept one version, send one back, or curate a merge unit by unit (ties are never decided by order).
-import { api, toast, h } from './api.js';
+import { api, toast, h, mediaOf } from './api.js';
 
 const root = document.getElementById('review');
 const projectId = root.dataset.projectId;
@@ -37,7 +37,7 @@ function genericOption(option) {
 
 function versionCard(version, index) {
   const box = h('div', { class: 'version-body' });
-  mounted.push(modality.mount(box, { item: current.item, labelConfig, stage: 'review', initial: version.payload, fromModel: false, readOnly: true, annotations: [] }));
+  mounted.push(modality.mount(box, { item: current.item, labelConfig, stage: 'review', initial: version.payload, fromModel: false, readOnly: true, annotations: [], ...mediaOf(current.item) }));
   const accept = h('button', { class: 'primary', dataset: { annotationId: version.annotation_id },
     onclick: () => decide({ action: 'accept', annotation_id: version.annotation_id }) }, `Accept ${version.author}'s version`);
   const back = h('button', { class: 'send-back', onclick: () => decide({ action: 'send_back', annotation_id: version.annotation_id }) }, `Send back to ${version.author}`);
@@ -109,7 +109,7 @@ document.getElementById('curation-preview').addEventListener('click', async () =
     const out = await api('POST', `/items/${current.item.id}/curation/preview`, { choices });
     const box = document.getElementById('curation-preview-box');
     box.hidden = false;
-    mounted.push(modality.mount(box, { item: current.item, labelConfig, stage: 'review', initial: out.payload, fromModel: false, readOnly: true, annotations: [] }));
+    mounted.push(modality.mount(box, { item: current.item, labelConfig, stage: 'review', initial: out.payload, fromModel: false, readOnly: true, annotations: [], ...mediaOf(current.item) }));
   } catch (e) { toast(e.message, 'error'); }
 });
 document.getElementById('curation-save').addEventListener('click', () => decide({ action: 'merge', choices }));

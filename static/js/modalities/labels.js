@@ -1,7 +1,10 @@
 // UI of the `labels` modality: the text, one button per label (hotkeys), model suggestion preselected.
 import { h } from '../api.js';
 
-export function mount(container, { item, labelConfig, initial, fromModel }) {
+let readOnlyMounts = 0;
+
+export function mount(container, { item, labelConfig, initial, fromModel, readOnly }) {
+  const idSuffix = readOnly ? `-v${++readOnlyMounts}` : '';  // several read-only mounts share the review page
   const multi = Boolean(labelConfig.multi_label);
   const chosen = new Set(initial ? initial.labels : []);
   const buttons = new Map();
@@ -19,10 +22,10 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
     buttons.set(label.name, b);
     bar.append(b);
   });
-  const hint = fromModel ? h('p', { class: 'muted', id: 'model-hint' }, 'Suggestion from the model is preselected; correct it if needed.') : null;
+  const hint = fromModel ? h('p', { class: 'muted', id: `model-hint${idSuffix}` }, 'Suggestion from the model is preselected; correct it if needed.') : null;
   const instructions = labelConfig.instructions
-    ? h('p', { class: 'muted instructions', id: 'instructions' }, labelConfig.instructions) : null;
-  const text = h('pre', { class: 'item-text', id: 'item-text' }, item.text || '');
+    ? h('p', { class: 'muted instructions', id: `instructions${idSuffix}` }, labelConfig.instructions) : null;
+  const text = h('pre', { class: 'item-text', id: `item-text${idSuffix}` }, item.text || '');
   container.replaceChildren(...[instructions, hint, text, bar].filter(Boolean));  // replaceChildren(null) would print "null"
   refresh();
   const onKey = (e) => {
@@ -31,14 +34,14 @@ export function mount(container, { item, labelConfig, initial, fromModel }) {
       if (e.key === (label.hotkey || String(i + 1))) toggle(label.name);
     });
   };
-  document.onkeydown = onKey;
+  if (!readOnly) container.addEventListener('keydown', onKey);  // scoped: the page forwards unfocused keys
   return {
     value() {
       if (!chosen.size) throw new Error('Choose a label first.');
       return { labels: [...chosen] };
     },
     snapshot() { return { payload: { labels: [...chosen] }, pending: [] }; },
-    destroy() { if (document.onkeydown === onKey) document.onkeydown = null; container.replaceChildren(); },
+    destroy() { container.removeEventListener('keydown', onKey); container.replaceChildren(); },
   };
 }
 export { editConfig } from './labels_config.js';

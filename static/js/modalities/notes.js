@@ -99,7 +99,12 @@ function sizeChunks(textEl, frag, container) {
   }
 }
 
-export function mount(container, { item, labelConfig, initial, fromModel, pending }) {
+let readOnlyMounts = 0;
+
+export function mount(container, { item, labelConfig, initial, fromModel, pending, readOnly }) {
+  // Read-only mounts (the review page shows several versions side by side) get ids of their own.
+  const idSuffix = readOnly ? `-v${++readOnlyMounts}` : '';
+  const ID = (name) => name + idSuffix;
   const pendingIds = new Set(pending || []);  // restored draft: model suggestions still undecided
   const text = item.text || '';
   const cps = codePoints(text);
@@ -172,7 +177,7 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
   // --- segments
   const segStart = [];
   const segEl = [];
-  const textEl = h('div', { class: 'note-text', id: 'note-text', tabindex: '0', role: 'document',
+  const textEl = h('div', { class: 'note-text', id: ID('note-text'), tabindex: '0', role: 'document',
     'aria-label': 'Note text. Select text and press a label key; j and k move between spans.' });
   {
     const cuts = new Set([0, cps.length]);
@@ -517,12 +522,12 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
   }
 
   // ------------------------------------------------------------------------------------------------ layout
-  const liveRegion = h('div', { class: 'visually-hidden', 'aria-live': 'polite', id: 'span-announce' });
+  const liveRegion = h('div', { class: 'visually-hidden', 'aria-live': 'polite', id: ID('span-announce') });
   const announce = (s) => {
     if (!s) return;
     liveRegion.textContent = `${s.label}${s.status === 'suggested' ? ' suggestion' : ''}: ${shortText(s.text || '', 80)}${s.assertion ? `, ${s.assertion}` : ''}`;
   };
-  const selectionInfo = h('span', { class: 'selection-info', id: 'selection-info', 'aria-live': 'polite' });
+  const selectionInfo = h('span', { class: 'selection-info', id: ID('selection-info'), 'aria-live': 'polite' });
 
   const keepSelection = (e) => e.preventDefault();  // buttons must not clear the text selection
   const entityBar = h('div', { class: 'notes-labels', role: 'group', 'aria-label': 'Entity labels' },
@@ -539,7 +544,7 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     phiLabels.map((l) => h('button', { type: 'button', class: 'label phi', dataset: { label: l.name },
       title: `${l.name}${l.key ? ` (Shift+${l.key})` : ''}`, onmousedown: keepSelection, onclick: () => createOrRelabel(l.name, 'phi') },
     l.key ? h('kbd', {}, `⇧${l.key}`) : null, l.name))) : null;
-  const phiToggle = h('button', { type: 'button', id: 'phi-toggle', class: 'toggle', 'aria-pressed': 'false',
+  const phiToggle = h('button', { type: 'button', id: ID('phi-toggle'), class: 'toggle', 'aria-pressed': 'false',
     title: 'Mask PHI spans as [LABEL] (key m)', onclick: () => toggleMask() }, 'PHI shown');
   function toggleMask() {
     masked = !masked;
@@ -547,7 +552,7 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     phiToggle.setAttribute('aria-pressed', String(masked));
     phiToggle.textContent = masked ? 'PHI masked' : 'PHI shown';
   }
-  const tagToggle = h('button', { type: 'button', id: 'tags-toggle', class: 'toggle', 'aria-pressed': 'true',
+  const tagToggle = h('button', { type: 'button', id: ID('tags-toggle'), class: 'toggle', 'aria-pressed': 'true',
     title: 'Show label names after spans', onclick: () => {
       const on = textEl.classList.toggle('no-tags');
       tagToggle.setAttribute('aria-pressed', String(!on));
@@ -555,15 +560,15 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
   const toolbar = h('div', { class: 'notes-toolbar' }, entityBar, phiBar,
     h('div', { class: 'notes-view row' }, selectionInfo, h('span', { class: 'spacer' }), tagToggle, phiToggle));
 
-  const suggestionBar = h('div', { class: 'suggestion-bar', id: 'suggestion-bar', hidden: true });
+  const suggestionBar = h('div', { class: 'suggestion-bar', id: ID('suggestion-bar'), hidden: true });
   function renderSuggestionBar() {
     const total = [...pendingByLabel.values()].reduce((a, b) => a + b, 0);
     suggestionBar.hidden = total === 0;
     if (!total) { suggestionBar.replaceChildren(); return; }
     suggestionBar.replaceChildren(
-      h('span', { class: 'sugg-title' }, h('strong', { id: 'pending-count' }, String(total)),
+      h('span', { class: 'sugg-title' }, h('strong', { id: ID('pending-count') }, String(total)),
         ` model suggestion${total === 1 ? '' : 's'} to review`),
-      h('button', { type: 'button', id: 'accept-all', class: 'small primary', onclick: () => decideLabel(null, true) }, 'Accept all'),
+      h('button', { type: 'button', id: ID('accept-all'), class: 'small primary', onclick: () => decideLabel(null, true) }, 'Accept all'),
       h('span', { class: 'sugg-labels' }, [...pendingByLabel.entries()].sort().map(([label, n]) => {
         const chip = h('span', { class: 'sugg-chip', dataset: { label } },
           h('span', { class: 'swatch' }), `${label} `, h('span', { class: 'count' }, String(n)),
@@ -576,10 +581,10 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
       })));
   }
 
-  const panel = h('aside', { class: 'span-panel', id: 'span-panel', 'aria-label': 'Span details' });
-  const layout = h('div', { class: 'notes-layout' }, h('div', { class: 'note-scroll', id: 'note-scroll' }, textEl), panel);
+  const panel = h('aside', { class: 'span-panel', id: ID('span-panel'), 'aria-label': 'Span details' });
+  const layout = h('div', { class: 'notes-layout' }, h('div', { class: 'note-scroll', id: ID('note-scroll') }, textEl), panel);
   const hint = fromModel && spans.size
-    ? h('p', { class: 'muted notes-hint', id: 'model-hint' }, 'Model suggestions are dashed: accept (a) or reject (x) each, or decide per label above.') : null;
+    ? h('p', { class: 'muted notes-hint', id: ID('model-hint') }, 'Model suggestions are dashed: accept (a) or reject (x) each, or decide per label above.') : null;
   container.replaceChildren(...[toolbar, hint, suggestionBar, layout, liveRegion].filter(Boolean));
   container.classList.add('notes-annotator');
   renderSuggestionBar();
@@ -609,21 +614,21 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
       typeof s.score === 'number' ? h('span', { class: 'badge' }, `score ${s.score.toFixed(2)}`) : null,
       s.section ? h('span', { class: 'badge', title: `Section of the note: ${s.section}` }, s.section.replace(/_/g, ' ')) : null);
     head.style.setProperty('--label', color);
-    const quote = h('blockquote', { class: 'span-quote', id: 'span-text' }, s.text);
+    const quote = h('blockquote', { class: 'span-quote', id: ID('span-text') }, s.text);
     const where = h('div', { class: 'muted small' }, `characters ${s.start}–${s.end} · ${order.indexOf(s) + 1} of ${order.length}`);
     const parts = [head, quote, where];
     if (linkHead) {
-      parts.unshift(h('div', { class: 'link-banner', id: 'link-banner', role: 'status' },
+      parts.unshift(h('div', { class: 'link-banner', id: ID('link-banner'), role: 'status' },
         h('strong', {}, 'Relation: '), `from ${spans.get(linkHead).label} “${shortText(spans.get(linkHead).text, 30)}”. `,
         'Click the tail span, or move with j/k and press Enter. Esc cancels.'));
     }
     if (s.status === 'suggested') {
       parts.push(h('div', { class: 'row decide' },
-        h('button', { type: 'button', id: 'accept-span', class: 'primary small', onclick: () => decide(true) }, 'Accept (a)'),
-        h('button', { type: 'button', id: 'reject-span', class: 'small danger', onclick: () => decide(false) }, 'Reject (x)')));
+        h('button', { type: 'button', id: ID('accept-span'), class: 'primary small', onclick: () => decide(true) }, 'Accept (a)'),
+        h('button', { type: 'button', id: ID('reject-span'), class: 'small danger', onclick: () => decide(false) }, 'Reject (x)')));
     }
     // label
-    const labelSel = h('select', { id: 'span-label', onchange: (e) => {
+    const labelSel = h('select', { id: ID('span-label'), onchange: (e) => {
       const [layer, name] = e.target.value.split(':');
       setLabel(s, name, layer); renderPanel();
     } },
@@ -633,7 +638,7 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     labelSel.value = `${s.layer}:${s.label}`;
     parts.push(field('Label', labelSel, 'span-label'));
     if (s.layer === 'entity') {
-      const assertionSel = h('select', { id: 'span-assertion', onchange: (e) => {
+      const assertionSel = h('select', { id: ID('span-assertion'), onchange: (e) => {
         s.assertion = e.target.value; touch(s); restyleSpan(s); announce(s);
       } }, assertions.map((a) => h('option', { value: a }, a)));
       assertionSel.value = s.assertion || 'present';
@@ -643,20 +648,20 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     parts.push(renderAttributes(s));
     parts.push(renderSpanRelations(s));
     parts.push(h('div', { class: 'row panel-actions' },
-      h('button', { type: 'button', id: 'link-span', class: 'small', onclick: startLink, disabled: Boolean(linkHead) }, 'Add relation (r)'),
-      h('button', { type: 'button', id: 'delete-span', class: 'small danger', onclick: () => { const n = neighbour(1); removeSpan(s.id); focus(n ? n.id : null, { scroll: false }); } }, 'Delete (Del)')));
+      h('button', { type: 'button', id: ID('link-span'), class: 'small', onclick: startLink, disabled: Boolean(linkHead) }, 'Add relation (r)'),
+      h('button', { type: 'button', id: ID('delete-span'), class: 'small danger', onclick: () => { const n = neighbour(1); removeSpan(s.id); focus(n ? n.id : null, { scroll: false }); } }, 'Delete (Del)')));
     panel.replaceChildren(...parts);
   }
 
   function renderConcept(s) {
-    const box = h('section', { class: 'concept', id: 'concept-box', 'aria-label': 'Concept' });
+    const box = h('section', { class: 'concept', id: ID('concept-box'), 'aria-label': 'Concept' });
     const current = s.concept
-      ? h('div', { class: 'concept-current', id: 'concept-current', dataset: { code: s.concept.code, terminology: s.concept.terminology } },
+      ? h('div', { class: 'concept-current', id: ID('concept-current'), dataset: { code: s.concept.code, terminology: s.concept.terminology } },
         h('span', { class: 'code' }, s.concept.code), h('span', { class: 'name' }, s.concept.name || ''),
         h('span', { class: 'term' }, terminologyName(s.concept.terminology)),
         h('button', { type: 'button', class: 'icon no', title: 'Clear the concept', 'aria-label': 'Clear the concept',
           onclick: () => { s.concept = null; touch(s); renderPanel(); } }, '✕'))
-      : h('div', { class: 'concept-current empty muted', id: 'concept-current' }, 'No concept linked');
+      : h('div', { class: 'concept-current empty muted', id: ID('concept-current') }, 'No concept linked');
     const cands = (s.candidates || []).length ? h('ul', { class: 'candidates', 'aria-label': 'Candidate concepts' },
       s.candidates.map((c) => {
         const chosen = s.concept && s.concept.code === c.code && s.concept.terminology === c.terminology;
@@ -668,7 +673,7 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     const pickerHost = h('div', { class: 'picker-host' });
     const open = () => openPicker(s, pickerHost);
     box.append(...[h('h3', {}, 'Concept'), current, cands].filter(Boolean),
-      h('button', { type: 'button', id: 'concept-search', class: 'small', onclick: open }, 'Search concepts (c)'), pickerHost);
+      h('button', { type: 'button', id: ID('concept-search'), class: 'small', onclick: open }, 'Search concepts (c)'), pickerHost);
     box._open = open;
     return box;
   }
@@ -680,7 +685,7 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
       onPick: (c) => { s.concept = cleanConcept(c); touch(s); renderPanel(); textEl.focus({ preventScroll: true }); },
       onCancel: () => { renderPanel(); textEl.focus({ preventScroll: true }); },
     });
-    picker.id = 'concept-picker';
+    picker.id = ID('concept-picker');
     host.replaceChildren(picker);
     picker.focusInput();
   }
@@ -690,14 +695,14 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
       h('span', { class: 'attr-key' }, k), h('span', { class: 'attr-value' }, v),
       h('button', { type: 'button', class: 'icon no', 'aria-label': `Remove attribute ${k}`,
         onclick: () => { delete s.attributes[k]; touch(s); renderPanel(); } }, '✕')));
-    const key = h('input', { type: 'text', id: 'attr-key', placeholder: 'name', 'aria-label': 'Attribute name', maxlength: '64' });
-    const value = h('input', { type: 'text', id: 'attr-value', placeholder: 'value', 'aria-label': 'Attribute value', maxlength: '1000' });
+    const key = h('input', { type: 'text', id: ID('attr-key'), placeholder: 'name', 'aria-label': 'Attribute name', maxlength: '64' });
+    const value = h('input', { type: 'text', id: ID('attr-value'), placeholder: 'value', 'aria-label': 'Attribute value', maxlength: '1000' });
     const add = () => {
       const k = key.value.trim();
       if (!k) { key.focus(); return; }
       s.attributes = { ...(s.attributes || {}), [k]: value.value.trim() };
       touch(s); renderPanel();
-      document.getElementById('attr-key')?.focus();
+      document.getElementById(ID('attr-key'))?.focus();
     };
     value.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.ctrlKey && !e.metaKey) { e.preventDefault(); add(); } });
     return h('details', { class: 'attributes', open: rows.length > 0 },
@@ -710,13 +715,13 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     const rels = [...(relationsOf.get(s.id) || [])].map((rid) => relations.get(rid)).filter(Boolean);
     return h('section', { class: 'relations', 'aria-label': 'Relations of this span' },
       h('h3', {}, `Relations${rels.length ? ` (${rels.length})` : ''}`),
-      rels.length ? h('ul', { class: 'relation-list', id: 'span-relations' }, rels.map((r) => relationLine(r, s.id)))
+      rels.length ? h('ul', { class: 'relation-list', id: ID('span-relations') }, rels.map((r) => relationLine(r, s.id)))
         : h('p', { class: 'muted small' }, 'None. Press r, then click the tail span.'));
   }
 
   function renderChooser() {
     const head = spans.get(chooser.head); const tail = spans.get(chooser.tail);
-    return h('div', { class: 'chooser', id: 'relation-chooser', role: 'dialog', 'aria-label': 'Relation type' },
+    return h('div', { class: 'chooser', id: ID('relation-chooser'), role: 'dialog', 'aria-label': 'Relation type' },
       h('h3', {}, 'Relation type'),
       h('p', { class: 'small' }, `${head.label} “${shortText(head.text, 30)}” → ${tail.label} “${shortText(tail.text, 30)}”`),
       h('div', { class: 'chooser-options' }, chooser.types.map((t, i) => h('button', { type: 'button', class: 'small', dataset: { type: t },
@@ -729,7 +734,7 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     for (const s of order) counts.set(s.label, (counts.get(s.label) || 0) + 1);
     const all = [...relations.values()];
     const out = [h('h3', {}, 'Summary'),
-      h('p', { class: 'small', id: 'span-count' }, `${order.length} span${order.length === 1 ? '' : 's'} · ${all.length} relation${all.length === 1 ? '' : 's'}`)];
+      h('p', { class: 'small', id: ID('span-count') }, `${order.length} span${order.length === 1 ? '' : 's'} · ${all.length} relation${all.length === 1 ? '' : 's'}`)];
     if (counts.size) {
       out.push(h('ul', { class: 'label-counts' }, [...counts.entries()].sort().map(([label, n]) => {
         const li = h('li', {}, h('span', { class: 'swatch' }), h('span', {}, label), h('span', { class: 'count' }, String(n)));
@@ -739,7 +744,7 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     }
     out.push(h('details', { class: 'all-relations', open: all.length > 0 && all.length <= 20 },
       h('summary', {}, `All relations (${all.length})`),
-      all.length ? h('ul', { class: 'relation-list', id: 'relations-list' }, all.slice(0, MAX_LISTED_RELATIONS).map((r) => relationLine(r, null)),
+      all.length ? h('ul', { class: 'relation-list', id: ID('relations-list') }, all.slice(0, MAX_LISTED_RELATIONS).map((r) => relationLine(r, null)),
         all.length > MAX_LISTED_RELATIONS ? h('li', { class: 'muted' }, `…and ${all.length - MAX_LISTED_RELATIONS} more`) : null)
         : h('p', { class: 'muted small' }, 'No relations yet.')));
     out.push(h('div', { class: 'keys small' }, h('h3', {}, 'Keys'), h('dl', {},
@@ -766,12 +771,14 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     focus(byLength[(at + 1) % byLength.length].id, { scroll: false });
   });
 
-  document.onselectionchange = () => {
+  const onSelection = () => {
     const r = selectedRange();
     selectionInfo.textContent = r ? `Selected “${shortText(spanText(r.start, r.end), 50)}” (${r.end - r.start} chars): press a label key or click a label.` : '';
   };
 
-  document.onkeydown = (e) => {
+  // Keys are handled on the container (events from the text and panel bubble here; the page forwards keys
+  // pressed while nothing is focused), never on document: several mounts can share a page.
+  const onKey = (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
     if (t && t.closest && t.closest('input, textarea, select, [contenteditable="true"]')) {
@@ -797,7 +804,7 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
     }
     const label = entityLabels.find((l) => l.hotkey && l.hotkey === e.key);
     if (label) { e.preventDefault(); createOrRelabel(label.name, 'entity'); return; }
-    const inText = t === textEl || textEl.contains(t) || t === document.body;
+    const inText = t === textEl || textEl.contains(t) || t === document.body || t === container;
     let target = null;
     switch (e.key) {
       case 'j': case 'Tab': case 'k': {
@@ -824,7 +831,7 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
       case 'x': e.preventDefault(); decide(false); return;
       case 'r': if (focusedId && !linkHead) { e.preventDefault(); startLink(); } return;
       case 'c': {
-        const box = document.getElementById('concept-box');
+        const box = document.getElementById(ID('concept-box'));
         if (focusedId && box && box._open) { e.preventDefault(); box._open(); }
         return;
       }
@@ -835,8 +842,10 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
 
   renderPanel();
 
-  const onKey = document.onkeydown;
-  const onSelection = document.onselectionchange;
+  if (!readOnly) {
+    container.addEventListener('keydown', onKey);
+    document.addEventListener('selectionchange', onSelection);
+  }
 
   function payload() {
       const out = order.map((s) => {
@@ -867,8 +876,8 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
       return { payload: payload(), pending: order.filter((s) => s.status === 'suggested').map((s) => s.id) };
     },
     destroy() {
-      if (document.onkeydown === onKey) document.onkeydown = null;
-      if (document.onselectionchange === onSelection) document.onselectionchange = null;
+      container.removeEventListener('keydown', onKey);
+      document.removeEventListener('selectionchange', onSelection);
       container.replaceChildren();
     },
   };
