@@ -60,8 +60,16 @@ def database_url(request, tmp_path):
     url = request.getfixturevalue("postgres_database")
     if not _pg_schema_clean["clean"]:
         fresh_schema(url)
-    _pg_schema_clean["clean"] = False  # until the app fixture says it rolled everything back
     return url
+
+
+@pytest.fixture(autouse=True)
+def _pg_dirty_tracker(request):
+    """Any test that touched the session's PostgreSQL database without the rolled-back `app` (live servers,
+    workers, second connections) leaves it dirty: the next test gets a fresh schema."""
+    yield
+    if "postgres_database" in request.fixturenames:
+        _pg_schema_clean["clean"] = bool(getattr(request.node, "_pg_rolled_back", False))
 
 
 def _run_in_rolled_back_transaction(database):
@@ -102,7 +110,7 @@ def app(request, tmp_path, database_url):
     from server.extensions import db
 
     if undo is not None:
-        _pg_schema_clean["clean"] = undo()
+        request.node._pg_rolled_back = undo()
     db.dispose()
 
 

@@ -8,6 +8,9 @@ from sqlalchemy.exc import DatabaseError
 
 from support import ROOT
 
+# Tampering goes through a second connection (as an attacker would): it must see committed rows.
+pytestmark = pytest.mark.concurrent
+
 
 def _some_events(admin):
     admin.post("/projects", {"name": "Audited", "modality": "labels"})
