@@ -158,6 +158,7 @@ def preannotate(ctx) -> dict:
         reused += hit
         loaded.append(ready)
         versions.append(f"{annotator.name}@{annotator.version}")
+    db.session.commit()  # setup may have read (learned aliases): end that before writing, or SQLite says "locked"
     ctx.job.model_version = ",".join(versions)
     db.session.commit()
 
@@ -200,6 +201,7 @@ def preannotate(ctx) -> dict:
                     updates.setdefault(pred.item_id, {}).update(fields)
                 if pred.score is not None:
                     scores[pred.item_id] = min(scores.get(pred.item_id, 1.0), pred.score)
+        db.session.commit()  # models may read while predicting; a deferred read cannot upgrade to a write on SQLite
         written += _insert(rows)
         for item_id, score in scores.items():
             db.session.execute(update(Item).where(Item.id == item_id).values(priority=score))

@@ -79,6 +79,7 @@ class JobContext:
         pct = 100 if total <= 0 else max(0, min(99, int(done * 100 / total)))
         expires = utcnow() + timedelta(seconds=lease_seconds())
         values = {"progress": pct, "lease_expires_at": expires}
+        db.session.commit()  # a read the handler left open would turn this write into SQLite's "database is locked"
         if detail is not None:
             values["progress_detail"] = detail
         db.session.execute(update(Job).where(Job.id == self.job.id, Job.lease_owner == self.owner).values(**values))
