@@ -7,7 +7,6 @@ import socket
 import threading
 from datetime import timedelta
 
-from flask import has_app_context
 from sqlalchemy import or_, select, update
 
 from server.extensions import db
@@ -162,10 +161,7 @@ def execute(job_id: int) -> str:
 def run_job(job_id: int) -> str:
     if not isinstance(job_id, int):
         return "rejected"
-    if has_app_context():  # eager mode (tests, CLINLABEL_JOBS_EAGER): run inside the caller's context
-        return execute(job_id)
-    with celery.flask_app.app_context():
-        return execute(job_id)
+    return execute(job_id)  # inside the app context: the task base (celery_app.FlaskTask) enters it
 
 
 def enqueue(job: Job) -> None:
