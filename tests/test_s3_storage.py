@@ -16,7 +16,7 @@ import pytest
 import media_files
 from annotators.base import registry
 from live import free_port
-from media_modality import Clips
+from media_modality import CRASH_MARK, Clips
 from support import HERE, ROOT, build_app, create_user, login, redis_url
 from test_worker import Worker, wait_for
 
@@ -95,22 +95,27 @@ def test_two_workers_with_separate_data_dirs_share_only_the_bucket(tmp_path, s3_
                                             "workflow": {"auto_preannotate": False}})
         pid = project["id"]
         sound = media_files.wav(tmp_path / "call.wav", seconds=4.0)
+        crash = media_files.with_mark(sound, tmp_path / "crash.wav", CRASH_MARK)  # segfaults the decoder
         first = worker("worker-a")
         resp = api.client.post(f"/api/v1/projects/{pid}/items", headers=api.headers(),
                                content_type="multipart/form-data",
-                               data={"files": [(io.BytesIO(open(sound, "rb").read()), "call.wav")]})
+                               data={"files": [(io.BytesIO(open(sound, "rb").read()), "call.wav"),
+                                               (io.BytesIO(open(crash, "rb").read()), "crash.wav")]})
         body = resp.get_json()
         assert resp.status_code == 201, body
-        item_id = body["created"][0]["id"]
+        item_id, crashed_id = (c["id"] for c in body["created"])
         derive = wait_for(api, body["derive_job_id"], timeout=120)
         assert derive["status"] == "succeeded" and derive["result"]["ready"] == 1, (derive, first.output()[-3000:])
+        _, crashed = api.get(f"/items/{crashed_id}")
+        assert crashed["status"] == "invalid" and "crashed" in crashed["status_reason"]
+        assert first.proc.poll() is None  # the real worker survived its decoder's segfault
         first.stop()
 
         _, item = api.get(f"/items/{item_id}")
         prefix_key = media_url.split("/", 3)[3]
         keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix_key).get("Contents", [])}
         assert f"{prefix_key}/{item['content_hash'][:2]}/{item['content_hash'][2:4]}/{item['content_hash']}" in keys
-        assert len(keys) == 3  # the recording and its two derived assets
+        assert len(keys) == 4  # both recordings (stored before probing) and the good one's two derived assets
         assert not os.path.exists(os.path.join(app.config["DATA_DIR"], "media", item["content_hash"][:2]))
         assert os.path.isdir(tmp_path / "worker-a" / "s3-cache")  # worker A decoded from its own cache
 
