@@ -43,7 +43,20 @@ def _token_digest(token: str) -> str:
 @login_manager.user_loader
 def _load_user(user_id: str):
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None
+    if session.get("sv") != user.session_version:
+        return None  # logged out, password changed or access removed since this cookie was issued
+    started = session.get("started")
+    lifetime = float(current_app.config["SESSION_MAX_HOURS"]) * 3600
+    if not isinstance(started, (int, float)) or utcnow().timestamp() - started > lifetime:
+        return None  # absolute lifetime: activity does not keep a session alive forever
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Invalidate every session of `user` (all browsers): commit with the change that calls for it."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def is_locked_out(username: str) -> bool:
@@ -93,7 +106,8 @@ def revoke_token(token: ApiToken) -> None:
 def session_login(user: User) -> None:
     session.clear()
     login_user(user)
-    session["last_seen"] = utcnow().timestamp()
+    session["last_seen"] = session["started"] = utcnow().timestamp()
+    session["sv"] = user.session_version
     session.permanent = False
 
 

@@ -78,6 +78,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "TUS_THRESHOLD_MB": float(_env("TUS_THRESHOLD_MB", "8")),
         "TUS_CHUNK_MB": float(_env("TUS_CHUNK_MB", "8")),
         "IDLE_TIMEOUT_MIN": _int("IDLE_TIMEOUT_MIN", 30),
+        "SESSION_MAX_HOURS": float(_env("SESSION_MAX_HOURS", "12")),  # absolute session lifetime
         "TOKEN_TTL_HOURS": _int("TOKEN_TTL_HOURS", 24 * 30),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MIN": _int("LOGIN_LOCKOUT_MIN", 15),

@@ -37,7 +37,8 @@ def consumable_uploads(project, ids) -> tuple[list[ItemInput], list[Upload]]:
 def mark_consumed(uploads: list[Upload], inputs: list[ItemInput], created) -> None:
     ids = [item.id for item in created]
     for upload in uploads:
-        upload.status, upload.item_ids = "consumed", ids
+        # the original file name may name the patient; the items keep what the modality decided to keep
+        upload.status, upload.item_ids, upload.filename = "consumed", ids, ""
     for item_input in inputs:  # stored content-addressed now; the partial file is no longer needed
         if item_input.path and os.path.exists(item_input.path):
             os.unlink(item_input.path)

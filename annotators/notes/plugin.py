@@ -83,7 +83,12 @@ class NotesModality(Modality):
             raise ItemRejected(f"{item.name or 'note'}: de-identification failed; the note was not stored") from None
         item.text = deidentify(item.text, spans, mode=label_config.get("deidentify_mode", "mask"),
                                seed=int(label_config.get("surrogate_seed", 0)))
-        item.meta = {**item.meta, "deidentified_at_ingest": True}
+        # Nothing from the original survives: file and record names ("John Carter 4455-1923.txt") and metadata
+        # (patient, MRN, CSV columns) are dropped, not de-identified: a detector miss there would be stored as is.
+        import hashlib
+
+        item.name = f"note-{hashlib.sha256(item.text.encode('utf-8')).hexdigest()[:12]}"
+        item.meta = {"deidentified_at_ingest": True}
         item.annotations = []  # offsets of imported spans no longer hold on the rewritten text
         return item
 

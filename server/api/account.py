@@ -135,6 +135,9 @@ def patch_user(user_id, json_data):
         if key in json_data:
             setattr(user, key, json_data[key])
     if json_data.get("is_active") is False or json_data.get("password_changed"):
+        from server.auth import end_sessions
+
+        end_sessions(user)
         for token in user.tokens:  # a disabled account's tokens stop working at once
             if token.revoked_at is None:
                 revoke_token(token)

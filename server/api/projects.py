@@ -159,7 +159,10 @@ def remove_member(project_id, json_data):
         raise ApiError(400, "you cannot remove yourself as project admin")
     from server.workflow import release_leases_of
 
+    from server.auth import end_sessions
+
     released = release_leases_of(project_id, user.id)
+    end_sessions(user)  # an open page of the removed member must stop working now, not at its idle timeout
     db.session.delete(membership)
     audit.record(db.session, actor=actor_name(), action="member.remove", object_type="user", object_id=user.id,
                  project_id=project_id, details={"role": membership.role, "released_leases": released})

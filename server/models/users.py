@@ -19,6 +19,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped by logout, password change, disabling and membership removal: every session cookie issued before
+    # carries the old number and stops working at its next request (cookies are signed, not stored).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
 
     tokens = relationship("ApiToken", back_populates="user", cascade="all, delete-orphan")
 

@@ -42,6 +42,9 @@ def logout():
     from flask import g
 
     if g.get("user") is not None:
+        from server.auth import end_sessions
+
+        end_sessions(g.user)  # a copy of this cookie must not outlive the logout
         audit.record(db.session, actor=g.user.username, action="logout", object_type="user",
                      object_id=g.user.username)
         db.session.commit()

@@ -1,0 +1,55 @@
+"""Campaign checklist — access and PHI exposure: de-identification at ingest leaves nothing of the original."""
+from __future__ import annotations
+
+import io
+import json
+
+PATIENT = "John Carter"
+MRN = "4455-1923"
+NOTE = f"{PATIENT} (MRN {MRN}) seen on 03/02/2026 for chest pain. Denies fever."
+
+
+def _deid_project(admin):
+    from annotators.base import registry
+
+    config = dict(registry.get("notes").default_label_config, deidentify_at_ingest=True)
+    status, project = admin.post("/projects", {"name": "Deid", "modality": "notes", "label_config": config})
+    assert status == 201, project
+    return project["id"]
+
+
+def _everything_stored(app) -> str:
+    """Every text column of every row the upload wrote (items, uploads, annotations, audit details)."""
+    from sqlalchemy import text
+
+    from server.extensions import db
+
+    dump = []
+    with app.app_context():
+        for table in ("items", "uploads", "annotations", "audit_events", "jobs"):
+            for row in db.session.execute(text(f"SELECT * FROM {table}")).mappings():
+                dump.append(json.dumps({k: str(v) for k, v in row.items()}))
+        db.session.remove()
+    return "\n".join(dump)
+
+
+def test_deidentified_projects_keep_no_names_or_metadata_from_the_original(app, admin):
+    pid = _deid_project(admin)
+    records = [{"text": NOTE, "name": f"{PATIENT} {MRN}", "patient": PATIENT, "mrn": MRN, "ward": "5B"}]
+    status, body = admin.post(f"/projects/{pid}/items", records)
+    assert status == 201, body
+    csv = f"text,patient,mrn\n\"{NOTE}\",{PATIENT},{MRN}\n".encode()
+    resp = admin.client.post(f"/api/v1/projects/{pid}/items", headers=admin.headers(),
+                             content_type="multipart/form-data",
+                             data={"files": [(io.BytesIO(NOTE.encode()), f"{PATIENT} {MRN}.txt"),
+                                             (io.BytesIO(csv), f"{PATIENT}.csv")]})
+    assert resp.status_code == 201, resp.get_json()
+    _, items = admin.get(f"/projects/{pid}/items")
+    assert len(items["items"]) == 3
+    for listed in items["items"]:
+        _, item = admin.get(f"/items/{listed['id']}")
+        shown = json.dumps(item)
+        assert PATIENT not in shown and MRN not in shown, shown
+        assert item["meta"] == {"deidentified_at_ingest": True} and item["name"].startswith("note-")
+    stored = _everything_stored(app)
+    assert PATIENT not in stored and MRN not in stored
