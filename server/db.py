@@ -29,7 +29,8 @@ def immediate_writes():
 
 def make_engine(url: str, sqlite_immediate: bool = True) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # hide_parameters: error messages and logs never carry the statement's values (note text, names)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -50,7 +51,7 @@ def make_engine(url: str, sqlite_immediate: bool = True) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate or _immediate.get() else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 class Database:

@@ -95,8 +95,12 @@ def register_error_handlers(app: Flask) -> None:
         from server.extensions import db
 
         db.session.rollback()
-        # Log the type and route only: exception messages may quote PHI from the request.
-        log.exception("unhandled %s on %s %s", type(exc).__name__, request.method, request.url_rule)
+        # Log the type, route and stack only: exception messages may quote PHI from the request (a database
+        # error's message holds the statement; its parameters are hidden by the engine, but keep none of it).
+        import traceback
+
+        stack = "".join(traceback.format_tb(exc.__traceback__, limit=30))
+        log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.url_rule, stack)
         if _wants_json():
             return error_response(500, "internal error")
         return render_template("error.html", status=500, message="Internal error"), 500

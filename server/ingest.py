@@ -49,6 +49,20 @@ def check_name(name: str) -> str:
     return name
 
 
+def _check_controls(ingested) -> None:
+    """Text may hold tabs and line breaks, never NUL (PostgreSQL cannot store it; a binary file posing as text);
+    names and metadata hold no control characters at all."""
+    from server.text_checks import CONTROL, find_control
+
+    if ingested.text and "\x00" in ingested.text:
+        raise ItemRejected("the text contains NUL bytes (a binary file?)")
+    if ingested.name and CONTROL.search(ingested.name):
+        raise ItemRejected("the name contains control characters")
+    problem = find_control(ingested.meta or {}, root="meta")
+    if problem:
+        raise ItemRejected(problem)
+
+
 def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = False,
                  skip_hashes: set | None = None, skipped: list | None = None, reference: bool = False):
     """Validate every input; create the valid ones in one transaction. Returns (created items, failed list).
@@ -66,6 +80,7 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
             if item_input.data is not None or item_input.path is not None:
                 item_input.name = check_name(item_input.name)
             for ingested in modality.ingest(item_input, project.label_config):
+                _check_controls(ingested)
                 staged.append((index, ingested))
         except (ItemRejected, FormatError) as exc:
             failed.append({"index": index, "name": item_input.name, "error": str(exc)[:500]})
