@@ -1,30 +1,22 @@
-"""The tamper-evident audit trail: append, verify, and who-is-acting helpers."""
+"""The tamper-evident audit trail: append, verify, and who-is-acting helpers.
+
+Each row's hash is an HMAC-SHA256, keyed with CLINLABEL_AUDIT_KEY (or a key generated once into the data folder),
+over the previous hash and the row: the database never holds the key, so someone who can write the table cannot
+re-hash an edited chain or append a row that verifies. Signed checkpoints of the head outside the database
+(server/audit_anchor.py) catch a deleted tail. Rows written before the chain was keyed are plain SHA-256 and are
+accepted only up to the legacy boundary the first checkpoint recorded.
+"""
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from server.models import AuditEvent, as_utc, utcnow
+from server.audit_chain import GENESIS, _row_digest, _time_iso, audit_key  # noqa: F401  (re-exported)
+from server.models import AuditEvent, utcnow
 
-GENESIS = "0" * 64
 _PG_LOCK_KEY = 0x436C696E  # any constant; serialises appenders so the chain cannot fork
-
-
-def _row_digest(prev_hash: str, seq: int, time_iso: str, actor: str, action: str, object_type: str,
-                object_id: str, project_id: int | None, outcome: str, details: dict) -> str:
-    canonical = json.dumps(
-        [seq, time_iso, actor, action, object_type, object_id, project_id, outcome, details],
-        sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str,
-    )
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
-
-
-def _time_iso(value) -> str:
-    return as_utc(value).isoformat(timespec="microseconds")
 
 
 def record(session: Session, actor: str, action: str, outcome: str = "success", object_type: str = "",
@@ -44,7 +36,7 @@ def record(session: Session, actor: str, action: str, outcome: str = "success", 
         object_id=str(object_id)[:120], project_id=project_id, outcome=outcome, details=details,
     )
     event.hash = _row_digest(prev, seq, _time_iso(now), event.actor, action, object_type, event.object_id,
-                             project_id, outcome, details)
+                             project_id, outcome, details, audit_key())
     session.add(event)
     session.flush()
     return event
@@ -59,7 +51,28 @@ def record_now(database, **kwargs) -> None:
 
 
 def verify(session: Session, batch: int = 5000) -> dict:
-    """Walk the chain in order; name the first row whose hash or link does not match."""
+    """Walk the chain in order; name the first row whose hash or link does not match; then check the signed
+    checkpoints outside the database (a deleted tail, a chain re-hashed from an earlier row)."""
+    from server.audit_anchor import check_checkpoints, read_checkpoints
+
+    checkpoints, problem = read_checkpoints()
+    if problem:
+        return {"ok": False, "checked": 0, "first_bad_seq": None, "reason": problem}
+    legacy_until = next((c["legacy_until"] for c in checkpoints if "legacy_until" in c), 0)
+    key = audit_key()
+    heads: dict[int, str] = {}
+    wanted = {c["seq"] for c in checkpoints}
+    result = _walk(session, batch, key, legacy_until, heads, wanted)
+    if not result["ok"]:
+        return result
+    reason = check_checkpoints(checkpoints, heads, result["last_seq"])
+    if reason:
+        return {"ok": False, "checked": result["checked"], "first_bad_seq": None, "reason": reason}
+    return {"ok": True, "checked": result["checked"], "first_bad_seq": None, "reason": None,
+            "checkpoints": len(checkpoints), "unanchored_tail": result["last_seq"] - max(wanted, default=0)}
+
+
+def _walk(session: Session, batch: int, key: bytes, legacy_until: int, heads: dict, wanted: set) -> dict:
     prev_hash, expected_seq, checked = GENESIS, 1, 0
     last_seq = 0
     while True:
@@ -67,7 +80,8 @@ def verify(session: Session, batch: int = 5000) -> dict:
             select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch)
         ).scalars().all()
         if not rows:
-            return {"ok": True, "checked": checked, "first_bad_seq": None, "reason": None}
+            session.rollback()
+            return {"ok": True, "checked": checked, "first_bad_seq": None, "reason": None, "last_seq": last_seq}
         for ev in rows:
             if ev.seq != expected_seq:
                 return {"ok": False, "checked": checked, "first_bad_seq": expected_seq,
@@ -76,9 +90,13 @@ def verify(session: Session, batch: int = 5000) -> dict:
                 return {"ok": False, "checked": checked, "first_bad_seq": ev.seq,
                         "reason": f"row {ev.seq} does not link to row {ev.seq - 1}"}
             digest = _row_digest(ev.prev_hash, ev.seq, _time_iso(ev.time), ev.actor, ev.action, ev.object_type,
-                                 ev.object_id, ev.project_id, ev.outcome, ev.details or {})
+                                 ev.object_id, ev.project_id, ev.outcome, ev.details or {},
+                                 None if ev.seq <= legacy_until else key)
             if digest != ev.hash:
                 return {"ok": False, "checked": checked, "first_bad_seq": ev.seq,
-                        "reason": f"row {ev.seq} was altered (its content does not match its hash)"}
+                        "reason": f"row {ev.seq} was altered, forged or re-hashed (its hash does not match its "
+                                  "content under this deployment's audit key)"}
+            if ev.seq in wanted:
+                heads[ev.seq] = ev.hash
             prev_hash, expected_seq, checked, last_seq = ev.hash, ev.seq + 1, checked + 1, ev.seq
         session.rollback()  # release the read snapshot between batches

@@ -122,12 +122,48 @@ def register_cli(app: Flask) -> None:
 
         result = verify(db.session)
         if result["ok"]:
-            click.echo(f"audit chain intact: {result['checked']} events")
+            click.echo(f"audit chain intact: {result['checked']} events, {result.get('checkpoints', 0)} signed "
+                       f"checkpoints, {result.get('unanchored_tail', 0)} events after the last checkpoint")
             return
-        click.echo(f"audit chain BROKEN at event {result['first_bad_seq']}: {result['reason']}", err=True)
+        where = f" at event {result['first_bad_seq']}" if result["first_bad_seq"] else ""
+        click.echo(f"audit chain BROKEN{where}: {result['reason']}", err=True)
         sys.exit(1)
 
+    @audit_group.command("checkpoint")
+    def audit_checkpoint():
+        """Append a signed checkpoint of the chain's head to the checkpoint file (the worker does it every minute)."""
+        from server.audit_anchor import write_checkpoint
+
+        entry = write_checkpoint(db.session)
+        click.echo(f"checkpoint at event {entry['seq']}" if entry else "head unchanged since the last checkpoint")
+
+    @audit_group.command("export-checkpoints")
+    @click.argument("target", type=click.Path(dir_okay=False, writable=True))
+    def audit_export_checkpoints(target):
+        """Copy the signed checkpoints to a file a compliance officer keeps (outside this server)."""
+        import shutil
+
+        source = current_app.config["AUDIT_CHECKPOINT_FILE"]
+        if not os.path.exists(source):
+            click.echo("no checkpoints yet (run `flask audit checkpoint`)", err=True)
+            sys.exit(1)
+        shutil.copyfile(source, target)
+        click.echo(f"copied {source} to {target}")
+
     app.cli.add_command(audit_group)
+
+    @app.cli.command("db-grant-app-role")
+    @click.argument("role")
+    def db_grant_app_role(role):
+        """PostgreSQL: give ROLE what the app needs and nothing that could rewrite the audit trail (run as owner)."""
+        from server.db_roles import grant_app_role
+
+        if db.dialect != "postgresql":
+            click.echo("database roles apply to PostgreSQL only", err=True)
+            sys.exit(1)
+        with db.engine.begin() as conn:
+            grant_app_role(conn, role)
+        click.echo(f"granted the app's rights to {role}; set CLINLABEL_DATABASE_URL to connect as {role}")
 
     ontology_group = click.Group("ontology", help="Terminologies: list and load user-supplied files.")
 

@@ -25,11 +25,11 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"CLINLABEL_{name} must be an integer, got {raw!r}") from None
 
 
-def _secret_key(data_dir: Path) -> str:
-    explicit = _env("SECRET_KEY")
+def _secret_key(data_dir: Path, name: str = "secret_key") -> str:
+    explicit = _env("SECRET_KEY") if name == "secret_key" else None
     if explicit:
         return explicit
-    path = data_dir / "secret_key"
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -91,6 +91,10 @@ def load_config(overrides: dict | None = None) -> dict:
     }
     cfg.update(overrides)
     cfg["SECRET_KEY"] = overrides.get("SECRET_KEY") or _secret_key(data_dir)
+    # The audit chain's HMAC key: never in the database. Set the same CLINLABEL_AUDIT_KEY on every machine.
+    cfg["AUDIT_KEY"] = overrides.get("AUDIT_KEY") or _env("AUDIT_KEY") or _secret_key(data_dir, "audit_key")
+    cfg.setdefault("AUDIT_CHECKPOINT_FILE", _env("AUDIT_CHECKPOINT_FILE") or str(data_dir / "audit-checkpoints.jsonl"))
+    cfg.setdefault("AUDIT_CHECKPOINT_S", _int("AUDIT_CHECKPOINT_S", 60))
     cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024
     # Werkzeug's multipart limits stop "100k tiny parts" and huge in-memory form fields early.
     cfg["MAX_FORM_PARTS"] = 2000

@@ -82,6 +82,7 @@ def test_two_workers_with_separate_data_dirs_share_only_the_bucket(tmp_path, s3_
         def worker(name):
             env = {**os.environ, **KEYS, "CLINLABEL_DATA_DIR": str(tmp_path / name), "CLINLABEL_DATABASE_URL":
                    postgres_database, "CLINLABEL_BROKER_URL": broker, "CLINLABEL_SECRET_KEY": app.config["SECRET_KEY"],
+                   "CLINLABEL_AUDIT_KEY": app.config["AUDIT_KEY"],
                    "CLINLABEL_QUEUE_PREFIX": prefix, "CLINLABEL_MEDIA_URL": media_url, "CLINLABEL_JOB_LEASE_S": "5",
                    "CLINLABEL_S3_ENDPOINT_URL": endpoint,
                    "PYTHONPATH": os.pathsep.join([os.path.join(HERE, "offline"), ROOT, HERE, plugin_path])}

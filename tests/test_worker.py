@@ -92,6 +92,7 @@ def stack(request, tmp_path):
     app = build_app(tmp_path, database, BROKER_URL=broker, JOB_LEASE_S=3, QUEUE_PREFIX=prefix)
     env = {**os.environ, "CLINLABEL_DATA_DIR": str(tmp_path / "data"), "CLINLABEL_DATABASE_URL": database,
            "CLINLABEL_BROKER_URL": broker, "CLINLABEL_SECRET_KEY": app.config["SECRET_KEY"],
+           "CLINLABEL_AUDIT_KEY": app.config["AUDIT_KEY"],
            "CLINLABEL_JOB_LEASE_S": "3", "CLINLABEL_WORKER_BATCH_DELAY_MS": "40", "CLINLABEL_QUEUE_PREFIX": prefix}
     create_user(app, "boss", is_admin=True)
     api = login(app.test_client(), "boss")

@@ -37,3 +37,20 @@ def list_audit(query_data):
 def verify_audit():
     require_site_admin()
     return audit.verify(db.session)
+
+
+@api_bp.get("/audit/checkpoints")
+@api_bp.doc(summary="The signed checkpoints of the chain's head, for a compliance officer to keep (site admin)")
+def audit_checkpoints():
+    import os
+
+    from flask import current_app, send_file
+
+    admin = require_site_admin()
+    path = current_app.config["AUDIT_CHECKPOINT_FILE"]
+    audit.record(db.session, actor=admin.username, action="audit.checkpoints.export", object_type="audit")
+    db.session.commit()
+    if not os.path.exists(path):
+        return {"error": {"code": "not_found", "message": "no checkpoints yet; the worker writes one every minute"}}, 404
+    return send_file(path, mimetype="application/x-ndjson", as_attachment=True,
+                     download_name="audit-checkpoints.jsonl", max_age=0)

@@ -52,6 +52,10 @@ def _mine(item_id: int, stage: str) -> AnnotationDraft | None:
 def get_draft(item_id, query_data):
     item, _ = require_object(Item, item_id, "annotations.write", "item")
     draft = _mine(item.id, query_data["stage"])
+    if draft is not None:
+        audit.record(db.session, actor=actor_name(), action="draft.read", object_type="item", object_id=item.id,
+                     project_id=item.project_id)
+        db.session.commit()
     return (_out(draft), 200) if draft else ("", 204)
 
 

@@ -150,6 +150,10 @@ def list_items(project_id, query_data):
         has = exists().where(Annotation.item_id == Item.id, Annotation.source == "human")
         stmt = stmt.where(has if query_data["annotated"] else ~has)
     rows, nxt = page(db.session, stmt, Item.id, query_data["limit"], query_data["cursor"])
+    # names and metadata may identify patients: a list is a PHI read like an item's detail
+    audit.record(db.session, actor=actor_name(), action="items.list", object_type="project", object_id=project_id,
+                 project_id=project_id, details={"count": len(rows), "items": [i.id for i in rows][:500]})
+    db.session.commit()
     return {"items": [item_out(i) for i in rows], "next_cursor": nxt}
 
 

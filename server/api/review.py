@@ -157,6 +157,10 @@ def review_queue(project_id, query_data):
         select(Item, ItemAgreement).outerjoin(ItemAgreement, ItemAgreement.item_id == Item.id)
         .where(Item.project_id == project_id, Item.stage.in_(REVIEW_STAGES))
         .order_by(Item.priority, Item.id).limit(query_data["limit"])).all()
+    audit.record(db.session, actor=actor_name(), action="review.queue.read", object_type="project",
+                 object_id=project_id, project_id=project_id,
+                 details={"count": len(rows), "items": [i.id for i, _ in rows][:500]})
+    db.session.commit()
     return {"items": [{"id": i.id, "name": i.name, "stage": i.stage, "priority": i.priority,
                        "agreement": a.agreement if a else None, "model_agreement": a.model_agreement if a else None,
                        "reason": a.reason if a else "peer review"} for i, a in rows]}
@@ -174,6 +178,10 @@ def list_comments(project_id, query_data):
         stmt = stmt.where(ReviewComment.to_user_id == g.user.id)
     rows, nxt = page(db.session, stmt, ReviewComment.id, query_data["limit"], query_data["cursor"], descending=True)
     names = _names([c.from_user_id for c in rows] + [c.to_user_id for c in rows])
+    audit.record(db.session, actor=actor_name(), action="comments.read", object_type="project",
+                 object_id=project_id, project_id=project_id,
+                 details={"count": len(rows), "items": sorted({c.item_id for c in rows})[:500]})
+    db.session.commit()
     return {"items": [{"id": c.id, "item_id": c.item_id, "kind": c.kind, "text": c.text,
                        "from": names.get(c.from_user_id), "to": names.get(c.to_user_id),
                        "created_at": c.created_at.isoformat()} for c in rows], "next_cursor": nxt}

@@ -41,7 +41,7 @@ UPLOAD_SWEEP_S = 60.0
 def _housekeeping(stop: threading.Event, queues: str) -> None:
     device = pick_device()
     me = worker_id()
-    next_sweep = 0.0
+    next_sweep = next_checkpoint = 0.0
     while not stop.is_set():
         try:
             with flask_app.app_context():
@@ -59,6 +59,11 @@ def _housekeeping(stop: threading.Event, queues: str) -> None:
                     if swept:
                         log.info("removed %d expired upload(s)", swept)
                     next_sweep = time.monotonic() + UPLOAD_SWEEP_S
+                if time.monotonic() >= next_checkpoint:
+                    from server.audit_anchor import write_checkpoint
+
+                    write_checkpoint(db.session)  # the chain's head, signed, outside the database
+                    next_checkpoint = time.monotonic() + float(flask_app.config["AUDIT_CHECKPOINT_S"])
                 if flask_app.config["BROKER_URL"].startswith("sqla+sqlite"):
                     _prune_broker()
         except Exception as exc:  # noqa: BLE001 - housekeeping must outlive a database hiccup

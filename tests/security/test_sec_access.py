@@ -53,3 +53,31 @@ def test_deidentified_projects_keep_no_names_or_metadata_from_the_original(app, 
         assert item["meta"] == {"deidentified_at_ingest": True} and item["name"].startswith("note-")
     stored = _everything_stored(app)
     assert PATIENT not in stored and MRN not in stored
+
+
+def test_every_read_that_carries_phi_fields_is_audited(admin, make_member, labels_project):
+    """Item lists (names, metadata), the review queue, comments and drafts: each read leaves an audit event."""
+    pid = labels_project["id"]
+    _, body = admin.post(f"/projects/{pid}/items", [{"text": "chest pain", "name": PATIENT, "meta": {"mrn": MRN}}])
+    item_id = body["created"][0]["id"]
+    reviewer = make_member(pid, "rev", "reviewer")
+    annotator = make_member(pid, "ann", "annotator")
+    annotator.post(f"/items/{item_id}/comments", {"text": "is this triage?"})
+    annotator.put(f"/items/{item_id}/draft", {"stage": "annotate", "payload": {"labels": []}, "pending": []})
+
+    def events(action):
+        _, page = admin.get(f"/audit?action={action}&limit=50")
+        return [e for e in page["items"] if e["action"] == action]
+
+    before = {a: len(events(a)) for a in ("items.list", "review.queue.read", "comments.read", "draft.read")}
+    assert admin.get(f"/projects/{pid}/items")[0] == 200
+    assert reviewer.get(f"/projects/{pid}/review-queue")[0] == 200
+    assert reviewer.get(f"/projects/{pid}/comments")[0] == 200
+    status, _ = annotator.get(f"/items/{item_id}/draft?stage=annotate")
+    after = {a: len(events(a)) for a in before}
+    assert after["items.list"] == before["items.list"] + 1
+    assert after["review.queue.read"] == before["review.queue.read"] + 1
+    assert after["comments.read"] == before["comments.read"] + 1
+    assert status != 200 or after["draft.read"] == before["draft.read"] + 1
+    listed = events("items.list")[0]
+    assert listed["actor"] == "root" and item_id in listed["details"]["items"]
