@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import send_file
 
-from server.storage_keys import CHUNK, _EXPORT, check_key, content_key, hash_file  # noqa: F401
+from server.storage_keys import CHUNK, _EXPORT, check_key, content_key, hash_file, put_bytes  # noqa: F401
 
 
 class MediaStore:
@@ -27,14 +27,7 @@ class MediaStore:
 
     def put(self, data: bytes) -> tuple[str, str, bool]:
         """Store bytes; returns (sha256, storage key, newly written). Storing the same bytes twice writes once."""
-        fd, tmp = tempfile.mkstemp(prefix=".incoming-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        try:
-            digest, key, created, _ = self.put_file(tmp)
-        finally:
-            os.unlink(tmp)
-        return digest, key, created
+        return put_bytes(self, data)
 
     def put_file(self, source: str | os.PathLike) -> tuple[str, str, bool, int]:
         """Store a file's bytes, hashing while copying (never read whole into memory); returns (sha256, storage

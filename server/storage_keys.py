@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}$")
 _EXPORT = re.compile(r"^export-\d+\.[A-Za-z0-9.]{1,16}$")
@@ -27,3 +28,15 @@ def check_key(key: str) -> str:
     if not _KEY.match(key or ""):
         raise ValueError("invalid storage key")
     return key
+
+
+def put_bytes(store, data: bytes) -> tuple[str, str, bool]:
+    """Small in-process content (demos, tests) goes through the backend's streaming `put_file`."""
+    fd, tmp = tempfile.mkstemp(prefix=".incoming-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    try:
+        digest, key, created, _ = store.put_file(tmp)
+    finally:
+        os.unlink(tmp)
+    return digest, key, created

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import Response, redirect, request
 
-from server.storage_keys import CHUNK, _EXPORT, check_key, content_key, hash_file
+from server.storage_keys import CHUNK, _EXPORT, check_key, content_key, hash_file, put_bytes
 
 
 class S3MediaStore:
@@ -61,14 +61,7 @@ class S3MediaStore:
         return digest, key, created, size
 
     def put(self, data: bytes) -> tuple[str, str, bool]:
-        fd, tmp = tempfile.mkstemp(prefix=".incoming-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        try:
-            digest, key, created, _ = self.put_file(tmp)
-        finally:
-            os.unlink(tmp)
-        return digest, key, created
+        return put_bytes(self, data)
 
     def path(self, key: str) -> Path:
         return self.local_path(key)

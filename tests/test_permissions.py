@@ -64,6 +64,7 @@ API = {
     ("/api/v1/exports/<int:job_id>/file", "GET"): row(401, 404, 403, 403, 200, 200, 200),
     ("/api/v1/audit", "GET"): SITE_ONLY,
     ("/api/v1/audit/verify", "GET"): SITE_ONLY,
+    ("/api/v1/audit/checkpoints", "GET"): SITE_ONLY,
     ("/api/v1/openapi.json", "GET"): PUBLIC,
     ("/api/v1/ontologies", "GET"): ANY_USER,
     ("/api/v1/ontologies/search", "GET"): ANY_USER,

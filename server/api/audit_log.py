@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from server import audit
+from server.errors import ApiError
 from server.api.blueprint import api_bp
 from server.api.pagination import page
 from server.api.schemas import AuditQuery
@@ -50,7 +51,10 @@ def audit_checkpoints():
     path = current_app.config["AUDIT_CHECKPOINT_FILE"]
     audit.record(db.session, actor=admin.username, action="audit.checkpoints.export", object_type="audit")
     db.session.commit()
+    from server.audit_anchor import write_checkpoint
+
+    write_checkpoint(db.session)  # the copy handed out ends at the current head, this export included
     if not os.path.exists(path):
-        return {"error": {"code": "not_found", "message": "no checkpoints yet; the worker writes one every minute"}}, 404
+        raise ApiError(409, "the checkpoint file could not be written; see the server log")
     return send_file(path, mimetype="application/x-ndjson", as_attachment=True,
                      download_name="audit-checkpoints.jsonl", max_age=0)
