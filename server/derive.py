@@ -73,14 +73,16 @@ def _build(derivative, view, out_dir: str, config: dict) -> dict:
             "meta": result.get("meta") or {}}
 
 
-def prepare_item(item: Item, modality, label_config: dict, config: dict) -> tuple[str, str | None]:
-    """Probe and derive one item: ("ready", None) or ("invalid", reason). Writes media_info and assets."""
+def prepare_item(item: Item, modality, label_config: dict, config: dict) -> tuple[str, str | None, float]:
+    """Probe and derive one item: ("ready", None, media seconds) or ("invalid", reason, media seconds). Writes
+    media_info and assets."""
     store = current_app.extensions["media"]
     existing = {a.name: a for a in db.session.execute(select(Asset).where(Asset.item_id == item.id)).scalars()}
     view = item_view(item, local_media=True, assets=list(existing.values()))
     db.session.commit()  # no transaction stays open while a child decodes
     if not view.media_path or not os.path.exists(view.media_path):
-        return "invalid", "the media file is missing from storage"
+        return "invalid", "the media file is missing from storage", 0.0
+    info = None
     try:
         info = MediaInfo.from_dict(sandbox.probe(view.media_path, config)) if modality.probe_media else None
         if info is not None:
@@ -102,11 +104,9 @@ def prepare_item(item: Item, modality, label_config: dict, config: dict) -> tupl
                 shutil.rmtree(out_dir, ignore_errors=True)
             _save_asset(item.id, derivative.name, built, digest, key, size, producer, existing.get(derivative.name))
             view.assets[derivative.name] = str(store.local_path(key))
-    except sandbox.SandboxError as exc:
-        return "invalid", str(exc)[:500]
-    except ItemRejected as exc:
-        return "invalid", str(exc)[:500]
-    return "ready", None
+    except (sandbox.SandboxError, ItemRejected) as exc:
+        return "invalid", str(exc)[:500], (info.duration_ms / 1000 if info else 0.0)
+    return "ready", None, (info.duration_ms / 1000 if info else 0.0)
 
 
 def _work_dir(config: dict) -> str:
@@ -116,8 +116,8 @@ def _work_dir(config: dict) -> str:
 
 
 def _save_asset(item_id, name, built, digest, key, size, producer, previous) -> None:
-    if previous is not None:
-        db.session.delete(db.session.merge(previous))
+    if previous is not None:  # an asset of an older producer version is replaced
+        db.session.delete(previous)
         db.session.flush()
     db.session.add(Asset(item_id=item_id, name=name, media_type=built["media_type"], size=size,
                          content_hash=digest, storage_key=key, producer=producer, meta=built["meta"]))
@@ -139,13 +139,11 @@ def derive_job(ctx) -> dict:
         if item is None or item.project_id != project.id or item.status not in ("processing", "ready"):
             db.session.commit()
             continue
-        status, reason = prepare_item(item, modality, label_config, config)
+        status, reason, seconds = prepare_item(item, modality, label_config, config)
         db.session.execute(update(Item).where(Item.id == item_id).values(status=status, status_reason=reason))
         db.session.commit()
         (ready if status == "ready" else invalid).append(item_id)
-        info = db.session.execute(select(Item.media_info).where(Item.id == item_id)).scalar_one_or_none()
-        db.session.commit()
-        seconds_done += ((info or {}).get("duration_ms") or 0) / 1000
+        seconds_done += seconds
         ctx.progress(index + 1, len(ids), detail={"done": round(seconds_done, 1), "unit": "media seconds",
                                                   "items": index + 1, "total_items": len(ids)})
     if ready and project.workflow.get("auto_preannotate") and modality.preannotators(label_config):

@@ -97,7 +97,7 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
         for index, ing in staged:
             storage_key, size, source_path = None, 0, None
             if ing.media_path is not None and (ing.reference or reference) and ing.media_path == inputs[index].path:
-                from server.storage import hash_file
+                from server.storage_keys import hash_file
 
                 digest, size = hash_file(ing.media_path)
                 source_path = ing.media_path

@@ -7,13 +7,6 @@ from annotators.base import ItemView
 from annotators.media import MediaInfo
 
 
-def media_source(item):
-    """(store, storage key) of the item's media, or (None, path) for a file imported in place, or (None, None)."""
-    if item.storage_key:
-        return current_app.extensions["media"], item.storage_key
-    return None, item.source_path
-
-
 def item_view(item, local_media: bool = False, assets: list | None = None) -> ItemView:
     """`local_media`: make sure media and assets are local files (on S3 storage this fetches them into the
     worker's cache); without it, paths are filled only where that costs nothing (filesystem storage)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import send_file
 
-from server.storage_keys import CHUNK, _EXPORT, check_key, content_key, hash_file, put_bytes  # noqa: F401
+from server.storage_keys import CHUNK, _EXPORT, check_key, content_key, put_bytes
 
 
 class MediaStore:
