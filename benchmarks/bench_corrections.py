@@ -45,7 +45,7 @@ def run(backend: str, database_url: str | None, trials: int) -> dict:
             item = api(live, admin, "POST", f"/projects/{pid}/items", [{"text": text, "name": "summary"}])
             item_id = item["created"][0]["id"]
             for who, payload in (("ann_a", spans), ("ann_b", spans[:-25])):
-                api(live, tokens[who], "GET", f"/projects/{pid}/next")
+                api(live, tokens[who], "POST", f"/projects/{pid}/next")
                 stop = threading.Event()
 
                 def poke():

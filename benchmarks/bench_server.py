@@ -119,7 +119,7 @@ def latency(server: LiveServer, tokens: list[str], project_id: int, requests: in
         client = Client(server.port, token)
         for _ in range(requests):
             t0 = time.perf_counter()
-            status, item = client.call("GET", f"/projects/{project_id}/next")
+            status, item = client.call("POST", f"/projects/{project_id}/next")
             t1 = time.perf_counter()
             if status != 200:
                 with lock:

@@ -5,12 +5,15 @@ import logging
 
 from apiflask import APIFlask
 from flask import g, request
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
 from server.config import load_config
 from server.db import Database
 from server.extensions import csrf, db, login_manager
 
 API_PREFIX = "/api/v1"
+MAX_DB_ID = 2**31 - 1  # PostgreSQL's integer
 
 
 def create_app(overrides: dict | None = None) -> APIFlask:
@@ -36,6 +39,10 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     from server.storage import create_store
 
     app.extensions["media"] = create_store(app.config)
+
+    # Before any route exists: every <int:...> in a URL is a database id, so ids past the 32-bit range (which
+    # PostgreSQL's integer columns refuse) and 10,000-digit numbers answer 404 instead of a database error.
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
@@ -86,6 +93,16 @@ def create_app(overrides: dict | None = None) -> APIFlask:
         return {"current_role": g.get("project_role")}
 
     return app
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """<int:...> in URLs: database ids. Out of range is a 404 raised here, not a converter mismatch, because a
+    mismatch next to a route with the same path and another method would answer 405."""
+
+    def to_python(self, value: str) -> int:
+        if len(value) > 10 or int(value) > MAX_DB_ID:
+            raise NotFound(f"no object has id {value[:12]}{'…' if len(value) > 12 else ''}: ids are below 2^31")
+        return int(value)
 
 
 def _register_job_kinds() -> None:

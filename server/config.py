@@ -40,6 +40,19 @@ def _secret_key(data_dir: Path, name: str = "secret_key") -> str:
     return path.read_text().strip()
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def _cookie_secure() -> bool:
+    raw = (_env("COOKIE_SECURE", "") or "").strip().lower()
+    if raw:
+        if raw not in {"0", "1", "true", "false", "yes", "no"}:
+            raise SystemExit(f"CLINLABEL_COOKIE_SECURE must be 0 or 1, got {raw!r}")
+        return raw in {"1", "true", "yes"}
+    bind = (_env("BIND", "127.0.0.1") or "127.0.0.1").strip()
+    return bind not in LOOPBACK and not bind.startswith("127.")
+
+
 def load_config(overrides: dict | None = None) -> dict:
     overrides = dict(overrides or {})
     data_dir = Path(overrides.get("DATA_DIR") or _env("DATA_DIR", "var")).resolve()
@@ -100,6 +113,10 @@ def load_config(overrides: dict | None = None) -> dict:
     cfg["MAX_FORM_PARTS"] = 2000
     cfg["MAX_FORM_MEMORY_SIZE"] = 2 * 1024 * 1024
     cfg["SESSION_COOKIE_HTTPONLY"] = True
+    # Secure cookies travel over HTTPS only: on by default whenever the server listens beyond loopback (then it
+    # must sit behind the TLS front in deploy/nginx); CLINLABEL_COOKIE_SECURE=0/1 overrides.
+    cfg.setdefault("COOKIE_SECURE", _cookie_secure())
+    cfg["SESSION_COOKIE_SECURE"] = cfg["REMEMBER_COOKIE_SECURE"] = bool(cfg["COOKIE_SECURE"])
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["WTF_CSRF_TIME_LIMIT"] = None  # the session idle timeout bounds the token's life
     return cfg

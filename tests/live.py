@@ -61,7 +61,7 @@ class LiveServer:
         while time.time() < deadline:
             try:
                 health = self.get("/api/v1/health")
-                if health.get("workers"):
+                if health.get("workers_live"):
                     return self
             except OSError:
                 pass

@@ -53,7 +53,7 @@ def test_next_item_respects_k_and_never_repeats(admin, labels_project, make_memb
     for u in users:
         seen = []
         while True:
-            status, item = u.get(f"/projects/{pid}/next")
+            status, item = u.post(f"/projects/{pid}/next")
             if status == 204:
                 break
             assert item["id"] not in seen
@@ -68,8 +68,8 @@ def test_next_returns_the_current_lease_until_submitted(admin, labels_project, m
     pid = labels_project["id"]
     add_texts(admin, pid, ["one", "two"])
     ann = make_member(pid, "ann", "annotator")
-    first = ann.get(f"/projects/{pid}/next")[1]
-    again = ann.get(f"/projects/{pid}/next")[1]
+    first = ann.post(f"/projects/{pid}/next")[1]
+    again = ann.post(f"/projects/{pid}/next")[1]
     assert first["id"] == again["id"]
 
 
@@ -82,7 +82,7 @@ def test_two_annotators_race_for_the_last_slot(app, admin, labels_project, make_
 
     def take(api):
         client = app.test_client()
-        resp = client.get(f"/api/v1/projects/{pid}/next", headers={"Authorization": f"Bearer {api.token}"})
+        resp = client.post(f"/api/v1/projects/{pid}/next", headers={"Authorization": f"Bearer {api.token}"})
         results.append(resp.status_code)
 
     threads = [threading.Thread(target=take, args=(r,)) for r in racers]
@@ -98,13 +98,13 @@ def test_expired_lease_returns_the_item_to_the_pool(app, admin, labels_project, 
     pid = labels_project["id"]
     (item_id,) = add_texts(admin, pid, ["abandoned"])
     slow, fast = make_member(pid, "slow", "annotator"), make_member(pid, "fast", "annotator")
-    assert slow.get(f"/projects/{pid}/next")[1]["id"] == item_id
-    assert fast.get(f"/projects/{pid}/next")[0] == 204
+    assert slow.post(f"/projects/{pid}/next")[1]["id"] == item_id
+    assert fast.post(f"/projects/{pid}/next")[0] == 204
     with app.app_context():
         for a in db.session.query(Assignment).all():
             a.lease_expires_at = utcnow() - timedelta(minutes=1)
         db.session.commit()
-    assert fast.get(f"/projects/{pid}/next")[1]["id"] == item_id
+    assert fast.post(f"/projects/{pid}/next")[1]["id"] == item_id
     # The slow annotator submits after their lease expired: the work is kept, nothing is lost.
     status, _ = slow.post(f"/items/{item_id}/annotations", {"payload": {"labels": ["admin"]}})
     assert status == 201
@@ -114,10 +114,10 @@ def test_skip_with_reason_frees_the_slot(admin, labels_project, make_member):
     pid = labels_project["id"]
     (item_id,) = add_texts(admin, pid, ["unclear"])
     a, b = make_member(pid, "a1", "annotator"), make_member(pid, "b1", "annotator")
-    assert a.get(f"/projects/{pid}/next")[1]["id"] == item_id
+    assert a.post(f"/projects/{pid}/next")[1]["id"] == item_id
     assert a.post(f"/items/{item_id}/skip", {"reason": "guideline unclear"})[0] == 204
-    assert a.get(f"/projects/{pid}/next")[0] == 204  # never the same item twice
-    assert b.get(f"/projects/{pid}/next")[1]["id"] == item_id
+    assert a.post(f"/projects/{pid}/next")[0] == 204  # never the same item twice
+    assert b.post(f"/projects/{pid}/next")[1]["id"] == item_id
 
 
 def test_single_annotator_submission_becomes_gold(admin, labels_project):
@@ -134,7 +134,7 @@ def test_removed_member_leases_are_released(admin, labels_project, make_member):
     pid = labels_project["id"]
     (item_id,) = add_texts(admin, pid, ["held"])
     leaver, other = make_member(pid, "leaver", "annotator"), make_member(pid, "other", "annotator")
-    assert leaver.get(f"/projects/{pid}/next")[1]["id"] == item_id
+    assert leaver.post(f"/projects/{pid}/next")[1]["id"] == item_id
     assert admin.delete(f"/projects/{pid}/members", {"username": "leaver"})[0] == 204
-    assert other.get(f"/projects/{pid}/next")[1]["id"] == item_id
+    assert other.post(f"/projects/{pid}/next")[1]["id"] == item_id
     assert leaver.get(f"/projects/{pid}")[0] == 404

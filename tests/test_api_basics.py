@@ -112,4 +112,4 @@ def test_unknown_route_is_json_404(admin):
 
 def test_health_reports_database_and_queue(client):
     body = client.get("/api/v1/health").get_json()
-    assert body["database"] == "ok" and "workers" in body
+    assert body["database"] == "ok" and "workers_live" in body

@@ -43,7 +43,7 @@ def project_with_team(live, token, name, **workflow):
 
 def submit_as(live, username, pid, spans):
     tok = live.token(username, PASSWORD)
-    item = api(live, tok, "GET", f"/projects/{pid}/next")
+    item = api(live, tok, "POST", f"/projects/{pid}/next")
     api(live, tok, "POST", f"/items/{item['id']}/annotations", {"payload": {"spans": spans, "relations": []}})
     return item["id"]
 
@@ -232,7 +232,7 @@ def test_a_million_character_note_submits_while_another_user_works(browser, team
 
     def second_submit():
         tok = live.token("ann_b", PASSWORD)
-        api(live, tok, "GET", f"/projects/{pid}/next")
+        api(live, tok, "POST", f"/projects/{pid}/next")
         started = time.perf_counter()
         api(live, tok, "POST", f"/items/{item_id}/annotations",
             {"payload": {"spans": spans[:-25], "relations": []}})

@@ -105,7 +105,7 @@ def test_a_third_modality_gets_the_workflow_without_server_changes(stars, admin,
     ratings = {ids[0]: (4, 4), ids[1]: (1, 5)}
     for who, index in ((a, 0), (b, 1)):
         while True:
-            status, item = who.get(f"/projects/{pid}/next")
+            status, item = who.post(f"/projects/{pid}/next")
             if status == 204:
                 break
             stars = ratings[item["id"]][index]

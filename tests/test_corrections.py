@@ -33,7 +33,7 @@ def notes_project(admin, make_member, **workflow):
 
 
 def submit(api, pid, spans):
-    status, item = api.get(f"/projects/{pid}/next")
+    status, item = api.post(f"/projects/{pid}/next")
     assert status == 200, item
     status, ann = api.post(f"/items/{item['id']}/annotations", {"payload": {"spans": spans, "relations": []},
                                                                 "status": "submitted", "time_spent_ms": 900})
@@ -167,7 +167,7 @@ def test_exports_filter_by_stage_and_carry_provenance(app, admin, make_member):
     gold_id, raw_id = (r["id"] for r in created["created"])
     _model_draft(app, raw_id, pid, MODEL)
     for api in (a, b):
-        status, item = api.get(f"/projects/{pid}/next")
+        status, item = api.post(f"/projects/{pid}/next")
         assert item["id"] == gold_id
         api.post(f"/items/{gold_id}/annotations", {"payload": {"spans": MODEL, "relations": []}})
     assert admin.get(f"/items/{gold_id}")[1]["stage"] == "done"  # identical versions: consensus
@@ -239,7 +239,7 @@ def test_a_huge_submit_on_postgresql_leaves_other_users_working(postgres_databas
         api(live, admin, "POST", f"/projects/{small}/items", [{"text": NOTE}])
         tokens = {n: live.token(n, "a-long-password") for n in ("ann1", "ann2")}
         for name in ("ann1", "ann2"):
-            api(live, tokens[name], "GET", f"/projects/{pid}/next")
+            api(live, tokens[name], "POST", f"/projects/{pid}/next")
         api(live, tokens["ann1"], "POST", f"/items/{item_id}/annotations", {"payload": {"spans": spans}})
         done = {}
 
@@ -250,7 +250,7 @@ def test_a_huge_submit_on_postgresql_leaves_other_users_working(postgres_databas
         thread = threading.Thread(target=second)
         thread.start()
         other = live.token("other", "a-long-password")  # logging in works meanwhile
-        mine = api(live, other, "GET", f"/projects/{small}/next")
+        mine = api(live, other, "POST", f"/projects/{small}/next")
         api(live, other, "POST", f"/items/{mine['id']}/annotations", {"payload": {"spans": MODEL[:3]}})
         thread.join(timeout=120)
         assert done.get("status") == 201

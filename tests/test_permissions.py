@@ -54,7 +54,7 @@ API = {
     ("/api/v1/items/<int:item_id>/annotations", "GET"): MEMBER_READ,
     ("/api/v1/items/<int:item_id>/annotations", "POST"): row(401, 404, 201, 201, 201, 201, 201),
     ("/api/v1/annotations/<int:annotation_id>", "PUT"): row(401, 404, 404, 403, 403, 403, 200),
-    ("/api/v1/projects/<int:project_id>/next", "GET"): row(401, 404, OK, OK, OK, OK, OK),
+    ("/api/v1/projects/<int:project_id>/next", "POST"): row(401, 404, OK, OK, OK, OK, OK),
     ("/api/v1/items/<int:item_id>/skip", "POST"): row(401, 404, 409, 409, 409, 409, 409),
     ("/api/v1/projects/<int:project_id>/jobs", "POST"): STAFF_ONLY,
     ("/api/v1/projects/<int:project_id>/jobs", "GET"): MEMBER_READ,

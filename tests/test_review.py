@@ -19,7 +19,7 @@ def setup_project(admin, make_member, **workflow):
 
 def annotate_all(api, pid, choose):
     while True:
-        status, item = api.get(f"/projects/{pid}/next")
+        status, item = api.post(f"/projects/{pid}/next")
         if status == 204:
             return
         assert api.post(f"/items/{item['id']}/annotations",
@@ -39,7 +39,7 @@ def test_agreeing_items_become_gold_and_disagreements_go_to_adjudication(admin, 
     _, view = reviewer.get(f"/items/{disagree_id}/review")
     assert {v["author"] for v in view["versions"]} == {"ann1", "ann2"}
     assert view["diff"] and view["diff"][0]["kind"] == "labels"
-    status, taken = reviewer.get(f"/projects/{pid}/next?stage=adjudicate")
+    status, taken = reviewer.post(f"/projects/{pid}/next?stage=adjudicate")
     assert status == 200 and taken["id"] == disagree_id
     urgent = next(v for v in view["versions"] if v["payload"] == {"labels": ["urgent"]})
     status, outcome = reviewer.post(f"/items/{disagree_id}/decision",
@@ -91,7 +91,7 @@ def test_send_back_with_comment_reaches_the_annotator(admin, make_member):
     _, comments = a.get(f"/projects/{pid}/comments")
     assert comments["items"][0]["text"] == "see guideline 3" and comments["items"][0]["item_id"] == item_id
     assert b.get(f"/projects/{pid}/comments")[1]["items"] == []
-    status, again = a.get(f"/projects/{pid}/next")
+    status, again = a.post(f"/projects/{pid}/next")
     assert status == 200 and again["id"] == item_id
     _, mine = a.get(f"/items/{item_id}/annotations")
     my = next(x for x in mine["items"] if x["author"] == "ann1")
@@ -150,10 +150,10 @@ def test_peer_review_applies_whatever_k_and_a_change_after_gold_is_reviewed(admi
 def test_changing_k_mid_project_applies_to_items_not_started(admin, make_member):
     pid, a, b, reviewer = setup_project(admin, make_member, annotators_per_item=1)
     first, second = add_texts(admin, pid, ["one", "two"])
-    assert a.get(f"/projects/{pid}/next")[1]["id"] == first
+    assert a.post(f"/projects/{pid}/next")[1]["id"] == first
     admin.patch(f"/projects/{pid}", {"workflow": {"annotators_per_item": 2}})
     a.post(f"/items/{first}/annotations", {"payload": {"labels": ["admin"]}})
-    assert b.get(f"/projects/{pid}/next")[1]["id"] in (first, second)
+    assert b.post(f"/projects/{pid}/next")[1]["id"] in (first, second)
 
 
 def test_dashboard_quality_and_progress(admin, make_member):

@@ -7,9 +7,9 @@ import json
 from typing import Any, BinaryIO, Iterable
 
 from annotators.base import FormatError, IngestedItem, ItemInput, ItemRejected, TEXT_FILE_LIMIT
+from annotators.csv_cells import safe_writer
 
 MAX_TEXT = 1_000_000
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -108,12 +108,6 @@ def read_txt(item: ItemInput, label_config: dict) -> list[IngestedItem]:
     return [IngestedItem(kind="text", text=text, name=item.name)]
 
 
-def csv_safe(value: Any) -> str:
-    """Spreadsheet formula injection: a cell starting with = + - @ TAB CR is prefixed with a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def write_jsonl(pairs: Iterable, label_config: dict, fh: BinaryIO) -> None:
     for view, payload in pairs:
         record = {"id": view.id, "text": view.text, "labels": (payload or {}).get("labels", []), "meta": view.meta}
@@ -122,9 +116,9 @@ def write_jsonl(pairs: Iterable, label_config: dict, fh: BinaryIO) -> None:
 
 def write_csv(pairs: Iterable, label_config: dict, fh: BinaryIO) -> None:
     wrapper = io.TextIOWrapper(fh, encoding="utf-8", newline="")
-    writer = csv.writer(wrapper, quoting=csv.QUOTE_MINIMAL)
+    writer = safe_writer(wrapper, quoting=csv.QUOTE_MINIMAL)
     writer.writerow(["id", "text", "labels"])
     for view, payload in pairs:
-        writer.writerow([view.id, csv_safe(view.text), csv_safe("|".join((payload or {}).get("labels", [])))])
+        writer.writerow([view.id, view.text, "|".join((payload or {}).get("labels", []))])
     wrapper.flush()
     wrapper.detach()

@@ -70,26 +70,35 @@ def me():
 
 
 @api_bp.get("/health")
-@api_bp.doc(summary="Liveness of the database, the queue and the workers")
+@api_bp.doc(summary="Liveness of the database, the queue and the workers. Anonymous callers get the states only; "
+                    "site admins also see each worker (host, pid, queues, device) and GPU routing")
 def health():
-    out = {"status": "ok", "database": "ok", "queue": "ok", "workers": []}
+    out = {"status": "ok", "database": "ok", "queue": "ok", "workers_live": 0}
+    workers = []
     try:
         db.session.execute(text("SELECT 1"))
         since = utcnow() - timedelta(seconds=30)
         beats = db.session.execute(select(WorkerHeartbeat)).scalars().all()
-        out["workers"] = [{"worker": b.worker, "queues": b.queues.split(","), "device": b.device,
-                           "seen_at": iso(b.seen_at)} for b in beats if as_utc(b.seen_at) >= since]
+        workers = [{"worker": b.worker, "queues": b.queues.split(","), "device": b.device,
+                    "seen_at": iso(b.seen_at)} for b in beats if as_utc(b.seen_at) >= since]
     except Exception:  # noqa: BLE001 - health reports, it does not fail
         db.session.rollback()
         out["database"] = "unavailable"
         out["status"] = "degraded"
-    from server.jobs.queue import broker_reachable
+    from server.jobs.queue import broker_reachable, gpu_worker_live
 
     if not broker_reachable():
         out["queue"] = "unavailable"
         out["status"] = "degraded"
-    if not out["workers"]:
+    out["workers_live"] = len(workers)
+    if not workers:
         out["status"] = "degraded" if out["status"] == "ok" else out["status"]
+    user = g.get("user")
+    if user is not None and user.is_admin:
+        # Host names, pids and devices help an attacker map the site: site admins only.
+        out["workers"] = workers
+        gpu = out["database"] == "ok" and gpu_worker_live()
+        out["gpu_routing"] = "gpu queue served" if gpu else "no live gpu worker: GPU-wanting jobs run on cpu"
     return out, 200 if out["database"] == "ok" else 503
 
 

@@ -1,12 +1,12 @@
 """Agreement dashboard data (JSON, CSV, SVG), annotator quality, progress."""
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import Response, request
 from sqlalchemy import func, select
 
+from annotators.csv_cells import safe_writer
 from server import analytics, charts
 from server.api.blueprint import api_bp
 from server.auth import actor_name
@@ -46,7 +46,7 @@ def get_agreement(project_id):
             "live": {"items": analytics.item_summary(project_id), "pairs": analytics.pair_summary(project_id)}}
     if request.args.get("format") == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = safe_writer(out)
         writer.writerow(["scope", "name", "metric", "value"])
         for pair in body["live"]["pairs"]:
             writer.writerow(["pair", f"{pair['a']}|{pair['b']}", "agreement", pair["agreement"]])

@@ -118,9 +118,9 @@ def update_annotation(annotation_id, json_data):
     return annotation_out(ann, g.user.username)
 
 
-@api_bp.get("/projects/<int:project_id>/next")
+@api_bp.post("/projects/<int:project_id>/next")
 @api_bp.input(NextQuery, location="query")
-@api_bp.doc(summary="The caller's next item (respects k, blind, leases); 204 when nothing is left")
+@api_bp.doc(summary="Take the caller's next item (respects k, blind, leases; takes a lease, so POST); 204 when nothing is left")
 def next_item(project_id, query_data):
     project, role = require_project(project_id, "annotations.write")
     stage = query_data["stage"]

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 
 from server import audit
 from server.api.blueprint import api_bp
+from server.api.schemas import DB_ID, PAYLOAD_MAX, UI_STATE_MAX, JsonSize
 from server.auth import actor_name
 from server.errors import ApiError
 from server.extensions import db
@@ -26,12 +27,12 @@ class DraftQuery(Schema):
 
 class DraftIn(Schema):
     stage = fields.String(load_default="annotate", validate=OneOf(STAGES))
-    payload = fields.Dict(required=True)
-    ui_state = fields.Dict(load_default=None, allow_none=True)
+    payload = fields.Dict(required=True, validate=JsonSize(PAYLOAD_MAX))
+    ui_state = fields.Dict(load_default=None, allow_none=True, validate=JsonSize(UI_STATE_MAX))
     # The revision the page last saw (0 for a first save): a save from a stale tab gets 409.
-    revision = fields.Integer(required=True, validate=Range(min=0))
-    base_annotation_id = fields.Integer(load_default=None, allow_none=True)
-    base_version = fields.Integer(load_default=None, allow_none=True)
+    revision = fields.Integer(required=True, validate=Range(0, 2**31 - 1))
+    base_annotation_id = fields.Integer(load_default=None, allow_none=True, validate=DB_ID)
+    base_version = fields.Integer(load_default=None, allow_none=True, validate=DB_ID)
 
 
 def _out(draft: AnnotationDraft) -> dict:

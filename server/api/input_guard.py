@@ -18,6 +18,22 @@ MAX_DEPTH = 64
 # escaped (\u0000) or, for DEL and C1, as raw bytes: a scan of the body finds candidates without walking a
 # 50,000-span payload in Python; only a hit is walked, to name the field (an escaped backslash may be a false hit).
 _CANDIDATE = re.compile(rb"\\[bf]|\\u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])|\x7f|\xc2[\x80-\x9f]")
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Nesting deeper than `limit`, decided on the raw bytes at C speed (the parsed body is never walked): strings
+    and scalars are dropped, then innermost bracket pairs are removed once per level; anything left is deeper."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        brackets, removed = _INNERMOST.subn(b"", brackets)
+        if not brackets or not removed:
+            break
+    return bool(brackets)
 
 
 def check_strings(value) -> None:
@@ -35,7 +51,10 @@ def guard_request() -> None:
             body = request.get_json(silent=True)  # cached: the route parses nothing twice
         except RecursionError:  # json's C parser stops at the interpreter's recursion limit
             raise ApiError(400, f"JSON body is nested deeper than {MAX_DEPTH} levels") from None
-        if body is not None and _CANDIDATE.search(request.get_data(cache=True)):
+        raw = request.get_data(cache=True)
+        if body is not None and too_deep(raw):
+            raise ApiError(400, f"JSON body is nested deeper than {MAX_DEPTH} levels")
+        if body is not None and _CANDIDATE.search(raw):
             check_strings(body)
     elif request.mimetype == "multipart/form-data":
         for name, value in request.form.items(multi=True):

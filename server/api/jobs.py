@@ -30,6 +30,9 @@ def create_job(project_id, json_data):
     kind = json_data["kind"]
     if kind not in kinds.user_startable():
         raise ApiError(400, f"unknown job kind {kind!r}; available: {', '.join(kinds.user_startable())}")
+    problem = kinds.check_params(kind, json_data["params"])
+    if problem:
+        raise ApiError(400, problem)
     params = dict(json_data["params"])
     if json_data["items"]:
         wanted = set(json_data["items"])

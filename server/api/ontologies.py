@@ -10,7 +10,7 @@ from flask import current_app, g, request
 
 from server import audit
 from server.api.blueprint import api_bp
-from server.api.schemas import StrictQuery
+from server.api.schemas import DB_ID, StrictQuery
 from server.api.serialize import job_out
 from server.auth import actor_name
 from server.errors import ApiError
@@ -27,7 +27,7 @@ class SearchQuery(StrictQuery):
     limit = fields.Integer(load_default=10, validate=Range(1, 50))
     billable_only = fields.Boolean(load_default=False)
     semantic_type = fields.String(load_default=None, validate=Length(max=120))
-    project_id = fields.Integer(load_default=None)
+    project_id = fields.Integer(load_default=None, validate=DB_ID)
 
 
 @api_bp.get("/ontologies")

@@ -16,10 +16,15 @@ def decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
     try:
+        if len(cursor) > 40:
+            raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if not raw.startswith("k"):
             raise ValueError
-        return int(raw[1:])
+        value = int(raw[1:])
+        if not 0 <= value < 2**31:
+            raise ValueError
+        return value
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "cursor is not valid; use the next_cursor of a previous page") from None
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from apiflask import Schema, fields
-from apiflask.validators import Length, OneOf
+from apiflask.validators import Length, OneOf, Range
 from flask import g
 from sqlalchemy import select
 
@@ -10,7 +10,7 @@ from annotators.base import registry
 from server import audit
 from server.api.blueprint import api_bp
 from server.api.pagination import page
-from server.api.schemas import PageQuery
+from server.api.schemas import DB_ID, PAYLOAD_MAX, PARAMS_MAX, JsonSize, PageQuery
 from server.api.serialize import item_out
 from server.auth import actor_name
 from server.errors import ApiError
@@ -25,15 +25,17 @@ from server.review import (
 
 class DecisionIn(Schema):
     action = fields.String(required=True, validate=OneOf(["accept", "edit", "merge", "send_back"]))
-    annotation_id = fields.Integer(load_default=None, allow_none=True)
-    payload = fields.Dict(load_default=None, allow_none=True)
+    annotation_id = fields.Integer(load_default=None, allow_none=True, validate=DB_ID)
+    payload = fields.Dict(load_default=None, allow_none=True, validate=JsonSize(PAYLOAD_MAX))
     comment = fields.String(load_default=None, allow_none=True, validate=Length(max=5000))
     # merge: {unit id: option index} from the curation screen; units left out take the majority's option.
-    choices = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=None, allow_none=True)
+    choices = fields.Dict(keys=fields.String(validate=Length(max=200)), values=fields.Integer(validate=Range(0, 10_000)),
+                          load_default=None, allow_none=True, validate=JsonSize(PARAMS_MAX * 64))
 
 
 class CurationIn(Schema):
-    choices = fields.Dict(keys=fields.String(), values=fields.Integer(), load_default=dict)
+    choices = fields.Dict(keys=fields.String(validate=Length(max=200)), values=fields.Integer(validate=Range(0, 10_000)),
+                          load_default=dict, validate=JsonSize(PARAMS_MAX * 64))
 
 
 class CommentIn(Schema):
@@ -125,7 +127,7 @@ def decide_item(item_id, json_data):
 
 
 class GoldIn(Schema):
-    payload = fields.Dict(required=True)
+    payload = fields.Dict(required=True, validate=JsonSize(PAYLOAD_MAX))
     comment = fields.String(required=True, validate=Length(min=3, max=5000))
 
 

@@ -1,13 +1,37 @@
 """Request schemas (marshmallow via apiflask). Unknown fields are rejected with 400 by default."""
 from __future__ import annotations
 
+import json
+
 from apiflask import Schema, fields
+from flask import has_request_context, request
 from marshmallow import ValidationError, pre_load
-from apiflask.validators import Length, OneOf, Range
+from apiflask.validators import Length, OneOf, Range, Validator
 
 from server.models import ROLES
 
 NAME = Length(min=1, max=200)
+# Per-document limits (bytes of compact JSON): a 20 MB label config would be echoed by every GET /projects.
+LABEL_CONFIG_MAX = 256 * 1024
+PAYLOAD_MAX = 8 * 1024 * 1024
+UI_STATE_MAX = 64 * 1024
+PARAMS_MAX = 16 * 1024
+DB_ID = Range(1, 2**31 - 1)  # ids past PostgreSQL's integer range are refused here, not by the database
+
+
+class JsonSize(Validator):
+    """Refuse a JSON value whose compact serialisation exceeds `limit` bytes (the message names the limit)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, value):
+        if has_request_context() and request.content_length is not None and request.content_length <= self.limit:
+            return value  # the whole body is smaller than the limit: no need to serialise the field again
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > self.limit:
+            raise ValidationError(f"is {size:,} bytes of JSON; the limit is {self.limit:,}")
+        return value
 
 
 class TokenIn(Schema):
@@ -44,7 +68,7 @@ class WorkflowIn(Schema):
     # Per layer the modality declares (e.g. notes: entities, assertion, concepts, relations, phi); a layer left
     # out uses the project-wide threshold.
     consensus_layer_thresholds = fields.Dict(keys=fields.String(validate=Length(max=40)),
-                                             values=fields.Float(validate=Range(0, 1)))
+                                             values=fields.Float(validate=Range(0, 1)), validate=JsonSize(8192))
     adjudication_layer_thresholds = fields.Dict(keys=fields.String(validate=Length(max=40)),
                                                 values=fields.Float(validate=Range(0, 1)))
 
@@ -53,14 +77,14 @@ class ProjectIn(Schema):
     name = fields.String(required=True, validate=NAME)
     description = fields.String(load_default="", validate=Length(max=2000))
     modality = fields.String(required=True, validate=Length(min=1, max=64))
-    label_config = fields.Dict(load_default=None, allow_none=True)
+    label_config = fields.Dict(load_default=None, allow_none=True, validate=JsonSize(LABEL_CONFIG_MAX))
     workflow = fields.Nested(WorkflowIn, load_default=dict)
 
 
 class ProjectPatch(Schema):
     name = fields.String(validate=NAME)
     description = fields.String(validate=Length(max=2000))
-    label_config = fields.Dict()
+    label_config = fields.Dict(validate=JsonSize(LABEL_CONFIG_MAX))
     workflow = fields.Nested(WorkflowIn)
     archived = fields.Boolean()
 
@@ -98,7 +122,7 @@ class ItemQuery(PageQuery):
 
 
 class AnnotationIn(Schema):
-    payload = fields.Dict(required=True)
+    payload = fields.Dict(required=True, validate=JsonSize(PAYLOAD_MAX))
     stage = fields.String(load_default="annotate", validate=OneOf(["annotate", "review", "adjudicate"]))
     status = fields.String(load_default="submitted", validate=OneOf(["draft", "submitted"]))
     time_spent_ms = fields.Integer(load_default=None, allow_none=True, validate=Range(0, 24 * 3600 * 1000))
@@ -106,8 +130,8 @@ class AnnotationIn(Schema):
 
 
 class AnnotationPut(Schema):
-    payload = fields.Dict(required=True)
-    version = fields.Integer(required=True, validate=Range(min=1))
+    payload = fields.Dict(required=True, validate=JsonSize(PAYLOAD_MAX))
+    version = fields.Integer(required=True, validate=DB_ID)
     status = fields.String(validate=OneOf(["draft", "submitted"]))
     time_spent_ms = fields.Integer(allow_none=True, validate=Range(0, 24 * 3600 * 1000))
     comment = fields.String(allow_none=True, validate=Length(max=5000))
@@ -123,17 +147,17 @@ class SkipIn(Schema):
 
 class JobIn(Schema):
     kind = fields.String(required=True, validate=Length(min=1, max=32))
-    items = fields.List(fields.Integer(), load_default=None, allow_none=True, validate=Length(max=100000))
-    params = fields.Dict(load_default=dict)
+    items = fields.List(fields.Integer(validate=DB_ID), load_default=None, allow_none=True, validate=Length(max=100000))
+    params = fields.Dict(load_default=dict, validate=JsonSize(PARAMS_MAX))
     idempotency_key = fields.String(load_default=None, allow_none=True, validate=Length(max=120))
 
 
 class ExportIn(Schema):
     format = fields.String(required=True, validate=Length(min=1, max=40))
-    options = fields.Dict(load_default=dict)
+    options = fields.Dict(load_default=dict, validate=JsonSize(PARAMS_MAX))
 
 
 class AuditQuery(PageQuery):
     action = fields.String(validate=Length(max=60))
     actor = fields.String(validate=Length(max=120))
-    project_id = fields.Integer()
+    project_id = fields.Integer(validate=DB_ID)

@@ -101,7 +101,7 @@ def _provenance(ann: Annotation, names: dict[int, str]) -> dict:
             "annotation_id": ann.id}
 
 
-@job_kind("fit", wants_gpu=_fit_wants_gpu, user_startable=True)
+@job_kind("fit", wants_gpu=_fit_wants_gpu, user_startable=True, params={"preannotator": (str, 120)})
 def fit(ctx) -> dict:
     project = job_project(ctx)
     modality = registry.get(project.modality)

@@ -30,22 +30,39 @@ class JobKind:
     queue: str | Callable[[Any], str] = "cpu"
     user_startable: bool = False
     wants_gpu: Callable[[Any], bool] | None = None
+    # What a user may pass in `params` when starting this kind: name -> (type, longest string or list).
+    params: dict[str, tuple[type, int]] | None = None
 
 
 KINDS: dict[str, JobKind] = {}
 
 
 def job_kind(name: str, queue: str | Callable[[Any], str] = "cpu", user_startable: bool = False,
-             wants_gpu: Callable[[Any], bool] | None = None):
+             wants_gpu: Callable[[Any], bool] | None = None, params: dict[str, tuple[type, int]] | None = None):
     """Register the decorated function as the handler of jobs of kind `name`."""
     def register(handler: Callable) -> Callable:
-        KINDS[name] = JobKind(name, handler, queue, user_startable, wants_gpu)
+        KINDS[name] = JobKind(name, handler, queue, user_startable, wants_gpu, params)
         return handler
     return register
 
 
 def get(name: str) -> JobKind | None:
     return KINDS.get(name)
+
+
+def check_params(name: str, params: dict) -> str | None:
+    """Why `params` cannot start a job of kind `name` (unknown name, wrong type, too long), or None."""
+    allowed = (KINDS[name].params if name in KINDS else None) or {}
+    for key, value in params.items():
+        if key not in allowed:
+            names = ", ".join(sorted(allowed)) or "none"
+            return f"params.{str(key)[:40]} is not a parameter of {name} jobs (allowed: {names})"
+        kind, longest = allowed[key]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            return f"params.{key} must be a {kind.__name__}"
+        if isinstance(value, (str, list)) and len(value) > longest:
+            return f"params.{key} is longer than {longest}"
+    return None
 
 
 def user_startable() -> list[str]:

@@ -53,7 +53,7 @@ async function load(itemId) {
   modality = modality || await import(root.dataset.uiModule);
   let item;
   if (itemId) item = await api('GET', `/items/${itemId}`);
-  else item = await api('GET', `/projects/${projectId}/next?stage=${stage}`);
+  else item = await api('POST', `/projects/${projectId}/next?stage=${stage}`);
   notices.replaceChildren();
   if (ui && ui.destroy) ui.destroy();
   ui = null;

@@ -81,3 +81,38 @@ def test_every_read_that_carries_phi_fields_is_audited(admin, make_member, label
     assert status != 200 or after["draft.read"] == before["draft.read"] + 1
     listed = events("items.list")[0]
     assert listed["actor"] == "root" and item_id in listed["details"]["items"]
+
+
+def test_taking_the_next_item_is_a_post_and_a_get_changes_nothing(app, admin, make_member, labels_project):
+    from sqlalchemy import func, select
+
+    from server.extensions import db
+    from server.models import Assignment
+
+    pid = labels_project["id"]
+    admin.post(f"/projects/{pid}/items", [{"text": "chest pain"}])
+    nurse = make_member(pid, "nurse", "annotator")
+    status, reply = nurse.get(f"/projects/{pid}/next")  # a cross-site top-level GET carries SameSite=Lax cookies
+    assert status == 405, reply
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Assignment)).scalar_one() == 0
+        db.session.remove()
+    status, item = nurse.post(f"/projects/{pid}/next")
+    assert status == 200 and item["assignment"]["id"]
+
+
+def test_anonymous_health_says_status_only(client, admin, app):
+    from server.extensions import db
+    from server.models import WorkerHeartbeat, utcnow
+
+    with app.app_context():
+        db.session.add(WorkerHeartbeat(worker="celery@ward-7-host:4242", queues="cpu,gpu", device="cuda:0",
+                                       seen_at=utcnow()))
+        db.session.commit()
+        db.session.remove()
+    anonymous = client.get("/api/v1/health").get_json()
+    assert anonymous["workers_live"] >= 1 and "workers" not in anonymous
+    assert "ward-7-host" not in json.dumps(anonymous) and "cuda" not in json.dumps(anonymous)
+    _, detailed = admin.get("/health")
+    assert any(w["worker"] == "celery@ward-7-host:4242" for w in detailed["workers"])
+    assert detailed["gpu_routing"] == "gpu queue served"

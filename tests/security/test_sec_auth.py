@@ -77,3 +77,23 @@ def test_sessions_have_an_absolute_lifetime(tmp_path, sqlite_url):
     assert client.get("/api/v1/me").status_code == 200  # activity renews the idle timer...
     time.sleep(0.6)
     assert client.get("/api/v1/me").status_code == 401  # ...but not the absolute lifetime
+
+
+def test_cookies_are_secure_when_the_server_listens_beyond_loopback(tmp_path, sqlite_url, monkeypatch):
+    from server.config import load_config
+
+    monkeypatch.setenv("CLINLABEL_BIND", "0.0.0.0")
+    assert load_config({"DATA_DIR": str(tmp_path)})["SESSION_COOKIE_SECURE"] is True
+    monkeypatch.setenv("CLINLABEL_COOKIE_SECURE", "0")
+    assert load_config({"DATA_DIR": str(tmp_path)})["SESSION_COOKIE_SECURE"] is False
+    monkeypatch.delenv("CLINLABEL_COOKIE_SECURE")
+    monkeypatch.setenv("CLINLABEL_BIND", "127.0.0.1")
+    assert load_config({"DATA_DIR": str(tmp_path)})["SESSION_COOKIE_SECURE"] is False
+    app = build_app(tmp_path, sqlite_url, COOKIE_SECURE=True)
+    create_user(app, "ward")
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    resp = client.post("/login", data={"username": "ward", "password": PASSWORD, "csrf_token": token})
+    cookies = resp.headers.getlist("Set-Cookie")
+    assert cookies and all("Secure" in c and "HttpOnly" in c for c in cookies if c.startswith("session=")), cookies

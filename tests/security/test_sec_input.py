@@ -73,3 +73,100 @@ def test_database_errors_hide_their_parameters(app):
             db.session.execute(text("SELECT CAST(:v AS INTEGER) + nothing_here"), {"v": SECRET_NOTE})
         db.session.rollback()
     assert SECRET_NOTE not in str(info.value)
+
+
+@pytest.mark.parametrize("path", ["/items/99999999999999999999", "/jobs/9223372036854775808", "/items/2147483648",
+                                  "/projects/2147483648/items", "/items/" + "9" * 5000])
+def test_ids_beyond_the_integer_range_are_404_before_and_after_login(client, admin, path):
+    assert client.get(f"/api/v1{path}").status_code == 404
+    status, reply = admin.get(path)
+    assert status == 404 and reply["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("cursor", ["a" * 300, "azk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ", "%%%", "k-1"])
+def test_malformed_and_oversized_cursors_are_400(admin, labels_project, cursor):
+    status, reply = admin.get(f"/projects/{labels_project['id']}/items?cursor={cursor}")
+    assert status == 400 and "cursor" in reply["error"]["message"]
+
+
+def test_ids_beyond_the_integer_range_in_bodies_are_400(admin, labels_project):
+    pid = labels_project["id"]
+    status, reply = admin.post(f"/projects/{pid}/jobs", {"kind": "preannotate", "items": [2**40]})
+    assert status == 400 and "items" in str(reply)
+    status, reply = admin.get(f"/audit?project_id={2**40}")
+    assert status == 400
+
+
+def test_json_deeper_than_the_cap_is_400_on_every_route(admin, labels_project):
+    deep: dict = {"x": 1}
+    for _ in range(70):
+        deep = {"d": deep}
+    status, reply = admin.post(f"/projects/{labels_project['id']}/items", [{"text": "fine", "meta": deep}])
+    assert status == 400 and "nested deeper" in reply["error"]["message"]
+    shallow = {"d": {"d": {"d": "[[[[[[[[[[" * 20}}}  # brackets inside strings do not count as nesting
+    status, reply = admin.post(f"/projects/{labels_project['id']}/items", [{"text": "fine", "meta": shallow}])
+    assert status == 201, reply
+
+
+def test_oversized_label_configs_params_and_payloads_are_refused_with_the_limit(admin, labels_project):
+    pid = labels_project["id"]
+    huge_config = {"labels": [{"name": "urgent", "description": "x" * 500, "keywords": ["k" * 80] * 500}] * 10}
+    status, reply = admin.patch(f"/projects/{pid}", {"label_config": huge_config})
+    assert status == 400 and "label_config" in str(reply) and "limit" in str(reply)
+    status, reply = admin.post(f"/projects/{pid}/jobs", {"kind": "preannotate", "params": {"blob": "x" * 5_000_000}})
+    assert status == 400 and "limit" in str(reply)
+    _, project = admin.get(f"/projects/{pid}")
+    assert len(str(project["label_config"])) < 10_000  # nothing of the refused config was stored
+
+
+def test_job_params_are_validated_per_kind(admin, labels_project):
+    pid = labels_project["id"]
+    status, reply = admin.post(f"/projects/{pid}/jobs", {"kind": "preannotate", "params": {"items": [1, 2]}})
+    assert status == 400 and "params.items is not a parameter of preannotate" in reply["error"]["message"]
+    status, reply = admin.post(f"/projects/{pid}/jobs", {"kind": "fit", "params": {"preannotator": 7}})
+    assert status == 400 and "params.preannotator must be a str" in reply["error"]["message"]
+    status, reply = admin.post(f"/projects/{pid}/jobs", {"kind": "fit", "params": {"preannotator": "keywords"}})
+    assert status == 202, reply
+
+
+def test_every_csv_cell_is_safe_from_formula_injection(admin, make_member):
+    import csv
+    import io as _io
+
+    from annotators.csv_cells import safe_cell
+
+    for hostile in ("=HYPERLINK(\"http://evil\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1",
+                    " =1", "\uff1d1+1"):
+        assert safe_cell(hostile).startswith("'"), hostile
+    assert safe_cell(0.5) == 0.5 and safe_cell("urgent") == "urgent"
+    config = {"labels": [{"name": "=SUM(1+2)"}, {"name": "@cmd|x"}]}
+    _, project = admin.post("/projects", {"name": "CSV", "modality": "labels", "label_config": config,
+                                          "workflow": {"annotators_per_item": 2}})
+    pid = project["id"]
+    a = make_member(pid, "=HYPERLINK(evil)", "annotator")
+    b = make_member(pid, "+cmd|calc", "annotator")
+    status, body = admin.post(f"/projects/{pid}/items", [{"text": "chest pain"}, {"text": "new address"}])
+    for api, label in ((a, "=SUM(1+2)"), (b, "@cmd|x")):
+        while True:
+            status, item = api.post(f"/projects/{pid}/next")
+            if status == 204:
+                break
+            assert api.post(f"/items/{item['id']}/annotations", {"payload": {"labels": [label]}})[0] == 201
+    admin.get(f"/projects/{pid}/agreement")
+    resp = admin.client.get(f"/api/v1/projects/{pid}/agreement?format=csv", headers=admin.headers())
+    rows = list(csv.reader(_io.StringIO(resp.get_data(as_text=True))))
+    cells = [cell for row in rows for cell in row]
+    assert any("HYPERLINK" in c for c in cells)
+    assert all(not c.lstrip(" ").startswith(("=", "+", "@", "-")) for c in cells if not _is_number(c)), rows
+    _, job = admin.post(f"/projects/{pid}/exports", {"format": "csv", "options": {"stage": "all"}})
+    export = admin.client.get(f"/api/v1/exports/{job['id']}/file", headers=admin.headers())
+    labels = [row[2] for row in csv.reader(_io.StringIO(export.get_data(as_text=True)))][1:]
+    assert labels and all(cell.startswith("'") for cell in labels if cell), labels
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
