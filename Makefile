@@ -34,6 +34,7 @@ run: setup
 
 test: setup
 	@sh scripts/ensure-chromium.sh
+	@sh scripts/ensure-nginx.sh
 	$(BIN)/python -m pytest -q
 
 # The inner loop: SQLite only, no browser or worker-process tests, stop at the first failure. CI runs `make test`.

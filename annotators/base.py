@@ -28,6 +28,9 @@ ENTRY_POINT_GROUP = "clinlabel.annotators"
 
 # Text formats are read into memory to be parsed; a bigger file is refused with a message, not an out-of-memory.
 TEXT_FILE_LIMIT = 300 * 1024 * 1024
+# Records (lines, rows, entries) one file may hold, in every importer: a 10^6-line file is refused, not parsed
+# into gigabytes of objects. Larger corpora are split into several files.
+MAX_RECORDS_PER_FILE = 100_000
 
 
 class ItemRejected(ValueError):

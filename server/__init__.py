@@ -9,7 +9,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from server.config import load_config
-from server.db import Database
+from server.db import Database, set_request_mode
 from server.extensions import csrf, db, login_manager
 
 API_PREFIX = "/api/v1"
@@ -29,6 +29,13 @@ def create_app(overrides: dict | None = None) -> APIFlask:
     app.config["VALIDATION_ERROR_STATUS_CODE"] = 400
     app.config["SECURITY_SCHEMES"] = {"BearerAuth": {"type": "http", "scheme": "bearer"}}
     app.config["AUTO_404_RESPONSE"] = False
+    if int(app.config.get("PROXY_COUNT") or 0) > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind nginx the client address (login throttling, audit) comes from X-Forwarded-For, trusted only as
+        # many hops deep as there are proxies we run.
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
@@ -84,6 +91,17 @@ def create_app(overrides: dict | None = None) -> APIFlask:
         resp.headers["X-Robots-Tag"] = "noindex, nofollow"
         return resp
 
+    @app.before_request
+    def _transaction_mode():
+        # SQLite: reads never take the write lock (see server/db.py); writing requests take it when they start.
+        # Authentication reads first (deferred); the API and web blueprints switch writing requests to "immediate"
+        # once the caller is known, so a request that fails validation never waits for another's write.
+        set_request_mode("deferred")
+
+    @app.teardown_request
+    def _reset_transaction_mode(exc):
+        set_request_mode(None)
+
     @app.teardown_appcontext
     def _remove_session(exc):
         database.session.remove()
@@ -116,6 +134,7 @@ def _register_job_kinds() -> None:
     import server.jobs.preannotate  # noqa: F401  (preannotate)
     import server.ontology_service  # noqa: F401  (ontology_load; learns aliases when gold is created)
     import server.review  # noqa: F401  (route)
+    import server.file_import  # noqa: F401  (file_import: large uploads)
     import server.server_import  # noqa: F401  (server_import)
     from annotators.base import registry
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from server.audit_chain import GENESIS, _row_digest, _time_iso, audit_key  # noqa: F401  (re-exported)
+from server.db import begin_writes
 from server.models import AuditEvent, utcnow
 
 _PG_LOCK_KEY = 0x436C696E  # any constant; serialises appenders so the chain cannot fork
@@ -25,6 +26,7 @@ def record(session: Session, actor: str, action: str, outcome: str = "success", 
 
     `details` must hold ids and counts only, never note text or names from uploads.
     """
+    begin_writes(session)  # a reading request (GET) that audits: its write transaction starts here
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()

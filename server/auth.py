@@ -11,14 +11,16 @@ from datetime import timedelta
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import ValidationError
 
-from server import audit
+from server import audit, login_guard, two_factor
 from server.errors import ApiError
 from server.extensions import db, login_manager
-from server.models import ApiToken, AuditEvent, User, as_utc, utcnow
+from server.models import ApiToken, User, as_utc, utcnow
+from server.passwords import password_problem
+from server.text_checks import identifier_key
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # A fixed hash to compare against when the user does not exist, so timing does not reveal usernames.
@@ -29,11 +31,10 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
 
-def check_password_strength(password: str) -> None:
-    if not isinstance(password, str) or len(password) < 10:
-        raise ApiError(400, "password must be at least 10 characters")
-    if len(password) > 256:
-        raise ApiError(400, "password must be at most 256 characters")
+def check_password_strength(password: str, username: str | None = None) -> None:
+    problem = password_problem(password, username)
+    if problem:
+        raise ApiError(400, problem)
 
 
 def _token_digest(token: str) -> str:
@@ -59,35 +60,66 @@ def end_sessions(user: User) -> None:
     user.session_version = (user.session_version or 0) + 1
 
 
-def is_locked_out(username: str) -> bool:
-    cfg = current_app.config
-    since = utcnow() - timedelta(minutes=cfg["LOGIN_LOCKOUT_MIN"])
-    failures = db.session.execute(
-        select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "login", AuditEvent.object_id == username[:120],
-            AuditEvent.outcome == "failure", AuditEvent.time >= since,
-        )
-    ).scalar_one()
-    return failures >= cfg["LOGIN_MAX_FAILURES"]
+def _failed(key: str, client: str, username: str, channel: str, why: str) -> None:
+    """Record a failed attempt in a transaction of its own (the request's is rolled back)."""
+    db.session.rollback()
+    login_guard.record(key, client, ok=False)
+    audit.record(db.session, actor=username[:120], action="login", outcome="failure", object_type="user",
+                 object_id=username[:120], details={"channel": channel, "why": why})
+    db.session.commit()
 
 
-def verify_credentials(username: str, password: str, channel: str) -> User:
-    """Check a username/password pair with throttling; audits success and failure. Raises ApiError."""
+def verify_credentials(username: str, password: str, channel: str, otp: str | None = None) -> User:
+    """Check a username/password pair (and the second factor when the account has one) with throttling; audits
+    success and failure. Usernames match in their normalised form (`ADMIN` is `admin`). Raises ApiError."""
     if not isinstance(username, str) or not isinstance(password, str) or not username or len(username) > 80:
         raise ApiError(400, "username and password are required")
-    if is_locked_out(username):
-        audit.record_now(db, actor=username, action="login", outcome="locked", object_type="user",
-                         object_id=username, details={"channel": channel})
-        raise ApiError(429, "too many failed logins; try again later", headers={"Retry-After": "900"})
-    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    key, client = identifier_key(username)[:80], login_guard.client_id()
+    try:
+        login_guard.check(key, client)
+    except ApiError:
+        audit.record_now(db, actor=username[:120], action="login", outcome="locked", object_type="user",
+                         object_id=username[:120], details={"channel": channel})
+        raise
+    user = db.session.execute(select(User).where(User.username_key == key)).scalar_one_or_none()
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if not ok or user is None or not user.is_active:
-        audit.record_now(db, actor=username, action="login", outcome="failure", object_type="user",
-                         object_id=username, details={"channel": channel})
+        _failed(key, client, username, channel, "password")
         raise ApiError(401, "invalid username or password")
+    if user.totp_enabled:
+        if not otp:
+            db.session.rollback()
+            raise SecondFactorRequired(user.id)
+        return second_factor(user, otp, channel)
+    return _succeeded(user, key, client, channel)
+
+
+class SecondFactorRequired(ApiError):
+    """The password was right; the account has two-factor login. The web login keeps `user_id` in the session
+    (not in any reply) for its second step."""
+
+    def __init__(self, user_id: int):
+        super().__init__(401, "enter the 6-digit code from your authenticator app (or a recovery code)",
+                         code="otp_required")
+        self.user_id = user_id
+
+
+def second_factor(user: User, otp: str, channel: str) -> User:
+    """Check the second factor of a user whose password was just accepted (throttled like passwords)."""
+    key, client = user.username_key, login_guard.client_id()
+    login_guard.check(key, client)
+    if not two_factor.verify(user, otp):
+        db.session.rollback()
+        _failed(key, client, user.username, channel, "second factor")
+        raise ApiError(401, "the two-factor code is wrong or was already used", code="otp_invalid")
+    return _succeeded(user, key, client, channel)
+
+
+def _succeeded(user: User, key: str, client: str, channel: str) -> User:
+    login_guard.record(key, client, ok=True)
     user.last_login_at = utcnow()
-    audit.record(db.session, actor=username, action="login", outcome="success", object_type="user",
-                 object_id=username, details={"channel": channel})
+    audit.record(db.session, actor=user.username, action="login", outcome="success", object_type="user",
+                 object_id=user.username, details={"channel": channel, "second_factor": user.totp_enabled})
     return user
 
 

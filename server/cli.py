@@ -35,13 +35,21 @@ def ensure_admin(username: str, password: str | None) -> str | None:
     from server.auth import hash_password
     from server.models import User
 
-    if db.session.execute(select(User).where(User.username == username)).scalar_one_or_none() is not None:
+    from server.passwords import password_problem
+    from server.text_checks import identifier_key, identifier_problem
+
+    if db.session.execute(select(User).where(User.username_key == identifier_key(username))
+                          ).scalar_one_or_none() is not None:
         return None
+    problem = identifier_problem(username, "CLINLABEL_ADMIN_USER")
+    if problem:
+        raise click.ClickException(problem)
     generated = None
     if not password:
         generated = password = secrets.token_urlsafe(12)
-    if len(password) < 10:
-        raise click.ClickException("CLINLABEL_ADMIN_PASSWORD must be at least 10 characters")
+    problem = password_problem(password, username)
+    if problem:
+        raise click.ClickException(f"CLINLABEL_ADMIN_PASSWORD: {problem}")
     db.session.add(User(username=username, password_hash=hash_password(password), is_admin=True))
     audit.record(db.session, actor="system", action="user.create", object_type="user", object_id=username,
                  details={"is_admin": True, "bootstrap": True})
@@ -88,6 +96,10 @@ def load_demo_projects(admin_username: str) -> list[str]:
 
 
 def register_cli(app: Flask) -> None:
+    from server.cli_users import register_user_cli
+
+    register_user_cli(app)
+
     @app.cli.command("setup")
     @click.option("--demo/--no-demo", default=True, help="load a demo project per modality")
     def setup_command(demo: bool):
@@ -223,9 +235,14 @@ def register_cli(app: Flask) -> None:
         from server import audit
         from server.auth import hash_password
         from server.models import User
+        from server.passwords import password_problem
+        from server.text_checks import identifier_key, identifier_problem
 
-        if len(password) < 10:
-            raise click.ClickException("password must be at least 10 characters")
+        problem = identifier_problem(username, "username") or password_problem(password, username)
+        if problem:
+            raise click.ClickException(problem)
+        if db.session.execute(select(User.id).where(User.username_key == identifier_key(username))).first():
+            raise click.ClickException(f"username {username!r} is taken (names ignore case, width and spaces)")
         db.session.add(User(username=username, password_hash=hash_password(password), is_admin=admin))
         audit.record(db.session, actor="cli", action="user.create", object_type="user", object_id=username)
         db.session.commit()

@@ -93,7 +93,13 @@ def load_config(overrides: dict | None = None) -> dict:
         "IDLE_TIMEOUT_MIN": _int("IDLE_TIMEOUT_MIN", 30),
         "SESSION_MAX_HOURS": float(_env("SESSION_MAX_HOURS", "12")),  # absolute session lifetime
         "TOKEN_TTL_HOURS": _int("TOKEN_TTL_HOURS", 24 * 30),
+        # Throttles with exponential back-off (server/login_guard.py): failures of one account from one client,
+        # of one client over all accounts, and of one account from all clients (a distributed guess).
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+        "LOGIN_CLIENT_MAX_FAILURES": _int("LOGIN_CLIENT_MAX_FAILURES", 20),
+        "LOGIN_ACCOUNT_MAX_FAILURES": _int("LOGIN_ACCOUNT_MAX_FAILURES", 50),
+        # Reverse proxies in front of the app that append X-Forwarded-For (1 behind the shipped nginx config).
+        "PROXY_COUNT": _int("PROXY_COUNT", 0),
         "LOGIN_LOCKOUT_MIN": _int("LOGIN_LOCKOUT_MIN", 15),
         "JOB_LEASE_S": _int("JOB_LEASE_S", 30),
         "ASSIGNMENT_LEASE_MIN": _int("ASSIGNMENT_LEASE_MIN", 60),
@@ -106,6 +112,8 @@ def load_config(overrides: dict | None = None) -> dict:
     cfg["SECRET_KEY"] = overrides.get("SECRET_KEY") or _secret_key(data_dir)
     # The audit chain's HMAC key: never in the database. Set the same CLINLABEL_AUDIT_KEY on every machine.
     cfg["AUDIT_KEY"] = overrides.get("AUDIT_KEY") or _env("AUDIT_KEY") or _secret_key(data_dir, "audit_key")
+    # Encrypts TOTP secrets at rest (server/two_factor.py): like the audit key, never in the database.
+    cfg["TOTP_KEY"] = overrides.get("TOTP_KEY") or _env("TOTP_KEY") or _secret_key(data_dir, "totp_key")
     cfg.setdefault("AUDIT_CHECKPOINT_FILE", _env("AUDIT_CHECKPOINT_FILE") or str(data_dir / "audit-checkpoints.jsonl"))
     cfg.setdefault("AUDIT_CHECKPOINT_S", _int("AUDIT_CHECKPOINT_S", 60))
     cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024

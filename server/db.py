@@ -14,6 +14,22 @@ class Base(DeclarativeBase):
 
 
 _immediate = contextvars.ContextVar("clinlabel_sqlite_immediate", default=False)
+# Per web request: "deferred" while a request only reads (WAL readers never wait for, or block, the writer) and
+# "immediate" once it writes. None (CLI, workers, tests without a request) keeps the engine's default.
+_request_mode: contextvars.ContextVar[str | None] = contextvars.ContextVar("clinlabel_sqlite_mode", default=None)
+
+
+def set_request_mode(mode: str | None) -> None:
+    _request_mode.set(mode)
+
+
+def begin_writes(session) -> None:
+    """The request is about to write. On SQLite a read transaction cannot safely become a write transaction (it
+    fails with "database is locked" when another connection wrote meanwhile), so the read transaction is ended
+    and the next one takes the write lock up front. Call it before the reads that the write depends on."""
+    if _request_mode.get() == "deferred" and session.get_bind().dialect.name == "sqlite":
+        session.commit()
+        _request_mode.set("immediate")
 
 
 @contextlib.contextmanager
@@ -45,10 +61,13 @@ def make_engine(url: str, sqlite_immediate: bool = True) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            # Web requests take the write lock up front: a deferred transaction that reads and then writes fails
-            # with SQLITE_BUSY instead of waiting, and the audit chain's read-then-append must be serialised.
-            # Workers begin deferred so their reads never block the web server; they commit before writing.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate or _immediate.get() else "BEGIN")
+            # Writing web requests take the write lock up front: a deferred transaction that reads and then writes
+            # fails with SQLITE_BUSY instead of waiting, and the audit chain's read-then-append must be serialised.
+            # Reading requests (GET) and workers begin deferred so their reads never wait; they call
+            # begin_writes() / commit before writing.
+            mode = _request_mode.get()
+            immediate = (sqlite_immediate if mode is None else mode == "immediate") or _immediate.get()
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True)

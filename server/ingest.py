@@ -72,9 +72,18 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
     imports in place): only their hash and path are stored. With `skip_hashes`, items whose content hash is in it
     are not created again (their input index goes to `skipped`), and new hashes are added to it.
     """
-    store = current_app.extensions["media"]
+    staged, failed = stage_inputs(project, modality, inputs)
+    if atomic and failed:
+        return [], failed
+    created, errors = store_staged(project, modality, inputs, staged, skip_hashes, skipped, reference)
+    return created, failed + errors
+
+
+def stage_inputs(project, modality, inputs: list[ItemInput]) -> tuple[list, list[dict]]:
+    """Parse and validate without touching the database (so no lock is held meanwhile): (staged, failed) where
+    staged holds (input index, IngestedItem)."""
     failed: list[dict] = []
-    staged = []  # (input index, IngestedItem)
+    staged = []
     for index, item_input in enumerate(inputs):
         try:
             if item_input.data is not None or item_input.path is not None:
@@ -86,9 +95,14 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
             failed.append({"index": index, "name": item_input.name, "error": str(exc)[:500]})
         except ValueError as exc:
             failed.append({"index": index, "name": item_input.name, "error": f"invalid input: {str(exc)[:400]}"})
-    if atomic and failed:
-        return [], failed
+    return staged, failed
 
+
+def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_hashes: set | None = None,
+                 skipped: list | None = None, reference: bool = False) -> tuple[list[Item], list[dict]]:
+    """Store staged items (and their imported annotations) in the caller's transaction: all or none of them."""
+    store = current_app.extensions["media"]
+    failed: list[dict] = []
     new_files: list[str] = []
     created: list[Item] = []
     prepares = bool(modality.probe_media or modality.derivatives())
@@ -143,7 +157,7 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
         db.session.rollback()
         for key in new_files:
             store.remove_unreferenced(key)
-        return [], failed + [{"index": None, "name": "", "error": f"imported annotations invalid: {exc}"}]
+        return [], [{"index": None, "name": "", "error": f"imported annotations invalid: {exc}"}]
     except BaseException:
         db.session.rollback()
         for key in new_files:

@@ -39,3 +39,65 @@ def find_control(value, root: str = "body", max_depth: int | None = None) -> str
         elif isinstance(node, list):
             stack.extend((child, [*where, i]) for i, child in enumerate(node))
     return None
+
+
+# Characters that make two identifiers look alike or reorder what is displayed: zero-width and joiners, bidi
+# embeddings/overrides/isolates and marks, soft hyphen, word joiner and invisible operators, variation selectors,
+# Hangul fillers, the BOM.
+INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                       "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
+
+
+def identifier_key(name: str) -> str:
+    """The form two identifiers are compared in: `ADMIN`, ` admin ` and full-width `ａｄｍｉｎ` are one name."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", name).casefold().strip()
+
+
+def identifier_problem(name: str, what: str) -> str | None:
+    """Why `name` cannot be an identifier (a username, a label name), or None. Never quotes the name."""
+    if not isinstance(name, str) or not name.strip():
+        return f"{what} must not be empty"
+    found = INVISIBLE.search(name) or CONTROL.search(name)
+    if found:
+        return f"{what} contains an invisible or direction-changing character (U+{ord(found.group()):04X})"
+    if name != name.strip():
+        return f"{what} must not start or end with a space"
+    return None
+
+
+_IDENTIFIER_KEYS = {"name", "id", "value", "hotkey"}
+
+
+def label_config_problem(config) -> str | None:
+    """Identifiers in a label configuration (names, and strings listed in arrays) must be visible and distinct
+    after normalisation: `urgent` and `urgent\\u200b` or `Urgent` would be two labels that look like one."""
+    stack = [(config, "label_config")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, str) and key in _IDENTIFIER_KEYS:
+                    problem = identifier_problem(value, f"{where}.{key}")
+                    if problem:
+                        return problem
+                elif isinstance(value, (dict, list)):
+                    stack.append((value, f"{where}.{key}"))
+        elif isinstance(node, list):
+            seen: dict[str, int] = {}
+            for index, value in enumerate(node):
+                name = value if isinstance(value, str) else value.get("name") if isinstance(value, dict) else None
+                if isinstance(value, str):
+                    problem = identifier_problem(value, f"{where}[{index}]")
+                    if problem:
+                        return problem
+                if isinstance(name, str):
+                    key = identifier_key(name)
+                    if key in seen:
+                        return (f"{where}[{index}] and {where}[{seen[key]}] are the same name once case, width and "
+                                f"spacing are ignored")
+                    seen[key] = index
+                if isinstance(value, (dict, list)):
+                    stack.append((value, f"{where}[{index}]"))
+    return None

@@ -27,6 +27,9 @@ def consumable_uploads(project, ids) -> tuple[list[ItemInput], list[Upload]]:
     if unfinished:
         u = unfinished[0]
         raise ApiError(409, f"upload {u.id} has {u.offset} of {u.length} bytes; finish it first (HEAD, then PATCH)")
+    importing = [u for u in uploads if u.status == "importing"]
+    if importing:
+        raise ApiError(409, f"upload {importing[0].id} is being imported by a background job; see the project's jobs")
     if any(u.status == "consumed" for u in uploads) and not all(u.status == "consumed" for u in uploads):
         raise ApiError(409, "some of these uploads were already imported; send only the new ones")
     inputs = [ItemInput(name=u.filename, path=upload_path(u.id), size=u.length, content_type=u.filetype or None)

@@ -67,7 +67,7 @@ def test_audit_is_admin_only(app, client, admin, labels_project, make_member):
 
 
 def test_cli_audit_verify(tmp_path):
-    env = {"CLINLABEL_DATA_DIR": str(tmp_path), "CLINLABEL_ADMIN_PASSWORD": "cli-admin-password",
+    env = {"CLINLABEL_DATA_DIR": str(tmp_path), "CLINLABEL_ADMIN_PASSWORD": "cli-ward-lantern-7",
            "FLASK_APP": "server:create_app", "PATH": "", **{k: v for k, v in __import__("os").environ.items()
                                                             if k in ("PYTHONPATH", "HOME")}}
     flask = [sys.executable, "-m", "flask"]

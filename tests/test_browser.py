@@ -432,3 +432,52 @@ def test_stored_xss_is_shown_as_text(page, live, token, tmp_path):
     expect(page.locator("#audit-events")).to_be_visible()
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert not page.watcher.problems, page.watcher.problems
+
+
+def test_two_factor_enrolment_and_login_in_two_steps(anon_page, browser, live, token, tmp_path, admin_state):
+    import time
+
+    import pyotp
+
+    api(live, token, "POST", "/users", {"username": "cardiologist", "password": "plover-lantern-93"})
+    page = anon_page
+    login(page, "cardiologist", "plover-lantern-93")
+    page.click("#account-link")
+    expect(page.locator("#tfa-status")).to_contain_text("Off.")
+    page.fill("#tfa-begin-form input[name=password]", "plover-lantern-93")
+    page.click("#tfa-begin-form button[type=submit]")
+    expect(page.locator("#tfa-enrol")).to_be_visible()
+    page.wait_for_function("document.querySelector('#tfa-qr').naturalWidth > 100")  # the QR code rendered
+    secret = page.locator("#tfa-secret").inner_text()
+    shot(page, tmp_path, "2fa-enrol")
+    totp = pyotp.TOTP(secret)
+    page.fill("#tfa-confirm-form input[name=code]", totp.now())
+    page.click("#tfa-confirm-form button[type=submit]")
+    expect(page.locator("#tfa-code-list li")).to_have_count(10)
+    expect(page.locator("#tfa-status")).to_contain_text("On. 10 recovery codes left.")
+    shot(page, tmp_path, "2fa-recovery-codes")
+
+    page.click("#logout")
+    page.fill("#username", "cardiologist")
+    page.fill("#password", "plover-lantern-93")
+    page.click("#login-form button[type=submit]")
+    expect(page).to_have_url(f"{live.url}/login/code")
+    page.fill("#code", "123456")
+    page.click("#code-form button[type=submit]")
+    expect(page.locator("#login-error")).to_contain_text("wrong or was already used")
+    page.fill("#code", totp.at(time.time() + 30))
+    page.click("#code-form button[type=submit]")
+    expect(page.locator(".who")).to_have_text("cardiologist")
+    expect(page.locator("h1")).to_have_text("Projects")
+
+    context, admin_page, watcher = _new_page(browser, live, admin_state)
+    admin_page.goto("/account")
+    box = admin_page.locator("#require-roles input[value=reviewer]")
+    box.check()
+    admin_page.click("#require-form button[type=submit]")
+    expect(admin_page.locator("#toast")).to_have_text("Saved.")
+    assert api(live, token, "GET", "/settings/security")["require_2fa"] == ["reviewer"]
+    shot(admin_page, tmp_path, "site-security")
+    api(live, token, "PATCH", "/settings/security", {"require_2fa": []})
+    context.close()
+    assert not watcher.problems, watcher.problems

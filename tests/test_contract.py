@@ -110,7 +110,8 @@ def test_a_third_modality_gets_the_workflow_without_server_changes(stars, admin,
                 break
             stars = ratings[item["id"]][index]
             assert who.post(f"/items/{item['id']}/annotations", {"payload": {"stars": stars}})[0] == 201
-    assert admin.post(f"/items/{ids[0]}/annotations", {"payload": {"stars": 9}})[0] == 400  # schema enforced
+    assert admin.post(f"/items/{ids[1]}/annotations", {"payload": {"stars": 9}})[0] == 400  # schema enforced
+    assert admin.post(f"/items/{ids[0]}/annotations", {"payload": {"stars": 3}})[0] == 409  # done: frozen
     _, agreed = admin.get(f"/items/{ids[0]}")
     _, disputed = admin.get(f"/items/{ids[1]}")
     assert agreed["stage"] == "done" and disputed["stage"] == "adjudicate"

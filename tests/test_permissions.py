@@ -33,6 +33,16 @@ API = {
     ("/api/v1/uploads/<string:upload_id>", "DELETE"): row(401, 404, 404, 404, 404, 404, 404),
     ("/api/v1/tokens/current", "DELETE"): row(401, 204, 204, 204, 204, 204, 204),
     ("/api/v1/me", "GET"): ANY_USER,
+    # The matrix sends a wrong current password: every user gets as far as the password check.
+    ("/api/v1/me/password", "POST"): row(401, 403, 403, 403, 403, 403, 403),
+    ("/api/v1/me/2fa", "GET"): ANY_USER,
+    ("/api/v1/me/2fa", "POST"): row(401, 403, 403, 403, 403, 403, 403),
+    ("/api/v1/me/2fa/confirm", "POST"): row(401, 409, 409, 409, 409, 409, 409),  # nothing to confirm yet
+    ("/api/v1/me/2fa", "DELETE"): row(401, 403, 403, 403, 403, 403, 403),
+    ("/api/v1/settings/security", "GET"): SITE_ONLY,
+    ("/api/v1/settings/security", "PATCH"): SITE_ONLY,
+    ("/api/v1/users/<int:user_id>/unlock", "POST"): SITE_ONLY,
+    ("/api/v1/users/<int:user_id>/reset-2fa", "POST"): SITE_ONLY,
     ("/api/v1/health", "GET"): PUBLIC,
     ("/api/v1/users", "POST"): SITE_ONLY,
     ("/api/v1/users", "GET"): SITE_ONLY,
@@ -54,6 +64,8 @@ API = {
     ("/api/v1/items/<int:item_id>/annotations", "GET"): MEMBER_READ,
     ("/api/v1/items/<int:item_id>/annotations", "POST"): row(401, 404, 201, 201, 201, 201, 201),
     ("/api/v1/annotations/<int:annotation_id>", "PUT"): row(401, 404, 404, 403, 403, 403, 200),
+    # The matrix's annotation is a draft, not frozen: its author (site) is told to use PUT.
+    ("/api/v1/annotations/<int:annotation_id>/revisions", "POST"): row(401, 404, 404, 403, 403, 403, 409),
     ("/api/v1/projects/<int:project_id>/next", "POST"): row(401, 404, OK, OK, OK, OK, OK),
     ("/api/v1/items/<int:item_id>/skip", "POST"): row(401, 404, 409, 409, 409, 409, 409),
     ("/api/v1/projects/<int:project_id>/jobs", "POST"): STAFF_ONLY,
@@ -92,6 +104,9 @@ WEB = {
     ("/login", "GET"): PUBLIC,
     ("/login", "POST"): row(400, 400, 400, 400, 400, 400, 400),  # no CSRF token in the form
     ("/logout", "POST"): row(400, 400, 400, 400, 400, 400, 400),  # CSRF protected, checked first
+    ("/login/code", "GET"): row(302, 302, 302, 302, 302, 302, 302),  # no password step pending: back to /login
+    ("/login/code", "POST"): row(400, 400, 400, 400, 400, 400, 400),
+    ("/account", "GET"): row(302, 200, 200, 200, 200, 200, 200),
     ("/", "GET"): row(302, 200, 200, 200, 200, 200, 200),
     ("/projects/new", "GET"): row(302, 403, 403, 403, 403, 403, 200),
     ("/projects/<int:project_id>", "GET"): row(302, 404, 200, 200, 200, 200, 200),
@@ -187,7 +202,12 @@ class World:
         bodies = {
             ("/api/v1/tokens", "POST"): None,
             ("/api/v1/session", "POST"): {"username": "site", "password": PASSWORD},
-            ("/api/v1/users", "POST"): {"username": f"new{self.counter}", "password": "p" * 12},
+            ("/api/v1/me/password", "POST"): {"current_password": "wrong-password", "new_password": "x" * 12},
+            ("/api/v1/me/2fa", "POST"): {"password": "wrong-password"},
+            ("/api/v1/me/2fa/confirm", "POST"): {"code": "000000"},
+            ("/api/v1/me/2fa", "DELETE"): {"password": "wrong-password", "code": "000000"},
+            ("/api/v1/settings/security", "PATCH"): {"require_2fa": []},
+            ("/api/v1/users", "POST"): {"username": f"new{self.counter}", "password": "plover-lantern-93"},
             ("/api/v1/users/<int:user_id>", "PATCH"): {"is_active": True},
             ("/api/v1/projects", "POST"): {"name": "N", "modality": "labels"},
             ("/api/v1/projects/<int:project_id>", "PATCH"): {"description": "d"},
@@ -195,6 +215,7 @@ class World:
             ("/api/v1/projects/<int:project_id>/items", "POST"): [{"text": "new"}],
             ("/api/v1/items/<int:item_id>/annotations", "POST"): {"payload": {"labels": ["admin"]}},
             ("/api/v1/annotations/<int:annotation_id>", "PUT"): {"payload": {"labels": ["admin"]}, "version": 1},
+            ("/api/v1/annotations/<int:annotation_id>/revisions", "POST"): {"payload": {"labels": ["admin"]}},
             ("/api/v1/items/<int:item_id>/skip", "POST"): {"reason": "unclear"},
             ("/api/v1/projects/<int:project_id>/jobs", "POST"): {"kind": "preannotate"},
             ("/api/v1/projects/<int:project_id>/exports", "POST"): {"format": "jsonl"},

@@ -132,9 +132,8 @@ def test_peer_review_applies_whatever_k_and_a_change_after_gold_is_reviewed(admi
     assert reviewer.post(f"/items/{item_id}/decision", {"action": "accept", "annotation_id": mine["annotation_id"]})[0] == 200
     assert admin.get(f"/items/{item_id}")[1]["stage"] == "done"
     # ann1 corrects the item after it became gold: a new gold candidate, reviewed; gold is unchanged meanwhile
-    status, ann = a.put(f"/annotations/{mine['annotation_id']}", {"payload": {"labels": ["urgent"]},
-                                                               "version": mine["version"], "status": "submitted"})
-    assert status == 200
+    status, ann = a.post(f"/annotations/{mine['annotation_id']}/revisions", {"payload": {"labels": ["urgent"]}})
+    assert status == 201 and ann["status"] == "submitted"
     assert admin.get(f"/items/{item_id}")[1]["stage"] == "review"
     _, queue = reviewer.get(f"/projects/{pid}/review-queue")
     assert "edited after gold" in queue["items"][0]["reason"]

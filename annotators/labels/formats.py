@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any, BinaryIO, Iterable
 
-from annotators.base import FormatError, IngestedItem, ItemInput, ItemRejected, TEXT_FILE_LIMIT
+from annotators.base import FormatError, IngestedItem, ItemInput, ItemRejected, MAX_RECORDS_PER_FILE, TEXT_FILE_LIMIT
 from annotators.csv_cells import safe_writer
 
 MAX_TEXT = 1_000_000
@@ -68,6 +68,8 @@ def read_jsonl(item: ItemInput, label_config: dict) -> list[IngestedItem]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(out) >= MAX_RECORDS_PER_FILE:
+            raise ItemRejected(f"{item.name}: more than {MAX_RECORDS_PER_FILE:,} records; split the file")
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -89,6 +91,8 @@ def read_csv(item: ItemInput, label_config: dict) -> list[IngestedItem]:
     out = []
     try:
         for row in reader:
+            if len(out) >= MAX_RECORDS_PER_FILE:
+                raise ItemRejected(f"{item.name}: more than {MAX_RECORDS_PER_FILE:,} rows; split the file")
             record = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
             if "label" in record:
                 record["labels"] = [x for x in record.pop("label").split("|") if x]

@@ -16,13 +16,13 @@ import zipfile
 
 import jsonschema
 
-from annotators.base import FormatError, IngestedItem, ItemRejected
+from annotators.base import MAX_RECORDS_PER_FILE, FormatError, IngestedItem, ItemRejected
 
 from .schema import ASSERTIONS, PAYLOAD_SCHEMA, layer_of_label, semantic_errors
 
 NOTE_KIND = "note"
 DEFAULT_MAX_CHARS = 1_000_000
-MAX_RECORDS = 100_000
+MAX_RECORDS = MAX_RECORDS_PER_FILE
 MAX_ZIP_ENTRIES = 10_000
 MAX_ZIP_TOTAL_BYTES = 256 * 1024 * 1024
 _ALLOWED_CONTROLS = set("\t\n\r\f")

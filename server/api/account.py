@@ -11,18 +11,19 @@ from server.api.blueprint import api_bp
 from server.api.pagination import page
 from server.api.schemas import PageQuery, TokenIn, UserIn, UserPatch
 from server.api.serialize import iso, user_out
-from server.auth import actor_name, hash_password, issue_token, revoke_token, verify_credentials
+from server.auth import actor_name, check_password_strength, hash_password, issue_token, revoke_token, verify_credentials
 from server.errors import ApiError
 from server.extensions import db
 from server.models import User, WorkerHeartbeat, as_utc, utcnow
 from server.permissions import require_site_admin, require_user
+from server.text_checks import identifier_key, identifier_problem
 
 
 @api_bp.post("/tokens")
 @api_bp.input(TokenIn)
 @api_bp.doc(summary="Exchange username and password for a bearer token")
 def create_token(json_data):
-    user = verify_credentials(json_data["username"], json_data["password"], channel="api")
+    user = verify_credentials(json_data["username"], json_data["password"], channel="api", otp=json_data.get("otp"))
     token = issue_token(user, json_data.get("name", ""))
     db.session.commit()
     return {"token": token, "username": user.username, "expires_in_hours": current_app.config["TOKEN_TTL_HOURS"]}, 201
@@ -39,7 +40,7 @@ def renew_session(json_data):
     from server.auth import session_login
 
     current = g.get("user")
-    user = verify_credentials(json_data["username"], json_data["password"], channel="web")
+    user = verify_credentials(json_data["username"], json_data["password"], channel="web", otp=json_data.get("otp"))
     if current is not None and current.id != user.id:
         raise ApiError(409, "this page belongs to another user's session; log out first")
     db.session.commit()
@@ -107,9 +108,15 @@ def health():
 @api_bp.doc(summary="Create a user (site admin)")
 def create_user(json_data):
     admin = require_site_admin()
-    exists = db.session.execute(select(User.id).where(User.username == json_data["username"])).first()
-    if exists:
-        raise ApiError(409, f"username {json_data['username']!r} is taken")
+    problem = identifier_problem(json_data["username"], "username")
+    if problem:
+        raise ApiError(400, problem)
+    check_password_strength(json_data["password"], json_data["username"])
+    key = identifier_key(json_data["username"])
+    exists = db.session.execute(select(User.username).where(User.username_key == key)).scalar_one_or_none()
+    if exists is not None:
+        raise ApiError(409, f"username {json_data['username']!r} is taken (by {exists!r}: names are compared "
+                            "ignoring case, width and surrounding spaces)")
     user = User(username=json_data["username"], password_hash=hash_password(json_data["password"]),
                 is_admin=json_data["is_admin"])
     db.session.add(user)
@@ -138,6 +145,7 @@ def patch_user(user_id, json_data):
     if user.id == admin.id and (json_data.get("is_admin") is False or json_data.get("is_active") is False):
         raise ApiError(400, "you cannot remove your own admin rights or disable yourself")
     if "password" in json_data:
+        check_password_strength(json_data["password"], user.username)
         user.password_hash = hash_password(json_data.pop("password"))
         json_data["password_changed"] = True
     for key in ("is_admin", "is_active"):

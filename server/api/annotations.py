@@ -6,7 +6,7 @@ from sqlalchemy import delete, or_, select, update
 
 from server import audit
 from server.api.blueprint import api_bp
-from server.api.schemas import AnnotationIn, AnnotationPut, NextQuery, SkipIn
+from server.api.schemas import AnnotationIn, AnnotationPut, NextQuery, RevisionIn, SkipIn
 from server.api.serialize import annotation_out, item_out
 from server.auth import actor_name
 from server.errors import ApiError
@@ -46,6 +46,10 @@ def create_annotation(item_id, json_data):
         raise ApiError(403, f"your role '{role}' cannot write {stage} annotations")
     if item.status != "ready":
         raise ApiError(409, f"item {item.id} is {item.status} and cannot be annotated")
+    if item.stage == "done":
+        raise ApiError(409, f"item {item.id} is done (its gold was decided in review) and is frozen; to change "
+                            "your version, POST /annotations/{your annotation id}/revisions: it goes to a new "
+                            "review round", code="frozen")
     project = db.session.get(Project, item.project_id)
     payload = validated_payload(project, json_data["payload"])
     existing = db.session.execute(select(Annotation.id).where(
@@ -68,15 +72,23 @@ def create_annotation(item_id, json_data):
     return annotation_out(ann, g.user.username), 201
 
 
+FROZEN_STATUSES = ("accepted", "superseded")
+
+
+def _frozen_reason(ann: Annotation, item: Item) -> str | None:
+    if ann.stage == "gold" or ann.status in FROZEN_STATUSES or item.stage == "done":
+        return (f"annotation {ann.id} belongs to a decided review (item {item.id} is done) and is frozen; send the "
+                f"change with POST /annotations/{ann.id}/revisions: it becomes a new version for a new review "
+                "round, and gold stays as it is until a reviewer decides")
+    return None
+
+
 def _on_saved(project: Project, item: Item, ann: Annotation) -> bool:
     """Workflow after a save: the autosaved draft is spent; a submission closes the lease and may complete the
-    item (True: routing is queued after commit); a submitted change to a finished item is a new gold candidate."""
+    item (True: routing is queued after commit)."""
     db.session.execute(delete(AnnotationDraft).where(
         AnnotationDraft.item_id == item.id, AnnotationDraft.user_id == g.user.id, AnnotationDraft.stage == ann.stage))
     if ann.status != "submitted":
-        return False
-    if item.stage == "done" and ann.stage == "annotate":
-        reopen_for_review(project, item, ann)
         return False
     mark_submitted(project, g.user, item, ann.stage)
     return after_submission(project, item, ann.stage)
@@ -91,24 +103,33 @@ def update_annotation(annotation_id, json_data):
         if not can(role, "annotations.see_all"):
             raise ApiError(404, f"annotation {annotation_id} not found")
         raise ApiError(403, "only the author can edit an annotation; reviewers create a review version")
+    item = db.session.get(Item, ann.item_id)
+    frozen = _frozen_reason(ann, item)
+    if frozen:
+        raise ApiError(409, frozen, code="frozen")
     project = db.session.get(Project, ann.project_id)
     payload = validated_payload(project, json_data["payload"])
     values = {"payload": payload, "version": Annotation.version + 1, "updated_at": utcnow()}
     for key in ("status", "time_spent_ms", "comment"):
         if key in json_data:
             values[key] = json_data[key]
+    # Frozen is re-checked in the write itself: a reviewer's accept may land between the read and this update.
+    item_open = ~select(Item.id).where(Item.id == ann.item_id, Item.stage == "done").exists()
     result = db.session.execute(update(Annotation).where(
-        Annotation.id == ann.id, Annotation.version == json_data["version"]).values(**values))
+        Annotation.id == ann.id, Annotation.version == json_data["version"],
+        Annotation.status.notin_(FROZEN_STATUSES), item_open).values(**values))
     if result.rowcount != 1:
         db.session.rollback()
         current = db.session.get(Annotation, annotation_id)
+        frozen = _frozen_reason(current, db.session.get(Item, current.item_id))
+        if frozen:
+            raise ApiError(409, frozen, code="frozen")
         audit.record_now(db, actor=actor_name(), action="annotation.update", outcome="conflict",
                          object_type="annotation", object_id=annotation_id, project_id=ann.project_id,
                          details={"sent_version": json_data["version"], "current_version": current.version})
         raise ApiError(409, f"annotation {annotation_id} is at version {current.version}, you sent version "
                             f"{json_data['version']}; reload and apply your change again")
     db.session.refresh(ann)
-    item = db.session.get(Item, ann.item_id)
     routing = _on_saved(project, item, ann)
     audit.record(db.session, actor=actor_name(), action="annotation.update", object_type="annotation",
                  object_id=ann.id, project_id=ann.project_id, details={"version": ann.version})
@@ -116,6 +137,45 @@ def update_annotation(annotation_id, json_data):
     if routing:
         start_routing(project, item, actor_name(), g.user.id)
     return annotation_out(ann, g.user.username)
+
+
+@api_bp.post("/annotations/<int:annotation_id>/revisions")
+@api_bp.input(RevisionIn)
+@api_bp.doc(summary="Propose a change to your version of a decided (frozen) item: a new version for a new review "
+                    "round; the accepted version and gold stay unchanged until a reviewer decides")
+def revise_annotation(annotation_id, json_data):
+    ann, role = require_object(Annotation, annotation_id, "annotations.write", "annotation")
+    if ann.author_id != g.user.id or ann.source != "human" or ann.stage == "gold":
+        if not can(role, "annotations.see_all"):
+            raise ApiError(404, f"annotation {annotation_id} not found")
+        raise ApiError(403, "only the author can revise their version; reviewers decide in review")
+    item = db.session.get(Item, ann.item_id)
+    if not _frozen_reason(ann, item):
+        raise ApiError(409, f"annotation {annotation_id} is not frozen; update it with PUT /annotations/{ann.id}")
+    newer = db.session.execute(select(Annotation.id).where(
+        Annotation.item_id == item.id, Annotation.author_id == g.user.id, Annotation.source == "human",
+        Annotation.stage == ann.stage, Annotation.id > ann.id).order_by(Annotation.id.desc()).limit(1)).scalar()
+    if newer is not None:
+        raise ApiError(409, f"your newer version {newer} of this item exists; edit that one")
+    project = db.session.get(Project, ann.project_id)
+    payload = validated_payload(project, json_data["payload"])
+    revision = Annotation(item_id=item.id, project_id=item.project_id, author_id=g.user.id, source="human",
+                          stage=ann.stage, status="submitted", payload=payload, supersedes_id=ann.id,
+                          time_spent_ms=json_data["time_spent_ms"], comment=json_data["comment"])
+    db.session.add(revision)
+    db.session.flush()
+    db.session.execute(delete(AnnotationDraft).where(
+        AnnotationDraft.item_id == item.id, AnnotationDraft.user_id == g.user.id, AnnotationDraft.stage == ann.stage))
+    # Claim the move out of "done" so two revisions (or a revision and a decision) cannot both reopen it.
+    moved = db.session.execute(update(Item).where(Item.id == item.id, Item.stage == "done").values(stage="review"))
+    if moved.rowcount == 1:
+        db.session.refresh(item)
+        reopen_for_review(project, item, revision)
+    audit.record(db.session, actor=actor_name(), action="annotation.revise", object_type="annotation",
+                 object_id=revision.id, project_id=item.project_id,
+                 details={"item": item.id, "revises": ann.id})
+    db.session.commit()
+    return annotation_out(revision, g.user.username), 201
 
 
 @api_bp.post("/projects/<int:project_id>/next")

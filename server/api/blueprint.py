@@ -1,8 +1,13 @@
 """The API blueprint (a leaf: route modules import it from here). Every request resolves its caller once."""
 from apiflask import APIBlueprint
+from flask import g, request
 
 from server.api.input_guard import guard_request
-from server.auth import load_api_user
+from server.auth import SAFE_METHODS, load_api_user
+from server.db import set_request_mode
+from server.errors import ApiError
+from server.extensions import db
+from server.two_factor import ENROLMENT_ENDPOINTS, must_enrol
 
 api_bp = APIBlueprint("api", __name__, tag="api")
 
@@ -11,3 +16,9 @@ api_bp = APIBlueprint("api", __name__, tag="api")
 def _authenticate():
     guard_request()  # before anything (the database included) sees the input
     load_api_user()
+    db.session.commit()  # end the authentication read: no lock is held while the body is validated
+    if request.method not in SAFE_METHODS:
+        set_request_mode("immediate")
+    if g.user is not None and request.endpoint not in ENROLMENT_ENDPOINTS and must_enrol(g.user):
+        raise ApiError(403, "two-factor login is required for your role: set it up on your account page "
+                            "(/account) first", code="2fa_required")

@@ -15,12 +15,14 @@ from server.api.serialize import item_out
 from server.auth import actor_name
 from server.errors import ApiError
 from server.extensions import db
-from server.ingest import ingest_batch, spool
+from server.db import begin_writes, set_request_mode
+from server.file_import import keep_for_job, needs_job
+from server.ingest import spool, stage_inputs, store_staged
 from server.uploads import consumable_uploads, mark_consumed
 from server.models import Annotation, Asset, Item
 from server.permissions import require_object, require_project
 
-MAX_JSON_RECORDS = 300_000
+MAX_JSON_RECORDS = 10_000  # more records: upload them as a JSONL file (imported by a job)
 
 
 def _inputs_from_request(project, spooled: list[str]) -> tuple[list[ItemInput], list]:
@@ -38,7 +40,8 @@ def _inputs_from_request(project, spooled: list[str]) -> tuple[list[ItemInput], 
         if not records:
             raise ApiError(400, "no items given")
         if len(records) > MAX_JSON_RECORDS:
-            raise ApiError(413, f"at most {MAX_JSON_RECORDS} records per request; split the import")
+            raise ApiError(413, f"at most {MAX_JSON_RECORDS:,} records per JSON request; upload them as a JSONL "
+                                "file instead (a large file is imported by a background job)")
         return [ItemInput(name=f"record {i + 1}", record=r) for i, r in enumerate(records)], []
     if request.mimetype == "multipart/form-data":
         files = request.files.getlist("files") + request.files.getlist("file")
@@ -95,11 +98,14 @@ def _unlink(path: str) -> None:
 @api_bp.doc(summary="Upload items: multipart files (one or many), a JSON list, or {uploads: [tus upload ids]}; "
                     "?atomic=true for all-or-nothing")
 def upload_items(project_id):
+    # Reads and parsing run without SQLite's write lock; only storing the items takes it (db.begin_writes).
+    set_request_mode("deferred")
     project, _ = require_project(project_id, "items.upload")
     modality = registry.get(project.modality)
     atomic = request.args.get("atomic", "false").lower() in {"1", "true", "yes"}
     body = request.get_json(silent=True) if request.mimetype == "application/json" else None
     if isinstance(body, dict) and "import" in body:
+        begin_writes(db.session)
         return start_server_import(project, body["import"])
     spooled: list[str] = []
     try:
@@ -107,7 +113,15 @@ def upload_items(project_id):
         if uploads and all(u.status == "consumed" for u in uploads):  # a retried request: same answer, nothing new
             return {"created": [{"id": i} for u in uploads for i in (u.item_ids or [])], "failed": [],
                     "job_id": None}, 201
-        created, failed = ingest_batch(project, modality, inputs, atomic=atomic)
+        if needs_job(inputs):
+            return _import_as_job(project, inputs, uploads, spooled, atomic)
+        db.session.commit()  # parsing below holds no transaction
+        staged, failed = stage_inputs(project, modality, inputs)
+        created = []
+        if not (atomic and failed):
+            begin_writes(db.session)
+            created, errors = store_staged(project, modality, inputs, staged)
+            failed += errors
     finally:
         for path in spooled:
             _unlink(path)
@@ -135,6 +149,21 @@ def upload_items(project_id):
     return {"created": [{"id": i.id, "name": i.name, "kind": i.kind, "status": statuses[i.id]} for i in created],
             "failed": failed, "job_id": job.id if job else None,
             "derive_job_id": derive.id if derive else None}, 201
+
+
+def _import_as_job(project, inputs, uploads, spooled, atomic):
+    """A large upload: keep the files, answer 202 with the job that imports them (poll GET /jobs/{id})."""
+    from server.jobs.queue import start_job
+
+    kept = iter(keep_for_job(spooled))
+    files = [{"path": next(kept) if i.path and not uploads else i.path, "name": i.name} for i in inputs]
+    begin_writes(db.session)
+    for upload in uploads:
+        upload.status = "importing"
+    job = start_job(project, "file_import", {"files": files, "atomic": atomic, "uploads": [u.id for u in uploads]},
+                    actor_name(), created_by=g.user.id)
+    return {"created": [], "failed": [], "job_id": job.id, "import_job_id": job.id,
+            "message": "large upload: a background job imports it; poll GET /api/v1/jobs/{id}"}, 202
 
 
 @api_bp.get("/projects/<int:project_id>/items")

@@ -12,6 +12,7 @@ from server.api.schemas import MemberDelete, MemberIn, PageQuery, ProjectIn, Pro
 from server.api.serialize import project_out
 from server.auth import actor_name
 from server.errors import ApiError
+from server.text_checks import identifier_key, label_config_problem
 from server.extensions import db
 from server.models import Assignment, Membership, Project, User
 from server.permissions import require_project, require_site_admin, require_user
@@ -27,6 +28,9 @@ def modality_or_400(name: str):
 
 def validated_label_config(modality, config: dict | None) -> dict:
     config = modality.default_label_config if config is None else config
+    problem = label_config_problem(config)
+    if problem:
+        raise ApiError(400, problem)
     try:
         return modality.validate_label_config(config)
     except ValueError as exc:
@@ -129,7 +133,7 @@ def list_members(project_id):
 @api_bp.doc(summary="Add a member or change a member's role")
 def add_member(project_id, json_data):
     require_project(project_id, "members.edit")
-    user = db.session.execute(select(User).where(User.username == json_data["username"])).scalar_one_or_none()
+    user = db.session.execute(select(User).where(User.username_key == identifier_key(json_data["username"]))).scalar_one_or_none()
     if user is None:
         raise ApiError(400, f"no user named {json_data['username']!r}")
     membership = db.session.execute(select(Membership).where(
@@ -150,7 +154,7 @@ def add_member(project_id, json_data):
 @api_bp.input(MemberDelete)
 def remove_member(project_id, json_data):
     require_project(project_id, "members.edit")
-    user = db.session.execute(select(User).where(User.username == json_data["username"])).scalar_one_or_none()
+    user = db.session.execute(select(User).where(User.username_key == identifier_key(json_data["username"]))).scalar_one_or_none()
     membership = None if user is None else db.session.execute(select(Membership).where(
         Membership.project_id == project_id, Membership.user_id == user.id)).scalar_one_or_none()
     if membership is None:

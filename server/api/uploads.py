@@ -210,7 +210,8 @@ def remove_upload(upload: Upload) -> None:
 def sweep_expired(now=None) -> int:
     """Remove abandoned uploads (rows and files) and stray partial files; run by the worker's housekeeping."""
     now = now or utcnow()
-    expired = db.session.query(Upload).filter(Upload.status != "consumed", Upload.expires_at < now).limit(500).all()
+    expired = db.session.query(Upload).filter(Upload.status.notin_(("consumed", "importing")),
+                                              Upload.expires_at < now).limit(500).all()
     for upload in expired:
         remove_upload(upload)
     db.session.commit()

@@ -97,7 +97,9 @@ def start_job(project, kind: str, params: dict, actor: str, idempotency_key: str
               created_by: int | None = None) -> Job:
     """Create the Job row, commit it, then enqueue (a lost message is re-sent by the reaper)."""
     from server import audit
+    from server.db import begin_writes
 
+    begin_writes(db.session)  # a GET that starts a job (a stale agreement refresh) writes from here on
     if idempotency_key:
         existing = db.session.query(Job).filter_by(idempotency_key=idempotency_key).one_or_none()
         if existing is not None:

@@ -5,9 +5,11 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from server.extensions import db
 from server.jobs import kinds
@@ -17,6 +19,29 @@ from server.models import Job, utcnow
 
 log = logging.getLogger("clinlabel.jobs")
 MAX_ATTEMPTS = 3
+# A transient database conflict (SQLite's lock, PostgreSQL's serialization failure or deadlock) is retried with
+# back-off; a job never fails because another writer was busy for a moment.
+TRANSIENT_RETRIES = 6
+_TRANSIENT = ("database is locked", "database table is locked", "could not serialize", "deadlock detected")
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError) and any(t in str(exc.orig if hasattr(exc, "orig") else exc).lower()
+                                                     for t in _TRANSIENT)
+
+
+def with_retries(action, what: str):
+    """Run `action()`; on a transient conflict roll back, wait 0.2 s, 0.4 s, 0.8 s ... and run it again."""
+    for attempt in range(TRANSIENT_RETRIES):
+        try:
+            return action()
+        except OperationalError as exc:
+            if not is_transient(exc) or attempt == TRANSIENT_RETRIES - 1:
+                raise
+            db.session.rollback()
+            delay = 0.2 * 2 ** attempt
+            log.info("%s: transient database conflict, retrying in %.1f s", what, delay)
+            time.sleep(delay)
 
 
 def worker_id() -> str:
@@ -81,10 +106,16 @@ class JobContext:
         db.session.commit()  # a read the handler left open would turn this write into SQLite's "database is locked"
         if detail is not None:
             values["progress_detail"] = detail
-        db.session.execute(update(Job).where(Job.id == self.job.id, Job.lease_owner == self.owner).values(**values))
-        db.session.commit()
-        cancel = db.session.execute(select(Job.cancel_requested).where(Job.id == self.job.id)).scalar_one()
-        db.session.commit()  # end the read at once: an open transaction would hold SQLite's lock while we wait
+
+        def write() -> bool:
+            db.session.execute(update(Job).where(Job.id == self.job.id, Job.lease_owner == self.owner)
+                               .values(**values))
+            db.session.commit()
+            cancelled = db.session.execute(select(Job.cancel_requested).where(Job.id == self.job.id)).scalar_one()
+            db.session.commit()  # end the read at once: an open transaction would hold SQLite's lock meanwhile
+            return cancelled
+
+        cancel = with_retries(write, f"progress of job {self.job.id}")
         if cancel:
             raise JobCancelled()
         delay = int(celery.flask_app.config.get("WORKER_BATCH_DELAY_MS") or 0)
@@ -113,6 +144,10 @@ class _Heartbeat(threading.Thread):
 
 
 def finish(job_id: int, status: str, error: str | None = None, result: dict | None = None) -> None:
+    with_retries(lambda: _finish_once(job_id, status, error, result), f"finishing job {job_id}")
+
+
+def _finish_once(job_id: int, status: str, error: str | None, result: dict | None) -> None:
     db.session.rollback()
     values = {"status": status, "finished_at": utcnow(), "lease_expires_at": None, "error": error}
     if status == "succeeded":
@@ -140,7 +175,8 @@ def execute(job_id: int) -> str:
     if not celery.conf.task_always_eager:  # an eager job runs inside its caller's request: no lease to keep alive
         heartbeat.start()
     try:
-        result = handler(JobContext(job))
+        # Handlers are idempotent (a lost worker's job is re-run), so a transient conflict re-runs the handler.
+        result = with_retries(lambda: handler(JobContext(job)), f"job {job_id} ({kind})")
         finish(job_id, "succeeded", result=result or {})
         return "succeeded"
     except JobCancelled:

@@ -55,9 +55,13 @@ def _housekeeping(stop: threading.Event, queues: str) -> None:
                 if time.monotonic() >= next_sweep:
                     from server.api.uploads import sweep_expired
 
+                    from server.login_guard import prune
+
                     swept = sweep_expired()
                     if swept:
                         log.info("removed %d expired upload(s)", swept)
+                    prune()  # old login attempts
+                    db.session.commit()
                     next_sweep = time.monotonic() + UPLOAD_SWEEP_S
                 if time.monotonic() >= next_checkpoint:
                     from server.audit_anchor import write_checkpoint

@@ -8,9 +8,9 @@ from server.models.ontology import ConceptAlias
 from server.models.review import AgreementSnapshot, AnnotationDraft, ItemAgreement, ReviewComment
 from server.models.projects import ROLES, Membership, Project
 from server.models.uploads import Upload
-from server.models.users import ApiToken, User
+from server.models.users import ApiToken, LoginAttempt, SiteSetting, User
 
 __all__ = [
     "AgreementSnapshot", "AnnotationDraft", "Asset", "PredictionCheckpoint", "AuditEvent", "Annotation", "ConceptAlias", "ItemAgreement", "ReviewComment", "ApiToken", "Assignment", "Item", "Job", "Membership", "ModelVersion", "Project",
-    "ROLES", "Upload", "User", "WorkerHeartbeat", "as_utc", "utcnow",
+    "LoginAttempt", "ROLES", "SiteSetting", "Upload", "User", "WorkerHeartbeat", "as_utc", "utcnow",
 ]

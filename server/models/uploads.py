@@ -23,7 +23,7 @@ class Upload(Base):
     offset: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     filename: Mapped[str] = mapped_column(String(255), default="", nullable=False)
     filetype: Mapped[str] = mapped_column(String(100), default="", nullable=False)
-    status: Mapped[str] = mapped_column(String(16), default="open", nullable=False)  # open | complete | consumed
+    status: Mapped[str] = mapped_column(String(16), default="open", nullable=False)  # open | complete | importing | consumed
     item_ids: Mapped[list | None] = mapped_column(JSONType)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

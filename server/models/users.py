@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from server.db import Base
-from server.models._types import UTCDateTime, utcnow
+from server.models._types import JSONType, UTCDateTime, utcnow
+from server.text_checks import identifier_key
 
 
 class User(Base):
@@ -14,6 +15,8 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
+    # NFKC + casefold + trim: `ADMIN`, ` admin ` and full-width `ａｄｍｉｎ` cannot be three accounts.
+    username_key: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
@@ -22,8 +25,19 @@ class User(Base):
     # Bumped by logout, password change, disabling and membership removal: every session cookie issued before
     # carries the old number and stops working at its next request (cookies are signed, not stored).
     session_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # TOTP (RFC 6238): the secret is encrypted with a key kept outside the database (server/two_factor.py);
+    # recovery codes are stored as SHA-256 digests and crossed out when used.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)  # a code works once (no replay)
+    recovery_codes: Mapped[list] = mapped_column(JSONType, default=list, nullable=False)
 
     tokens = relationship("ApiToken", back_populates="user", cascade="all, delete-orphan")
+
+    @validates("username")
+    def _keep_key(self, _key, value):
+        self.username_key = identifier_key(value)
+        return value
 
     # flask-login protocol
     @property
@@ -53,3 +67,26 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user = relationship("User", back_populates="tokens")
+
+
+class LoginAttempt(Base):
+    """Each password check, for throttling per client, per account and per (account, client); pruned daily."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_account", "username_key", "time"),
+                      Index("ix_login_attempts_client", "client", "time"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    username_key: Mapped[str] = mapped_column(String(80), nullable=False)
+    client: Mapped[str] = mapped_column(String(64), nullable=False)
+    ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+class SiteSetting(Base):
+    """Site-wide settings a site admin changes at run time (e.g. which roles must use two-factor login)."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSONType, nullable=False)

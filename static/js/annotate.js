@@ -74,11 +74,17 @@ async function load(itemId) {
     api('GET', `/projects/${projectId}/comments?limit=100`).then((r) => r.items.filter((c) => c.item_id === item.id)),
   ]);
   const me = document.querySelector('.who').textContent;
-  const mine = anns.find((a) => a.author === me && a.stage === stage && a.source === 'human');
+  // Latest first: after a revision of a decided item the author has several versions.
+  const mine = anns.filter((a) => a.author === me && a.stage === stage && a.source === 'human').pop();
   const model = anns.filter((a) => a.source === 'model' || a.source === 'import' || a.author === null).pop();
   current = { item, mine, annotations: anns, draftRevision: draft ? draft.revision : 0 };
   status.textContent = `Item #${item.id}${item.name ? ` · ${item.name}` : ''}${mine ? ` · your version ${mine.version}` : ''}`;
   showComments(comments);
+  if (item.stage === 'done') {
+    notices.append(h('p', { class: 'notice', id: 'frozen-note' }, mine
+      ? 'This item is decided (gold). Your change will be sent as a new version for a new review round; gold stays as it is until a reviewer decides.'
+      : 'This item is decided (gold) and frozen.'));
+  }
   view.hidden = false;
   if (draft) {
     mountSnapshot(JSON.stringify({ payload: draft.payload, pending: (draft.ui_state || {}).pending || [] }));
@@ -202,7 +208,10 @@ async function submit() {
   clearTimeout(autosaveTimer);
   const spent = Math.round(performance.now() - started);
   try {
-    if (current.mine) {
+    if (current.mine && current.item.stage === 'done') {
+      // A decided item is frozen: the change becomes a new version for a new review round.
+      await api('POST', `/annotations/${current.mine.id}/revisions`, { payload, time_spent_ms: spent });
+    } else if (current.mine) {
       await api('PUT', `/annotations/${current.mine.id}`, { payload, version: current.mine.version, status: 'submitted', time_spent_ms: spent });
     } else {
       await api('POST', `/items/${current.item.id}/annotations`, { payload, stage, status: 'submitted', time_spent_ms: spent });
@@ -234,15 +243,29 @@ function showRelogin() {
   const user = h('input', { id: 'relogin-username', autocomplete: 'username', value: document.querySelector('.who').textContent });
   const pass = h('input', { id: 'relogin-password', type: 'password', autocomplete: 'current-password' });
   const error = h('p', { class: 'error small', id: 'relogin-error' });
+  // Accounts with two-factor login are asked for a code when the server says so (error code otp_required).
+  const otp = h('input', { id: 'relogin-otp', autocomplete: 'one-time-code', inputmode: 'numeric' });
+  const otpLabel = h('label', { hidden: true }, 'Two-factor code ', otp);
   const form = h('form', { class: 'card relogin', id: 'relogin' },
     h('h2', {}, 'Your session ended'),
     h('p', {}, 'Your edits are still here. Log in again to keep working; nothing is lost.'),
-    h('label', {}, 'Username ', user), h('label', {}, 'Password ', pass), error,
+    h('label', {}, 'Username ', user), h('label', {}, 'Password ', pass), otpLabel, error,
     h('button', { class: 'primary', type: 'submit' }, 'Log in and continue'));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
-      const out = await api('POST', '/session', { username: user.value, password: pass.value });
+      const body = { username: user.value, password: pass.value };
+      if (otp.value) body.otp = otp.value;
+      let out;
+      try {
+        out = await api('POST', '/session', body);
+      } catch (err) {
+        if (err.body?.error?.code === 'otp_required') {
+          otpLabel.hidden = false;
+          otp.focus();
+        }
+        throw err;
+      }
       setCsrf(out.csrf_token);
       idleTimeoutS = out.idle_timeout_s;
       sessionLost = false;

@@ -116,3 +116,37 @@ def test_anonymous_health_says_status_only(client, admin, app):
     _, detailed = admin.get("/health")
     assert any(w["worker"] == "celery@ward-7-host:4242" for w in detailed["workers"])
     assert detailed["gpu_routing"] == "gpu queue served"
+
+
+def test_accepted_work_is_frozen_and_a_change_goes_through_a_new_review_round(admin, make_member):
+    wf = {"annotators_per_item": 1, "peer_review": True}
+    _, project = admin.post("/projects", {"name": "Frozen", "modality": "labels", "workflow": wf})
+    pid = project["id"]
+    author = make_member(pid, "author", "annotator")
+    late = make_member(pid, "latecomer", "annotator")
+    reviewer = make_member(pid, "checker", "reviewer")
+    (item_id,) = [c["id"] for c in admin.post(f"/projects/{pid}/items", [{"text": "renew prescription"}])[1]["created"]]
+    _, item = author.post(f"/projects/{pid}/next")
+    _, ann = author.post(f"/items/{item_id}/annotations", {"payload": {"labels": ["routine"]}})
+    assert reviewer.post(f"/items/{item_id}/decision", {"action": "accept", "annotation_id": ann["id"]})[0] == 200
+
+    status, reply = author.put(f"/annotations/{ann['id']}", {"payload": {"labels": ["urgent"]},
+                                                             "version": ann["version"], "status": "submitted"})
+    assert status == 409 and reply["error"]["code"] == "frozen" and "revisions" in reply["error"]["message"]
+    status, reply = late.post(f"/items/{item_id}/annotations", {"payload": {"labels": ["admin"]}})
+    assert status == 409 and reply["error"]["code"] == "frozen"
+    _, view = reviewer.get(f"/items/{item_id}/annotations")
+    accepted = [a for a in view["items"] if a["status"] == "accepted"]
+    assert {tuple(a["payload"]["labels"]) for a in accepted} == {("routine",)}  # nothing changed in place
+
+    status, revision = author.post(f"/annotations/{ann['id']}/revisions", {"payload": {"labels": ["urgent"]}})
+    assert status == 201 and revision["id"] != ann["id"]
+    assert admin.get(f"/items/{item_id}")[1]["stage"] == "review"  # a new review round
+    _, anns = admin.get(f"/items/{item_id}/annotations")
+    assert [a["payload"] for a in anns["items"] if a["stage"] == "gold" and a["status"] == "accepted"] == \
+        [{"labels": ["routine"]}]  # gold stays until a reviewer decides
+    assert author.post(f"/annotations/{ann['id']}/revisions", {"payload": {"labels": ["admin"]}})[0] == 409
+    status, edited = author.put(f"/annotations/{revision['id']}", {"payload": {"labels": ["admin"]},
+                                                                    "version": revision["version"]})
+    assert status == 200, edited  # the revision is open until the new round is decided
+    assert late.post(f"/annotations/{ann['id']}/revisions", {"payload": {"labels": ["admin"]}})[0] == 404
