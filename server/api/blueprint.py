@@ -16,9 +16,9 @@ api_bp = APIBlueprint("api", __name__, tag="api")
 def _authenticate():
     guard_request()  # before anything (the database included) sees the input
     load_api_user()
-    db.session.commit()  # end the authentication read: no lock is held while the body is validated
-    if request.method not in SAFE_METHODS:
-        set_request_mode("immediate")
     if g.user is not None and request.endpoint not in ENROLMENT_ENDPOINTS and must_enrol(g.user):
         raise ApiError(403, "two-factor login is required for your role: set it up on your account page "
                             "(/account) first", code="2fa_required")
+    db.session.commit()  # end the authentication read: no lock is held while the body is validated
+    if request.method not in SAFE_METHODS:
+        set_request_mode("immediate")
