@@ -2,19 +2,20 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt | cksum | cut -d' ' -f1)
 
 VENDOR := static/vendor
 VENDOR_STAMP := $(VENDOR)/node_modules/.installed-$(shell cat $(VENDOR)/package-lock.json | cksum | cut -d' ' -f1)
 
 .PHONY: run test test-fast bench setup install clean-db
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-nodeps.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
 	# torch first, pinned: any other spec pulls GBs of CUDA packages.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # Front-end libraries (tus-js-client for resumable uploads) from the npm registry, pinned by the committed lockfile,
@@ -27,6 +28,7 @@ $(VENDOR_STAMP): $(VENDOR)/package-lock.json
 install: $(STAMP) $(VENDOR_STAMP)
 
 setup: install
+	@sh scripts/ensure-speech-tools.sh
 	$(BIN)/flask setup
 
 run: setup

@@ -3,8 +3,10 @@
 
 def register_builtins(registry) -> None:
     """Register the built-in modalities (safe to call twice: registering a name again replaces it)."""
+    from annotators.consult.plugin import ConsultModality
     from annotators.labels.plugin import LabelsModality
     from annotators.notes.plugin import NotesModality
 
     registry.register(LabelsModality())
     registry.register(NotesModality())
+    registry.register(ConsultModality())

@@ -53,6 +53,9 @@ class ItemInput:
     content_type: str | None = None
     path: str | None = None
     size: int | None = None
+    # Files uploaded with this one under the same base name whose extension is in the modality's
+    # `sidecar_extensions` (an existing transcript next to its audio): the modality turns them into imported drafts.
+    sidecars: list["ItemInput"] = field(default_factory=list)
 
     def read(self, limit: int | None = None) -> bytes:
         if self.data is not None:
@@ -179,6 +182,9 @@ class Modality(ABC):
     # Media items are probed by the server in a sandboxed child (PyAV): `ItemView.media` holds the MediaInfo, the
     # item stays "processing" until the probe and `derivatives()` succeed, and `check_media` may refuse the file.
     probe_media: bool = False
+    # Extensions of annotation files that travel next to a media file with the same base name (transcripts,
+    # phase annotations). Uploaded together, they are attached to it (ItemInput.sidecars) instead of being items.
+    sidecar_extensions: tuple[str, ...] = ()
     # Metrics `agree` reports (keys of its result), with their direction and range, for dashboards and checks.
     metric_specs: tuple[MetricSpec, ...] = (MetricSpec("agreement", description="the value workflow thresholds use"),)
 

@@ -87,6 +87,9 @@ def load_demo_projects(admin_username: str) -> list[str]:
         audit.record(db.session, actor="system", action="project.create", object_type="project",
                      object_id=project.id, project_id=project.id, details={"demo": True, "items": len(created)})
         db.session.commit()
+        from server.derive import start_derive
+
+        start_derive(project, created, "system")  # media demos: probe and derivatives (then pre-annotation)
         if demo.get("preannotate"):
             from server.jobs.queue import start_job
 
@@ -120,6 +123,10 @@ def register_cli(app: Flask) -> None:
 
         built = store().ensure_shipped()
         click.echo(f"terminologies ready: {', '.join(store().names())}" + (f" (built {', '.join(built)})" if built else ""))
+        from annotators.consult import weights
+
+        for name in weights.installed():  # converted once from the installed package; no download, ever
+            click.echo(f"whisper {name}: {weights.checkpoint_path(name)}")
         if demo:
             for name in load_demo_projects(user):
                 click.echo(f"demo project loaded: {name}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import logging
 import unicodedata
 
@@ -63,6 +64,34 @@ def _check_controls(ingested) -> None:
         raise ItemRejected(problem)
 
 
+def file_stem(name: str) -> str:
+    base = os.path.basename(name or "")
+    return base.rsplit(".", 1)[0].casefold() if "." in base else base.casefold()
+
+
+def attach_sidecars(modality, inputs: list[ItemInput], failed: list[dict]) -> set[int]:
+    """Attach each sidecar (e.g. `visit.vtt`) to the media input with the same base name (`visit.wav`); returns
+    the indexes of the inputs consumed that way. A sidecar without its media file is a per-file error."""
+    extensions = tuple(e.lower() for e in getattr(modality, "sidecar_extensions", ()) or ())
+    if not extensions:
+        return set()
+    media = {}
+    for index, item_input in enumerate(inputs):
+        if not (item_input.name or "").lower().endswith(extensions):
+            media.setdefault(file_stem(item_input.name), item_input)
+    used = set()
+    for index, item_input in enumerate(inputs):
+        if (item_input.name or "").lower().endswith(extensions):
+            used.add(index)
+            target = media.get(file_stem(item_input.name))
+            if target is None:
+                failed.append({"index": index, "name": item_input.name,
+                               "error": "an annotation file with no media file of the same name in this upload"})
+            else:
+                target.sidecars.append(item_input)
+    return used
+
+
 def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = False,
                  skip_hashes: set | None = None, skipped: list | None = None, reference: bool = False):
     """Validate every input; create the valid ones in one transaction. Returns (created items, failed list).
@@ -84,7 +113,10 @@ def stage_inputs(project, modality, inputs: list[ItemInput]) -> tuple[list, list
     staged holds (input index, IngestedItem)."""
     failed: list[dict] = []
     staged = []
+    attached = attach_sidecars(modality, inputs, failed)
     for index, item_input in enumerate(inputs):
+        if index in attached:
+            continue
         try:
             if item_input.data is not None or item_input.path is not None:
                 item_input.name = check_name(item_input.name)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from annotators.base import ItemInput, registry
 from server.extensions import db
-from server.ingest import ingest_batch
+from server.ingest import file_stem, ingest_batch
 from server.jobs.kinds import JobFailed, job_kind
 from server.models import Item, Project
 
@@ -90,9 +90,10 @@ def server_import_job(ctx) -> dict:
         elif not resolved.is_file():
             failed.append({"file": relative, "error": "not a regular file"})
         else:
+            # A batch never separates files of the same base name (a recording and its transcript sidecar).
+            if len(batch) >= BATCH and file_stem(batch[-1][1].name) != file_stem(resolved.name):
+                flush()
             batch.append((relative, ItemInput(name=resolved.name, path=str(resolved), size=resolved.stat().st_size)))
-        if len(batch) >= BATCH:
-            flush()
         if done % BATCH == 0:
             ctx.progress(done, len(candidates))
     flush()

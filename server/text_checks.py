@@ -95,8 +95,8 @@ def label_config_problem(config) -> str | None:
                 if isinstance(name, str):
                     key = identifier_key(name)
                     if key in seen:
-                        return (f"{where}[{index}] and {where}[{seen[key]}] are the same name once case, width and "
-                                f"spacing are ignored")
+                        return (f"names must be unique: {where}[{index}] and {where}[{seen[key]}] are the same name "
+                                "once case, width and spacing are ignored")
                     seen[key] = index
                 if isinstance(value, (dict, list)):
                     stack.append((value, f"{where}[{index}]"))

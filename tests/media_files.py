@@ -7,7 +7,7 @@ import wave
 import zlib
 
 
-def wav(path, seconds: float = 3.0, rate: int = 16000, channels: int = 1) -> str:
+def wav(path, seconds: float = 3.0, rate: int = 16000, channels: int = 1, amplitude: float = 8000) -> str:
     frames = int(seconds * rate)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(channels)
@@ -15,7 +15,7 @@ def wav(path, seconds: float = 3.0, rate: int = 16000, channels: int = 1) -> str
         out.setframerate(rate)
         samples = bytearray()
         for n in range(frames):
-            value = int(8000 * math.sin(2 * math.pi * 440 * n / rate))
+            value = int(amplitude * math.sin(2 * math.pi * 440 * n / rate))
             samples += struct.pack("<h", value) * channels
         out.writeframes(bytes(samples))
     return str(path)

@@ -55,7 +55,7 @@ def test_malformed_json_unknown_fields_and_wrong_types(admin):
     status, body = admin.post("/projects", {"name": 5, "modality": "labels"})
     assert status == 400 and "name" in body["error"]["message"]
     status, body = admin.post("/projects", {"name": "x", "modality": "nope"})
-    assert status == 400 and "available: labels" in body["error"]["message"]
+    assert status == 400 and "available: consult, labels, notes" in body["error"]["message"]
     status, body = admin.post("/projects", {"name": "x", "modality": "labels", "label_config": {"labels": []}})
     assert status == 400 and "label_config invalid" in body["error"]["message"]
 

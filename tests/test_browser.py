@@ -481,3 +481,51 @@ def test_two_factor_enrolment_and_login_in_two_steps(anon_page, browser, live, t
     api(live, token, "PATCH", "/settings/security", {"require_2fa": []})
     context.close()
     assert not watcher.problems, watcher.problems
+
+
+def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_reload(page, live, token, tmp_path):
+    from annotators.consult.demo import DEMO_TURNS, synthesize
+
+    project = api(live, token, "POST", "/projects", {"name": "Consult UI", "modality": "consult"})
+    wav = tmp_path / "visit.wav"
+    synthesize(DEMO_TURNS[:3], str(wav))
+    vtt = tmp_path / "visit.vtt"
+    vtt.write_text("WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.600\n<v S1>Good morning. What brings you in today?\n\n"
+                   "2\n00:00:03.600 --> 00:00:06.700\n<v S2>I have had a cough for three days.\n", encoding="utf-8")
+    page.goto(f"/projects/{project['id']}")
+    page.set_input_files("#file-input", [str(wav), str(vtt)])
+    expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 0 failed.")
+    item_id = api(live, token, "GET", f"/projects/{project['id']}/items")["items"][0]["id"]
+    for _ in range(100):  # the derive job (probe, peaks, PCM) runs on the live worker
+        if api(live, token, "GET", f"/items/{item_id}")["status"] == "ready":
+            break
+        page.wait_for_timeout(200)
+    page.goto(f"/projects/{project['id']}/annotate?item={item_id}")
+    segments = page.locator(".consult-segment")
+    expect(segments).to_have_count(2)  # the sidecar transcript arrives as the starting point
+    expect(page.locator(".consult-audio")).to_have_attribute("src", re.compile(r"/api/v1/items/\d+/media"))
+    page.wait_for_function("document.querySelector('.consult-audio').readyState >= 1")  # the audio loads (Range)
+    second = segments.nth(1)
+    second.locator(".seg-start").fill("3.45")  # a boundary, to 10 ms
+    second.locator(".seg-start").dispatch_event("change")
+    second.locator(".seg-text").fill("I have had a cough and a fever for three days.")  # a word
+    segments.nth(0).locator(".seg-speaker").select_option("S2")
+    segments.nth(0).locator(".seg-speaker").select_option("S1")
+    second.locator(".seg-speaker").select_option("S1")  # a speaker
+    second.locator(".seg-type").select_option("history_taking")
+    shot(page, tmp_path, "consult-edit")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#toast")).to_have_text("Saved")
+    page.goto(f"/projects/{project['id']}/annotate?item={item_id}")
+    second = page.locator(".consult-segment").nth(1)
+    expect(second.locator(".seg-start")).to_have_value("3.45")
+    expect(second.locator(".seg-text")).to_have_value("I have had a cough and a fever for three days.")
+    expect(second.locator(".seg-speaker")).to_have_value("S1")
+    expect(second.locator(".seg-type")).to_have_value("history_taking")
+    mine = [a for a in api(live, token, "GET", f"/items/{item_id}/annotations")["items"] if a["source"] == "human"]
+    seg = mine[0]["payload"]["segments"][1]
+    assert (seg["start_ms"], seg["speaker"], seg["type"]) == (3450, "S1", "history_taking")
+    page.locator(".consult-segment .seg-play").first.click()  # playing from a segment highlights it
+    page.wait_for_function("!document.querySelector('.consult-audio').paused || "
+                           "document.querySelector('.consult-audio').currentTime > 0")
+    expect(page.locator(".consult-segment.current")).to_have_count(1)

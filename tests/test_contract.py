@@ -12,8 +12,23 @@ from annotators.base import ENTRY_POINT_GROUP, ItemInput, ItemView, Modality, Re
 from support import ROOT
 
 
+def _prepare_media(m, view, ingested, config, folder):
+    from annotators.media import MediaInfo
+    from annotators.probe import probe
+
+    folder.mkdir(parents=True)
+    view.media_path = ingested.media_path
+    view.media = MediaInfo.from_dict(probe(view.media_path))
+    m.check_media(view.media, config)
+    for derivative in m.derivatives():
+        if derivative.when is not None and not derivative.when(view.media):
+            continue
+        made = derivative.make(view, str(folder))
+        view.assets[derivative.name] = str(folder / (made["file"] if isinstance(made, dict) else made))
+
+
 @pytest.mark.parametrize("name", registry.names())
-def test_registered_modality_honours_the_contract(name):
+def test_registered_modality_honours_the_contract(name, tmp_path):
     m = registry.get(name)
     described = m.describe()
     json.dumps(described)
@@ -26,7 +41,10 @@ def test_registered_modality_honours_the_contract(name):
     items = []
     for n, inp in enumerate(demo["inputs"]):
         for ingested in m.ingest(inp, config):
-            items.append(ItemView(id=n + 1, kind=ingested.kind, text=ingested.text, meta=ingested.meta))
+            view = ItemView(id=n + 1, kind=ingested.kind, text=ingested.text, meta=ingested.meta)
+            if m.probe_media:  # media: what the derive job gives models (probe facts, derived assets)
+                _prepare_media(m, view, ingested, config, tmp_path / f"item{n}")
+            items.append(view)
     preds = []
     for annotator in m.preannotators(config):
         assert annotator.name and annotator.version

@@ -21,7 +21,7 @@ from server.extensions import db
 from server.item_views import item_view
 from server.jobs.handlers import BATCH, active_params, job_project, pick_device, preannotate_wants_gpu, resources
 from server.jobs.kinds import JobCancelled, JobFailed, job_kind
-from server.models import Annotation, Item, Job, PredictionCheckpoint, utcnow
+from server.models import Annotation, Asset, Item, Job, PredictionCheckpoint, utcnow
 from server.workflow_config import merged_workflow
 
 MODEL_CACHE_SIZE = 4
@@ -179,7 +179,10 @@ def preannotate(ctx) -> dict:
         if not items:
             break
         last_id = items[-1].id
-        views = [item_view(i, local_media=True) for i in items]
+        assets: dict[int, list] = {}
+        for asset in db.session.execute(select(Asset).where(Asset.item_id.in_([i.id for i in items]))).scalars():
+            assets.setdefault(asset.item_id, []).append(asset)  # derived inputs (decoded PCM, frame index...)
+        views = [item_view(i, local_media=True, assets=assets.get(i.id, [])) for i in items]
         db.session.commit()  # no transaction stays open while the models run
         rows, scores, updates = [], {}, {}
         for annotator in loaded:

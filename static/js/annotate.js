@@ -212,7 +212,13 @@ async function submit() {
       // A decided item is frozen: the change becomes a new version for a new review round.
       await api('POST', `/annotations/${current.mine.id}/revisions`, { payload, time_spent_ms: spent });
     } else if (current.mine) {
-      await api('PUT', `/annotations/${current.mine.id}`, { payload, version: current.mine.version, status: 'submitted', time_spent_ms: spent });
+      try {
+        await api('PUT', `/annotations/${current.mine.id}`, { payload, version: current.mine.version, status: 'submitted', time_spent_ms: spent });
+      } catch (err) {
+        // The item was decided while this page was open: the correction goes to a new review round, not lost.
+        if (err.body?.error?.code !== 'frozen') throw err;
+        await api('POST', `/annotations/${current.mine.id}/revisions`, { payload, time_spent_ms: spent });
+      }
     } else {
       await api('POST', `/items/${current.item.id}/annotations`, { payload, stage, status: 'submitted', time_spent_ms: spent });
     }

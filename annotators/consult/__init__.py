@@ -1,0 +1,1 @@
+"""Consultation audio: transcripts with word timestamps, speakers, segment labels and PHI, over the media core."""

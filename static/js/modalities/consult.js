@@ -1,0 +1,155 @@
+// UI of the `consult` modality (first slice): the recording in an <audio> element (HTTP Range, or the server's
+// browser proxy) and the transcript as a conversation: per segment its times, speaker, type and editable text.
+// Click a time to play from there; the segment being played is highlighted. Keys (focus outside a field): p play
+// or pause, r replay the segment, j/k next/previous segment, s split at the playhead, 1-4 assign speaker.
+// The waveform (wavesurfer.js from the npm registry) comes in the next slice of issue 11.
+import { h } from '../api.js';
+
+let readOnlyMounts = 0;
+const fmt = (ms) => {
+  const s = Math.max(0, ms) / 1000;
+  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${(s % 60).toFixed(2).padStart(5, '0')}`;
+};
+
+export function mount(container, { item, labelConfig, initial, readOnly, mediaUrl, assets }) {
+  const suffix = readOnly ? `-v${++readOnlyMounts}` : '';
+  const payload = JSON.parse(JSON.stringify(initial || { speakers: [], segments: [] }));
+  let speakers = payload.speakers && payload.speakers.length ? payload.speakers : [{ id: 'S1' }, { id: 'S2' }];
+  let segments = (payload.segments || []).map((s) => ({ ...s, originalText: s.text }));
+  let nextId = segments.length + 1;
+  let current = -1;
+  const src = (assets && assets.proxy && assets.proxy.url) || mediaUrl;
+  const player = h('audio', { controls: true, preload: 'metadata', class: 'consult-audio', id: `consult-audio${suffix}` });
+  if (src) player.src = src;
+  const speed = h('select', { class: 'consult-speed', 'aria-label': 'playback speed',
+    onchange: () => { player.playbackRate = Number(speed.value); } },
+  ...[0.5, 0.75, 1, 1.25, 1.5, 2].map((r) => h('option', { value: r, selected: r === 1 }, `${r}×`)));
+  const list = h('ol', { class: 'consult-segments', id: `consult-segments${suffix}` });
+  const types = labelConfig.segment_types || [];
+  const roles = labelConfig.speaker_roles || [];
+
+  function seek(ms, play = true) {
+    player.currentTime = ms / 1000;
+    if (play && !readOnly) player.play().catch(() => {});
+  }
+
+  function render() {
+    list.replaceChildren(...segments.map((seg, i) => {
+      const startIn = h('input', { type: 'number', step: '0.01', min: '0', class: 'seg-start', value: (seg.start_ms / 1000).toFixed(2),
+        disabled: readOnly, onchange: () => { seg.start_ms = Math.round(Number(startIn.value) * 1000); } });
+      const endIn = h('input', { type: 'number', step: '0.01', min: '0', class: 'seg-end', value: (seg.end_ms / 1000).toFixed(2),
+        disabled: readOnly, onchange: () => { seg.end_ms = Math.round(Number(endIn.value) * 1000); } });
+      const who = h('select', { class: 'seg-speaker', disabled: readOnly, onchange: () => { seg.speaker = who.value || null; } },
+        h('option', { value: '' }, '—'),
+        ...speakers.map((sp) => h('option', { value: sp.id, selected: sp.id === seg.speaker },
+          sp.role ? `${sp.id} (${sp.role})` : sp.id)));
+      const type = h('select', { class: 'seg-type', disabled: readOnly, onchange: () => { seg.type = type.value || null; } },
+        h('option', { value: '' }, 'segment type…'),
+        ...types.map((t) => h('option', { value: t, selected: t === seg.type }, t)));
+      const text = h('textarea', { class: 'seg-text', rows: 2, disabled: readOnly, 'aria-label': `segment ${i + 1} text`,
+        oninput: () => { seg.text = text.value; } });
+      text.value = seg.text;
+      const actions = readOnly ? [] : [
+        h('button', { type: 'button', class: 'link seg-play', onclick: () => { current = i; seek(seg.start_ms); } }, '▶'),
+        h('button', { type: 'button', class: 'link seg-split', title: 'split at the playhead', onclick: () => split(i) }, 'split'),
+        h('button', { type: 'button', class: 'link seg-merge', title: 'merge with the next segment', onclick: () => merge(i) }, 'merge'),
+        h('button', { type: 'button', class: 'link seg-delete', onclick: () => { segments.splice(i, 1); render(); } }, 'delete'),
+      ];
+      return h('li', { class: `consult-segment${i === current ? ' current' : ''}`, dataset: { index: i } },
+        h('div', { class: 'seg-head' },
+          h('button', { type: 'button', class: 'link seg-time', onclick: () => { current = i; seek(seg.start_ms); } }, fmt(seg.start_ms)),
+          startIn, ' – ', endIn, who, type, ...actions),
+        text);
+    }));
+  }
+
+  function split(i) {
+    const seg = segments[i];
+    const at = Math.round(player.currentTime * 1000);
+    if (!(at > seg.start_ms + 10 && at < seg.end_ms - 10)) return;
+    const words = seg.text.split(/\s+/);
+    const cut = Math.max(1, Math.round(words.length * (at - seg.start_ms) / (seg.end_ms - seg.start_ms)));
+    const second = { id: `n${nextId++}`, start_ms: at, end_ms: seg.end_ms, speaker: seg.speaker, text: words.slice(cut).join(' '), type: seg.type };
+    seg.end_ms = at;
+    seg.text = words.slice(0, cut).join(' ');
+    segments.splice(i + 1, 0, second);
+    render();
+  }
+
+  function merge(i) {
+    if (i + 1 >= segments.length) return;
+    const [a, b] = [segments[i], segments[i + 1]];
+    a.end_ms = Math.max(a.end_ms, b.end_ms);
+    a.text = `${a.text} ${b.text}`.trim();
+    segments.splice(i + 1, 1);
+    render();
+  }
+
+  const onTime = () => {
+    const ms = player.currentTime * 1000;
+    const at = segments.findIndex((s) => ms >= s.start_ms && ms < s.end_ms);
+    if (at !== current && at >= 0) {
+      current = at;
+      list.querySelectorAll('.consult-segment').forEach((li, i) => li.classList.toggle('current', i === at));
+    }
+  };
+  player.addEventListener('timeupdate', onTime);
+
+  const addSpeaker = readOnly ? null : h('button', { type: 'button', class: 'link', id: `add-speaker${suffix}`, onclick: () => {
+    speakers = [...speakers, { id: `S${speakers.length + 1}`, role: roles[speakers.length] || undefined }];
+    render();
+  } }, '+ speaker');
+  const header = h('div', { class: 'consult-player row' }, player, speed, addSpeaker);
+  container.replaceChildren(header, list);
+  render();
+
+  const onKey = (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || ['INPUT', 'TEXTAREA', 'SELECT'].includes(e.target.tagName)) return;
+    const i = current < 0 ? 0 : current;
+    if (e.key === 'p') { if (player.paused) player.play().catch(() => {}); else player.pause(); }
+    else if (e.key === 'r' && segments[i]) seek(segments[i].start_ms);
+    else if (e.key === 'j' && i + 1 < segments.length) { current = i + 1; seek(segments[current].start_ms, false); render(); }
+    else if (e.key === 'k' && i > 0) { current = i - 1; seek(segments[current].start_ms, false); render(); }
+    else if (e.key === 's') split(i);
+    else if (/^[1-4]$/.test(e.key) && segments[i] && speakers[Number(e.key) - 1]) { segments[i].speaker = speakers[Number(e.key) - 1].id; render(); }
+    else return;
+    e.preventDefault();
+  };
+  if (!readOnly) container.addEventListener('keydown', onKey);
+
+  function collect() {
+    return segments.map((s) => {
+      const seg = { id: s.id, start_ms: s.start_ms, end_ms: s.end_ms, text: s.text.trim() };
+      if (s.speaker) seg.speaker = s.speaker;
+      if (s.type) seg.type = s.type;
+      if (s.channel !== undefined && s.channel !== null) seg.channel = s.channel;
+      if (s.attrs) seg.attrs = s.attrs;
+      // Word times belong to the words the model heard: kept only while the text is unchanged.
+      if (s.words && s.text === s.originalText) seg.words = s.words;
+      return seg;
+    }).sort((a, b) => a.start_ms - b.start_ms);
+  }
+
+  function value() {
+    const out = collect();
+    const bad = out.find((s) => !(s.end_ms > s.start_ms));
+    if (bad) throw new Error(`Segment at ${fmt(bad.start_ms)} ends before it starts.`);
+    const used = new Set(out.map((s) => s.speaker).filter(Boolean));
+    return { speakers: speakers.filter((s) => used.has(s.id)), segments: out };
+  }
+  return {
+    value,
+    snapshot() {  // never throws: a half-edited boundary is autosaved as it is and checked on submit
+      const out = collect();
+      const used = new Set(out.map((s) => s.speaker).filter(Boolean));
+      return { payload: { speakers: speakers.filter((s) => used.has(s.id)), segments: out }, pending: [] };
+    },
+    destroy() {
+      player.pause();
+      player.removeEventListener('timeupdate', onTime);
+      player.removeAttribute('src');
+      container.removeEventListener('keydown', onKey);
+      container.replaceChildren();
+    },
+  };
+}
