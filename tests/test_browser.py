@@ -379,6 +379,7 @@ def test_stored_xss_is_shown_as_text(page, live, token, tmp_path):
 
     # the same through the form: the API's message is shown, nothing is created
     page.goto("/projects/new")
+    page.select_option("#modality", "labels")
     page.fill("#project-name", XSS_PROJECT)
     page.locator('#config-form #labels-table input.col-name').first.fill("<script>alert(1)</script>")
     page.click("#create-project")
@@ -529,3 +530,17 @@ def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_r
     page.wait_for_function("!document.querySelector('.consult-audio').paused || "
                            "document.querySelector('.consult-audio').currentTime > 0")
     expect(page.locator(".consult-segment.current")).to_have_count(1)
+
+
+def test_a_large_upload_is_imported_by_a_job_and_the_page_says_so(page, live, token, tmp_path):
+    project = make_project(live, token, "Big inbox")
+    big = tmp_path / "big.jsonl"
+    big.write_text("".join(json.dumps({"text": f"please call back about results {i}"}) + "\n" for i in range(10_500)),
+                   encoding="utf-8")
+    page.goto(f"/projects/{project['id']}")
+    page.set_input_files("#file-input", [str(big)])
+    expect(page.locator("#upload-summary")).to_contain_text("Large upload: job #")
+    job_id = int(re.search(r"job #(\d+)", page.locator("#upload-summary").inner_text()).group(1))
+    job = wait_job(live, token, job_id, deadline_s=120)
+    assert job["result"]["created"] == 10_500
+    assert api(live, token, "GET", f"/projects/{project['id']}/progress")["items"] == 10_500

@@ -25,6 +25,7 @@ from celery import signals  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from server import create_app  # noqa: E402
+from server.db import immediate_writes  # noqa: E402
 from server.extensions import db  # noqa: E402
 from server.jobs.handlers import pick_device  # noqa: E402
 from server.jobs.queue import configure  # noqa: E402
@@ -44,7 +45,10 @@ def _housekeeping(stop: threading.Event, queues: str) -> None:
     next_sweep = next_checkpoint = 0.0
     while not stop.is_set():
         try:
-            with flask_app.app_context():
+            # Every step here reads then writes (heartbeat, reaper, sweeps): on SQLite a deferred transaction cannot
+            # upgrade while a busy job writes ("database is locked" at once, and /health would lose the worker),
+            # so these short transactions take the write lock up front and wait for it.
+            with flask_app.app_context(), immediate_writes():
                 beat = db.session.get(WorkerHeartbeat, me) or WorkerHeartbeat(worker=me, queues=queues, device=device)
                 beat.seen_at, beat.queues, beat.device = utcnow(), queues, device
                 db.session.merge(beat)

@@ -101,6 +101,11 @@ async function sendLargeFiles(files) {
   return api('POST', `/projects/${projectId}/items`, { uploads: ids });
 }
 
+// A large upload answers 202 with the job that imports it in the background (its row appears under Jobs).
+const uploadSummary = (data) => (data.import_job_id
+  ? `Large upload: job #${data.import_job_id} imports it in the background; the items appear as it goes.`
+  : `${data.created.length} item(s) created, ${data.failed.length} failed.`);
+
 async function sendFiles(files) {
   if (!files.length) return;
   const large = files.filter((f) => f.size > tusThreshold && window.tus);
@@ -108,8 +113,7 @@ async function sendFiles(files) {
     const result = document.getElementById('upload-result');
     try {
       const data = await sendLargeFiles(large);
-      result.replaceChildren(h('p', { class: 'ok', id: 'upload-summary' },
-        `${data.created.length} item(s) created, ${data.failed.length} failed.`), ...data.failed.map(failure));
+      result.replaceChildren(h('p', { class: 'ok', id: 'upload-summary' }, uploadSummary(data)), ...data.failed.map(failure));
     } catch (e) {
       result.replaceChildren(h('p', { class: 'error', id: 'upload-summary' }, e.message));
       return;
@@ -122,8 +126,7 @@ async function sendFiles(files) {
   bar.hidden = false; bar.value = 0;
   try {
     const data = await upload(`/projects/${projectId}/items`, files, (p) => { bar.value = p; });
-    result.replaceChildren(h('p', { class: 'ok', id: 'upload-summary' },
-      `${data.created.length} item(s) created, ${data.failed.length} failed.`), ...data.failed.map(failure));
+    result.replaceChildren(h('p', { class: 'ok', id: 'upload-summary' }, uploadSummary(data)), ...data.failed.map(failure));
     // Keep the page as it is while a failure is listed; otherwise reload to show the new items.
     if (!data.failed.length) setTimeout(() => window.location.reload(), 1200);
     else document.getElementById('reload-items').hidden = false;
