@@ -80,9 +80,13 @@ def create_app(overrides: dict | None = None) -> APIFlask:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        # Style elements need this request's nonce: the waveform library (wavesurfer.js) styles its shadow DOM
+        # with one; scripts stay 'self' only.
+        nonce = g.get("csp_nonce")
+        style = f"style-src 'self' 'nonce-{nonce}'" if nonce else "style-src 'self'"
         resp.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self'; "
+            f"default-src 'self'; img-src 'self' data:; media-src 'self' blob:; {style}; "
             "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'",
         )
         if not request.path.startswith("/static/"):
@@ -108,7 +112,11 @@ def create_app(overrides: dict | None = None) -> APIFlask:
 
     @app.context_processor
     def _template_globals():
-        return {"current_role": g.get("project_role")}
+        import secrets
+
+        # Pages only (API responses need none): the CSP header of this response allows styles with this nonce.
+        g.csp_nonce = g.get("csp_nonce") or secrets.token_urlsafe(16)
+        return {"current_role": g.get("project_role"), "csp_nonce": g.csp_nonce}
 
     return app
 

@@ -506,6 +506,19 @@ def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_r
     expect(segments).to_have_count(2)  # the sidecar transcript arrives as the starting point
     expect(page.locator(".consult-audio")).to_have_attribute("src", re.compile(r"/api/v1/items/\d+/media"))
     page.wait_for_function("document.querySelector('.consult-audio').readyState >= 1")  # the audio loads (Range)
+    expect(page.locator("[data-waveform=ready]")).to_have_count(1)  # drawn from the server's peaks asset
+    regions = page.locator(".consult-waveform [part~=region]")
+    expect(regions).to_have_count(2)
+    expect(page.locator(".consult-waveform canvas").first).to_be_visible()
+    handle = page.locator(".consult-waveform [part~=region-handle-right]").first
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 25, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()  # dragging the first region's end moves its boundary, to 10 ms
+    expect(segments.nth(0).locator(".seg-end")).not_to_have_value("2.60")
+    dragged_end = float(segments.nth(0).locator(".seg-end").input_value())
+    assert 2.6 < dragged_end < 3.6 and round(dragged_end * 100) == dragged_end * 100
     second = segments.nth(1)
     second.locator(".seg-start").fill("3.45")  # a boundary, to 10 ms
     second.locator(".seg-start").dispatch_event("change")
@@ -526,6 +539,7 @@ def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_r
     mine = [a for a in api(live, token, "GET", f"/items/{item_id}/annotations")["items"] if a["source"] == "human"]
     seg = mine[0]["payload"]["segments"][1]
     assert (seg["start_ms"], seg["speaker"], seg["type"]) == (3450, "S1", "history_taking")
+    assert mine[0]["payload"]["segments"][0]["end_ms"] == round(dragged_end * 1000)
     page.locator(".consult-segment .seg-play").first.click()  # playing from a segment highlights it
     page.wait_for_function("!document.querySelector('.consult-audio').paused || "
                            "document.querySelector('.consult-audio').currentTime > 0")

@@ -1,11 +1,23 @@
-// UI of the `consult` modality (first slice): the recording in an <audio> element (HTTP Range, or the server's
-// browser proxy) and the transcript as a conversation: per segment its times, speaker, type and editable text.
-// Click a time to play from there; the segment being played is highlighted. Keys (focus outside a field): p play
-// or pause, r replay the segment, j/k next/previous segment, s split at the playhead, 1-4 assign speaker.
-// The waveform (wavesurfer.js from the npm registry) comes in the next slice of issue 11.
+// UI of the `consult` modality: the recording in an <audio> element (HTTP Range, or the server's browser proxy)
+// drawn by wavesurfer.js from the server's peaks (the browser never decodes the file), with the transcript's
+// segments as draggable regions, a timeline, a minimap and zoom; the transcript as a conversation: per segment its
+// times, speaker, type and editable text; the word being spoken is highlighted while playing. Keys (focus outside
+// a field): p play or pause, r replay the segment, j/k next/previous segment, s split at the playhead, 1-4 speaker.
 import { h } from '../api.js';
+import WaveSurfer from '../../vendor/node_modules/wavesurfer.js/dist/wavesurfer.esm.js';
+import RegionsPlugin from '../../vendor/node_modules/wavesurfer.js/dist/plugins/regions.esm.js';
+import TimelinePlugin from '../../vendor/node_modules/wavesurfer.js/dist/plugins/timeline.esm.js';
+import MinimapPlugin from '../../vendor/node_modules/wavesurfer.js/dist/plugins/minimap.esm.js';
 
 let readOnlyMounts = 0;
+const MAX_PEAK_PAIRS = 200_000;  // per channel: the finest level under this is drawn (10 ms up to ~33 min)
+
+async function loadPeaks(url) {
+  const data = await fetch(url, { credentials: 'same-origin' }).then((r) => r.json());
+  const level = data.levels.find((lv) => lv.channels[0].length / 2 <= MAX_PEAK_PAIRS) || data.levels[data.levels.length - 1];
+  return { duration: data.duration_ms / 1000, peaks: level.channels.map((c) => Float32Array.from(c, (v) => v / data.scale)) };
+}
+
 const fmt = (ms) => {
   const s = Math.max(0, ms) / 1000;
   return `${String(Math.floor(s / 60)).padStart(2, '0')}:${(s % 60).toFixed(2).padStart(5, '0')}`;
@@ -25,6 +37,13 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
     onchange: () => { player.playbackRate = Number(speed.value); } },
   ...[0.5, 0.75, 1, 1.25, 1.5, 2].map((r) => h('option', { value: r, selected: r === 1 }, `${r}×`)));
   const list = h('ol', { class: 'consult-segments', id: `consult-segments${suffix}` });
+  const wave = h('div', { class: 'consult-waveform', id: `consult-waveform${suffix}` });
+  const now = h('p', { class: 'consult-now', id: `consult-now${suffix}`, 'aria-live': 'off' });
+  const zoom = h('input', { type: 'range', min: '10', max: '400', value: '50', class: 'consult-zoom', 'aria-label': 'zoom',
+    oninput: () => { if (ws) ws.zoom(Number(zoom.value)); } });
+  let ws = null;
+  let regions = null;
+  let destroyed = false;
   const types = labelConfig.segment_types || [];
   const roles = labelConfig.speaker_roles || [];
 
@@ -33,12 +52,26 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
     if (play && !readOnly) player.play().catch(() => {});
   }
 
+  function syncRegions() {
+    if (!regions) return;
+    regions.clearRegions();
+    for (const seg of segments) {
+      regions.addRegion({ id: seg.id, start: seg.start_ms / 1000, end: seg.end_ms / 1000, drag: !readOnly,
+        resize: !readOnly, color: 'rgba(31, 111, 235, 0.12)' });
+    }
+  }
+
   function render() {
+    syncRegions();
+    renderRows();
+  }
+
+  function renderRows() {
     list.replaceChildren(...segments.map((seg, i) => {
       const startIn = h('input', { type: 'number', step: '0.01', min: '0', class: 'seg-start', value: (seg.start_ms / 1000).toFixed(2),
-        disabled: readOnly, onchange: () => { seg.start_ms = Math.round(Number(startIn.value) * 1000); } });
+        disabled: readOnly, onchange: () => { seg.start_ms = Math.round(Number(startIn.value) * 1000); render(); } });
       const endIn = h('input', { type: 'number', step: '0.01', min: '0', class: 'seg-end', value: (seg.end_ms / 1000).toFixed(2),
-        disabled: readOnly, onchange: () => { seg.end_ms = Math.round(Number(endIn.value) * 1000); } });
+        disabled: readOnly, onchange: () => { seg.end_ms = Math.round(Number(endIn.value) * 1000); render(); } });
       const who = h('select', { class: 'seg-speaker', disabled: readOnly, onchange: () => { seg.speaker = who.value || null; } },
         h('option', { value: '' }, '—'),
         ...speakers.map((sp) => h('option', { value: sp.id, selected: sp.id === seg.speaker },
@@ -91,6 +124,13 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
     if (at !== current && at >= 0) {
       current = at;
       list.querySelectorAll('.consult-segment').forEach((li, i) => li.classList.toggle('current', i === at));
+      const seg = segments[at];
+      now.replaceChildren(...(seg.words && seg.text === seg.originalText
+        ? seg.words.flatMap((w) => [h('span', { class: 'word', dataset: { start: w.start_ms, end: w.end_ms } }, w.text), ' '])
+        : [seg.text]));
+    }
+    for (const span of now.querySelectorAll('.word')) {  // the word being spoken
+      span.classList.toggle('current', ms >= Number(span.dataset.start) && ms < Number(span.dataset.end));
     }
   };
   player.addEventListener('timeupdate', onTime);
@@ -99,19 +139,53 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
     speakers = [...speakers, { id: `S${speakers.length + 1}`, role: roles[speakers.length] || undefined }];
     render();
   } }, '+ speaker');
-  const header = h('div', { class: 'consult-player row' }, player, speed, addSpeaker);
-  container.replaceChildren(header, list);
+  const header = h('div', { class: 'consult-player row' }, player, speed, readOnly ? null : zoom, addSpeaker);
+  container.replaceChildren(...[header, readOnly ? null : wave, now, list].filter(Boolean));
   render();
+  if (!readOnly && assets && assets.peaks) {
+    loadPeaks(assets.peaks.url).then(({ duration, peaks }) => {
+      if (destroyed) return;
+      regions = RegionsPlugin.create();
+      const nonce = document.querySelector('meta[name="csp-nonce"]')?.content || '';
+      ws = WaveSurfer.create({
+        container: wave, media: player, peaks, duration, height: peaks.length > 1 ? 56 : 80, minPxPerSec: 50,
+        splitChannels: peaks.length > 1 ? peaks.map(() => ({})) : undefined, normalize: true, dragToSeek: true,
+        cspNonce: nonce, waveColor: '#8aa4c8', progressColor: '#1f6feb', cursorColor: '#d62728',
+        plugins: [regions, TimelinePlugin.create(), MinimapPlugin.create({ height: 24, waveColor: '#c5d3e8', progressColor: '#8aa4c8', cspNonce: nonce })],
+      });
+      regions.on('region-updated', (region) => {
+        const seg = segments.find((s) => s.id === region.id);
+        if (!seg) return;
+        seg.start_ms = Math.round(region.start * 100) * 10;  // boundaries to 10 ms
+        seg.end_ms = Math.round(region.end * 100) * 10;
+        renderRows();  // the regions are already where the user dragged them
+      });
+      regions.on('region-clicked', (region, e) => {
+        e.stopPropagation();
+        current = segments.findIndex((s) => s.id === region.id);
+        seek(region.start * 1000);
+      });
+      ws.on('ready', () => {  // regions need the drawn waveform (its width) to be placed
+        syncRegions();
+        container.dataset.waveform = 'ready';
+      });
+      // With precomputed peaks and duration wavesurfer loads the media element's source itself (metadata over
+      // HTTP Range) and draws the peaks: it never fetches the whole file to decode it.
+    }).catch((err) => {
+      wave.dataset.error = String(err && err.message || err);
+      wave.replaceChildren(h('p', { class: 'muted' }, 'The waveform could not be loaded; playback still works.'));
+    });
+  }
 
   const onKey = (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || ['INPUT', 'TEXTAREA', 'SELECT'].includes(e.target.tagName)) return;
     const i = current < 0 ? 0 : current;
     if (e.key === 'p') { if (player.paused) player.play().catch(() => {}); else player.pause(); }
     else if (e.key === 'r' && segments[i]) seek(segments[i].start_ms);
-    else if (e.key === 'j' && i + 1 < segments.length) { current = i + 1; seek(segments[current].start_ms, false); render(); }
-    else if (e.key === 'k' && i > 0) { current = i - 1; seek(segments[current].start_ms, false); render(); }
+    else if (e.key === 'j' && i + 1 < segments.length) { current = i + 1; seek(segments[current].start_ms, false); renderRows(); }
+    else if (e.key === 'k' && i > 0) { current = i - 1; seek(segments[current].start_ms, false); renderRows(); }
     else if (e.key === 's') split(i);
-    else if (/^[1-4]$/.test(e.key) && segments[i] && speakers[Number(e.key) - 1]) { segments[i].speaker = speakers[Number(e.key) - 1].id; render(); }
+    else if (/^[1-4]$/.test(e.key) && segments[i] && speakers[Number(e.key) - 1]) { segments[i].speaker = speakers[Number(e.key) - 1].id; renderRows(); }
     else return;
     e.preventDefault();
   };
@@ -145,6 +219,8 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       return { payload: { speakers: speakers.filter((s) => used.has(s.id)), segments: out }, pending: [] };
     },
     destroy() {
+      destroyed = true;
+      if (ws) ws.destroy();
       player.pause();
       player.removeEventListener('timeupdate', onTime);
       player.removeAttribute('src');
