@@ -527,6 +527,7 @@ def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_r
     segments.nth(0).locator(".seg-speaker").select_option("S1")
     second.locator(".seg-speaker").select_option("S1")  # a speaker
     second.locator(".seg-type").select_option("history_taking")
+    second.locator(".seg-attr[data-attr=emotion]").select_option("worried")  # a segment attribute
     shot(page, tmp_path, "consult-edit")
     page.keyboard.press("Control+Enter")
     expect(page.locator("#toast")).to_have_text("Saved")
@@ -538,7 +539,9 @@ def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_r
     expect(second.locator(".seg-type")).to_have_value("history_taking")
     mine = [a for a in api(live, token, "GET", f"/items/{item_id}/annotations")["items"] if a["source"] == "human"]
     seg = mine[0]["payload"]["segments"][1]
-    assert (seg["start_ms"], seg["speaker"], seg["type"]) == (3450, "S1", "history_taking")
+    assert (seg["start_ms"], seg["speaker"], seg["type"], seg["attrs"]) == (3450, "S1", "history_taking",
+                                                                            {"emotion": "worried"})
+    expect(second.locator(".seg-attr[data-attr=emotion]")).to_have_value("worried")
     assert mine[0]["payload"]["segments"][0]["end_ms"] == round(dragged_end * 1000)
     page.locator(".consult-segment .seg-play").first.click()  # playing from a segment highlights it
     page.wait_for_function("!document.querySelector('.consult-audio').paused || "

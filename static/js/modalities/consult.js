@@ -46,6 +46,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
   let destroyed = false;
   const types = labelConfig.segment_types || [];
   const roles = labelConfig.speaker_roles || [];
+  const attributes = labelConfig.segment_attributes || [];
 
   function seek(ms, play = true) {
     player.currentTime = ms / 1000;
@@ -79,6 +80,18 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       const type = h('select', { class: 'seg-type', disabled: readOnly, onchange: () => { seg.type = type.value || null; } },
         h('option', { value: '' }, 'segment type…'),
         ...types.map((t) => h('option', { value: t, selected: t === seg.type }, t)));
+      // Per-segment attributes from the project's configuration (emotion, interruption, overlap ...).
+      const attrs = attributes.map((attr) => {
+        const pick = h('select', { class: 'seg-attr', dataset: { attr: attr.name }, disabled: readOnly,
+          'aria-label': attr.name, onchange: () => {
+            seg.attrs = { ...(seg.attrs || {}) };
+            if (pick.value) seg.attrs[attr.name] = pick.value; else delete seg.attrs[attr.name];
+            if (!Object.keys(seg.attrs).length) delete seg.attrs;
+          } },
+        h('option', { value: '' }, `${attr.name}…`),
+        ...attr.values.map((v) => h('option', { value: v, selected: (seg.attrs || {})[attr.name] === v }, v)));
+        return pick;
+      });
       const text = h('textarea', { class: 'seg-text', rows: 2, disabled: readOnly, 'aria-label': `segment ${i + 1} text`,
         oninput: () => { seg.text = text.value; } });
       text.value = seg.text;
@@ -91,7 +104,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       return h('li', { class: `consult-segment${i === current ? ' current' : ''}`, dataset: { index: i } },
         h('div', { class: 'seg-head' },
           h('button', { type: 'button', class: 'link seg-time', onclick: () => { current = i; seek(seg.start_ms); } }, fmt(seg.start_ms)),
-          startIn, ' – ', endIn, who, type, ...actions),
+          startIn, ' – ', endIn, who, type, ...attrs, ...actions),
         text);
     }));
   }
