@@ -35,21 +35,18 @@ def ensure_admin(username: str, password: str | None) -> str | None:
     from server.auth import hash_password
     from server.models import User
 
-    from server.passwords import password_problem
-    from server.text_checks import identifier_key, identifier_problem
+    from server.passwords import new_account_problem
+    from server.text_checks import identifier_key
 
     if db.session.execute(select(User).where(User.username_key == identifier_key(username))
                           ).scalar_one_or_none() is not None:
         return None
-    problem = identifier_problem(username, "CLINLABEL_ADMIN_USER")
-    if problem:
-        raise click.ClickException(problem)
     generated = None
     if not password:
         generated = password = secrets.token_urlsafe(12)
-    problem = password_problem(password, username)
+    problem = new_account_problem(username, password)
     if problem:
-        raise click.ClickException(f"CLINLABEL_ADMIN_PASSWORD: {problem}")
+        raise click.ClickException(f"CLINLABEL_ADMIN_USER / CLINLABEL_ADMIN_PASSWORD: {problem}")
     db.session.add(User(username=username, password_hash=hash_password(password), is_admin=True))
     audit.record(db.session, actor="system", action="user.create", object_type="user", object_id=username,
                  details={"is_admin": True, "bootstrap": True})
@@ -242,10 +239,10 @@ def register_cli(app: Flask) -> None:
         from server import audit
         from server.auth import hash_password
         from server.models import User
-        from server.passwords import password_problem
-        from server.text_checks import identifier_key, identifier_problem
+        from server.passwords import new_account_problem
+        from server.text_checks import identifier_key
 
-        problem = identifier_problem(username, "username") or password_problem(password, username)
+        problem = new_account_problem(username, password)
         if problem:
             raise click.ClickException(problem)
         if db.session.execute(select(User.id).where(User.username_key == identifier_key(username))).first():

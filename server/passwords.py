@@ -7,7 +7,7 @@ import os
 import re
 from functools import lru_cache
 
-from server.text_checks import identifier_key
+from server.text_checks import identifier_key, identifier_problem
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -20,6 +20,11 @@ _DECORATION = re.compile(r"[\d\W_]+$|^[\d\W_]+")
 def common_passwords() -> frozenset[str]:
     with gzip.open(_LIST, "rt", encoding="utf-8") as fh:
         return frozenset(line.strip() for line in fh if line.strip())
+
+
+def new_account_problem(username: str, password: object) -> str | None:
+    """Why a new account cannot have this username or password (API, CLI and the bootstrap admin alike)."""
+    return identifier_problem(username, "username") or password_problem(password, username)
 
 
 def password_problem(password: object, username: str | None = None) -> str | None:

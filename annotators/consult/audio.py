@@ -93,7 +93,7 @@ def make_peaks(view, out_dir: str) -> dict:
 def make_pcm(view, out_dir: str) -> dict:
     """16 kHz signed 16-bit samples, channels interleaved, for transcription, speaker embeddings and redaction."""
     path = os.path.join(out_dir, "pcm16k.s16")
-    count, channels = 0, 0
+    count = 0
     with open(path, "wb") as fh:
         for block in _frames(view.media_path, MODEL_RATE, "s16"):
             block = block.reshape(-1)

@@ -117,26 +117,25 @@ def _text(pairs: Iterable[tuple[Any, dict | None]]):
             yield view, payload
 
 
-def write_vtt_one(payload: dict) -> str:
-    names = _speaker_names(payload)
-    lines = ["WEBVTT", ""]
-    for number, seg in enumerate(sorted(payload["segments"], key=lambda s: s["start_ms"]), 1):
-        speaker = names.get(seg.get("speaker") or "", seg.get("speaker") or "")
-        text = seg["text"].replace("-->", "->")
-        lines += [str(number), f"{format_time(seg['start_ms'])} --> {format_time(seg['end_ms'])}",
-                  f"<v {speaker}>{text}" if speaker else text, ""]
-    return "\n".join(lines)
-
-
-def write_srt_one(payload: dict) -> str:
+def _cue_lines(payload: dict, separator: str, voiced) -> list[str]:
+    """Numbered cues (WebVTT and SRT differ only in the decimal separator and how a speaker is written)."""
     names = _speaker_names(payload)
     lines = []
     for number, seg in enumerate(sorted(payload["segments"], key=lambda s: s["start_ms"]), 1):
         speaker = names.get(seg.get("speaker") or "", seg.get("speaker") or "")
         text = seg["text"].replace("-->", "->")
-        lines += [str(number), f"{format_time(seg['start_ms'], ',')} --> {format_time(seg['end_ms'], ',')}",
-                  f"{speaker}: {text}" if speaker else text, ""]
-    return "\n".join(lines)
+        lines += [str(number),
+                  f"{format_time(seg['start_ms'], separator)} --> {format_time(seg['end_ms'], separator)}",
+                  voiced(speaker, text) if speaker else text, ""]
+    return lines
+
+
+def write_vtt_one(payload: dict) -> str:
+    return "\n".join(["WEBVTT", "", *_cue_lines(payload, ".", lambda who, text: f"<v {who}>{text}")])
+
+
+def write_srt_one(payload: dict) -> str:
+    return "\n".join(_cue_lines(payload, ",", lambda who, text: f"{who}: {text}"))
 
 
 def write_rttm_one(payload: dict, uri: str) -> str:

@@ -131,8 +131,9 @@ class WhisperTranscriber:
             self.model.eval()
 
     def decoding(self) -> dict:
+        """openai-whisper's transcribe() arguments (voice activity is decided before, by webrtcvad)."""
         return {**DECODE, "temperature": list(DECODE["temperature"]), "language": self.language,
-                "fp16": self.device == "cuda", "initial_prompt": self.prompt, "vad": "webrtcvad(2)"}
+                "fp16": self.device == "cuda", "initial_prompt": self.prompt}
 
     def predict(self, items: Sequence[Any], report=None) -> list[Prediction]:
         out = []
@@ -150,22 +151,19 @@ class WhisperTranscriber:
         # One pass over the mix: each party's words keep the context of the other's (transcribing each channel
         # alone doubled the error rate on 8 kHz calls); the channel that carries a segment's energy names it.
         stereo = channels == 2 and self.per_channel
-        tracks = [(None, mono)]
-        plan = [(None, s, e) for s, e in chunks(voiced_regions(mono))]
-        total_s = sum(e - s for _, s, e in plan) or 1.0
+        plan = chunks(voiced_regions(mono))
+        total_s = sum(e - s for s, e in plan) or 1.0
         done_chunks, segments = 0, []
         resumed = report.resume(view.id) if report is not None else None
         if resumed:
             payload, state = resumed
             segments, done_chunks = list(payload.get("segments", [])), int(state.get("chunks", 0))
         texts = [s["text"] for s in segments]
-        for index, (_, start, end) in enumerate(plan):
+        for index, (start, end) in enumerate(plan):
             if index < done_chunks:
                 continue
-            track = tracks[0][1]
-            piece = np.ascontiguousarray(track[int(start * MODEL_RATE):int(end * MODEL_RATE)], dtype="float32")
-            result = self.model.transcribe(piece, verbose=None, **{k: v for k, v in self.decoding().items()
-                                                                    if k != "vad"})
+            piece = np.ascontiguousarray(mono[int(start * MODEL_RATE):int(end * MODEL_RATE)], dtype="float32")
+            result = self.model.transcribe(piece, verbose=None, **self.decoding())
             for seg in result.get("segments", []):
                 if not _keep(seg, texts):
                     continue
@@ -178,24 +176,22 @@ class WhisperTranscriber:
                 seg_end = max(seg_start + 1, int(round((start + seg["end"]) * 1000)))
                 if words:
                     seg_start, seg_end = min(seg_start, words[0]["start_ms"]), max(seg_end, words[-1]["end_ms"])
-                channel, overlap = _loudest_channel(audio, seg_start, seg_end) if stereo else (None, False)
-                speaker = f"S{channel + 1}" if channel is not None else "S1"
-                segments.append({"id": f"s{len(segments) + 1}", "start_ms": seg_start, "end_ms": seg_end,
-                                 "speaker": speaker, "channel": channel, "overlap": overlap, "text": text,
-                                 "words": words,
-                                 "score": round(float(np.exp(min(0.0, seg.get("avg_logprob", 0.0)))), 3)})
+                segment = {"id": f"s{len(segments) + 1}", "start_ms": seg_start, "end_ms": seg_end, "speaker": "S1",
+                           "overlap": False, "text": text, "words": words,
+                           "score": round(float(np.exp(min(0.0, seg.get("avg_logprob", 0.0)))), 3)}
+                if stereo:
+                    channel, segment["overlap"] = _loudest_channel(audio, seg_start, seg_end)
+                    segment.update(speaker=f"S{channel + 1}", channel=channel)
+                segments.append(segment)
                 texts.append(text)
             done_chunks = index + 1
             if report is not None:
                 report.checkpoint(view.id, self._payload(segments, stereo), {"chunks": done_chunks})
-                report.progress(sum(e - s for _, s, e in plan[:done_chunks]), total_s, unit="seconds")
+                report.progress(sum(e - s for s, e in plan[:done_chunks]), total_s, unit="seconds")
         return self._payload(segments, stereo)
 
     def _payload(self, segments: list[dict], stereo: bool) -> dict:
         segments = sorted(segments, key=lambda s: (s["start_ms"], s["id"]))
-        for seg in segments:
-            if seg.get("channel") is None:
-                seg.pop("channel", None)
         ids = sorted({s["speaker"] for s in segments if s.get("speaker")})
         speakers = [{"id": sid, **({"channel": int(sid[1:]) - 1} if stereo else {})} for sid in ids]
         return {"speakers": speakers, "segments": segments}

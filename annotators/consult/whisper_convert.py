@@ -275,7 +275,7 @@ def load_checkpoint(ckpt: dict, device="cpu"):
     return model.to(device)
 
 
-if __name__ == "__main__":  # python ct2_whisper.py CT2_DIR OUT.pt
+if __name__ == "__main__":  # python -m annotators.consult.whisper_convert CT2_DIR OUT.pt
     import sys
     import torch
 

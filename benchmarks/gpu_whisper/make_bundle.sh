@@ -14,6 +14,8 @@ cp $G/clip/consultation_ref.json $S/payload/
 (cd $S && tar -cf payload.tar payload && split -n 3 -d -a 2 payload.tar part. && rm payload.tar)
 rm -rf $B && mkdir -p $B/c1 $B/c2 $B/c3
 mv $S/part.00 $B/c1/; mv $S/part.01 $B/c2/; mv $S/part.02 $B/c3/
-cp $G/bundle/bench_gpu.py $G/bundle/assemble.py $G/ct2_whisper.py $G/ct2pack.py $G/bundle/bundle_info.json $B/c3/
+cp $G/bundle/bench_gpu.py $G/bundle/assemble.py $G/ct2pack.py $G/bundle/bundle_info.json $B/c3/
+# The converter is the product's own module; on the GPU machine it is imported as ct2_whisper.
+cp /work/main/annotators/consult/whisper_convert.py $B/c3/ct2_whisper.py
 (cd $B && sha256sum c1/part.00 c2/part.01 c3/part.02 | sed 's#c[123]/##' > c3/SHA256SUMS)
 du -sb $B/c1 $B/c2 $B/c3

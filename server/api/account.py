@@ -16,7 +16,8 @@ from server.errors import ApiError
 from server.extensions import db
 from server.models import User, WorkerHeartbeat, as_utc, utcnow
 from server.permissions import require_site_admin, require_user
-from server.text_checks import identifier_key, identifier_problem
+from server.passwords import new_account_problem
+from server.text_checks import identifier_key
 
 
 @api_bp.post("/tokens")
@@ -108,10 +109,9 @@ def health():
 @api_bp.doc(summary="Create a user (site admin)")
 def create_user(json_data):
     admin = require_site_admin()
-    problem = identifier_problem(json_data["username"], "username")
+    problem = new_account_problem(json_data["username"], json_data["password"])
     if problem:
         raise ApiError(400, problem)
-    check_password_strength(json_data["password"], json_data["username"])
     key = identifier_key(json_data["username"])
     exists = db.session.execute(select(User.username).where(User.username_key == key)).scalar_one_or_none()
     if exists is not None:
