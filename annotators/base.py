@@ -153,6 +153,7 @@ class Exporter:
     media_type: str
     write: Callable[[Iterable[tuple[Any, dict | None]], dict, Any], None]
     """write(pairs of (item, gold-or-latest payload), label_config, binary file object)."""
+    assets: tuple[str, ...] = ()  # derived assets the writer reads (filled into each item's `assets` as local paths)
 
 
 @dataclass

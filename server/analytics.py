@@ -86,12 +86,20 @@ def item_summary(project_id: int) -> dict:
 
 
 def pair_summary(project_id: int) -> list[dict]:
-    """Mean agreement per annotator pair, from the per-item rows (cheap: no pairwise recomputation)."""
+    """Mean agreement per annotator pair, and the mean of every other metric the modality's `agree` reports (WER,
+    DER ...), from the per-item rows (cheap: no pairwise recomputation)."""
     sums: dict[tuple, list[float]] = defaultdict(list)
+    others: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for (pairs,) in db.session.execute(select(ItemAgreement.pairs).where(ItemAgreement.project_id == project_id)):
         for p in pairs:
-            sums[tuple(sorted((p["a"], p["b"])))].append(p["metrics"].get("agreement", 0.0))
-    return [{"a": a, "b": b, "items": len(v), "agreement": sum(v) / len(v)} for (a, b), v in sorted(sums.items())]
+            key = tuple(sorted((p["a"], p["b"])))
+            sums[key].append(p["metrics"].get("agreement", 0.0))
+            for name, value in p["metrics"].items():
+                if name != "agreement" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    others[key][name].append(float(value))
+    return [{"a": a, "b": b, "items": len(v), "agreement": sum(v) / len(v),
+             "metrics": {name: sum(xs) / len(xs) for name, xs in sorted(others[(a, b)].items())}}
+            for (a, b), v in sorted(sums.items())]
 
 
 def annotator_quality(project: Project, user_id: int | None = None) -> list[dict]:

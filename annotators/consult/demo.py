@@ -9,7 +9,12 @@ import tempfile
 
 from annotators.base import ItemInput
 
-VOICES = {"clinician": "en-us+m3", "patient": "en-gb+f2", "companion": "en-us+f4"}
+# Three voices a voice encoder tells apart as it would three people (resemblyzer similarity about 0.7 between them,
+# 0.85 within one). A variant on "en-gb" is silently ignored by espeak-ng: "en-gb+f2" is the plain male en-gb voice.
+VOICES = {"clinician": "en-us+m3", "patient": "en+f2", "companion": "en+Annie"}
+# No dither: sox otherwise adds random noise when it resamples to 16 bits, so every synthesis differed and the tests'
+# word error rates moved by several points between runs (int8 decoding is sensitive to it).
+SOX_REPEATABLE = ("-D",)
 DEMO_TURNS = [
     ("clinician", "Good morning. What brings you in today?"),
     ("patient", "I have had a cough and a fever for three days."),
@@ -39,7 +44,8 @@ def synthesize(turns, path: str, rate: int = 16000, stereo: bool = False, pause_
             subprocess.run(["espeak-ng", "-v", VOICES[role], "-s", str(speed), "-w", raw, text], check=True,
                            capture_output=True)
             norm = os.path.join(work, f"{index}n.wav")
-            subprocess.run(["sox", raw, "-r", str(rate), "-c", "1", "-b", "16", norm, "pad", "0", str(pause_s)],
+            subprocess.run(["sox", *SOX_REPEATABLE, raw, "-r", str(rate), "-c", "1", "-b", "16", norm,
+                            "pad", "0", str(pause_s)],
                            check=True, capture_output=True)
             seconds = float(subprocess.run(["soxi", "-D", norm], check=True, capture_output=True,
                                            text=True).stdout.strip())
@@ -48,12 +54,12 @@ def synthesize(turns, path: str, rate: int = 16000, stereo: bool = False, pause_
             if stereo:  # the clinician on the left channel, everyone else on the right
                 left, right = ("1", "0") if role == "clinician" else ("0", "1")
                 st = os.path.join(work, f"{index}s.wav")
-                subprocess.run(["sox", norm, st, "remix", left, right],
+                subprocess.run(["sox", *SOX_REPEATABLE, norm, st, "remix", left, right],
                                check=True, capture_output=True)
                 norm = st
             parts.append(norm)
             t += seconds
-        subprocess.run(["sox", *parts, path], check=True, capture_output=True)
+        subprocess.run(["sox", *SOX_REPEATABLE, *parts, path], check=True, capture_output=True)
         return timeline
     finally:
         shutil.rmtree(work, ignore_errors=True)

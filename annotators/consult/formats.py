@@ -1,6 +1,7 @@
 """Transcript formats of the consult modality: read WebVTT, SRT and our JSON (sidecars next to the audio, and
 re-imports of our exports); write WebVTT (with <v Speaker> voice spans), SRT, RTTM (speaker turns) and JSON.
-Peers' own libraries read what we write in the tests (webvtt-py; pyannote.core for RTTM)."""
+Praat TextGrid, RTTM reading, ELAN, NeMo and Label Studio are in formats_peers and formats_elan.
+Peers' own libraries read what we write in the tests (webvtt-py, praatio, pympi-ling, pyannote.database)."""
 from __future__ import annotations
 
 import json
@@ -98,10 +99,21 @@ def read_json(item: ItemInput) -> dict:
 SIDECAR_READERS = {".vtt": read_vtt, ".srt": read_srt, ".json": read_json}
 
 
+def sidecar_readers() -> dict:
+    """By lower-case extension. The peers' readers are imported here, not at the top: their modules import this one."""
+    from annotators.consult.formats_elan import read_eaf
+    from annotators.consult.formats_peers import read_rttm, read_textgrid
+
+    return {**SIDECAR_READERS, ".textgrid": read_textgrid, ".rttm": read_rttm, ".eaf": read_eaf}
+
+
 def read_sidecar(item: ItemInput) -> dict:
     ext = "." + item.name.rsplit(".", 1)[-1].lower()
+    readers = sidecar_readers()
+    if ext not in readers:
+        raise FormatError(f"{item.name}: not a transcript format ({', '.join(sorted(readers))})")
     try:
-        return SIDECAR_READERS[ext](item)
+        return readers[ext](item)
     except UnicodeDecodeError:
         raise FormatError(f"{item.name}: not UTF-8 text") from None
 

@@ -5,13 +5,14 @@ import os
 from collections import defaultdict
 from itertools import combinations
 
-from annotators.base import (AgreementReport, Derivative, Exporter, FormatError, Importer, IngestedItem, ItemInput,
-                             ItemRejected, MetricSpec, Modality)
-from annotators.consult import audio, formats, metrics, schema
+from annotators.base import (AgreementReport, Derivative, Exporter, Importer, IngestedItem, ItemInput, ItemRejected,
+                             MetricSpec, Modality)
+from annotators.consult import audio, formats, formats_elan, formats_peers, metrics, phi, schema
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".oga", ".webm", ".mp4", ".mov",
                     ".mkv", ".avi", ".wma", ".amr")
-SIDECARS = (".vtt", ".srt", ".json")
+# Transcripts uploaded next to their audio (same base name); matched case-insensitively (Praat writes .TextGrid).
+SIDECARS = (".vtt", ".srt", ".json", ".textgrid", ".rttm", ".eaf")
 MEDIA_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".m4a": "audio/mp4",
                ".aac": "audio/aac", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".oga": "audio/ogg",
                ".webm": "audio/webm", ".mp4": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
@@ -34,7 +35,15 @@ class ConsultModality(Modality):
     metric_specs = (MetricSpec("agreement", description="1 - WER, capped at 0"),
                     MetricSpec("wer", higher_is_better=False, range=(0.0, None), description="word error rate"),
                     MetricSpec("cer", higher_is_better=False, range=(0.0, None), description="character error rate"),
-                    MetricSpec("speaker_agreement", description="share of speech time with the same speaker"))
+                    MetricSpec("speaker_agreement", description="share of speech time with the same speaker"),
+                    MetricSpec("der", higher_is_better=False, range=(0.0, None),
+                               description="diarization error rate (pyannote.metrics, 0.25 s collar, both ways)"),
+                    MetricSpec("jer", higher_is_better=False, range=(0.0, 1.0),
+                               description="Jaccard error rate of speaker turns (pyannote.metrics)"),
+                    MetricSpec("segment_type_kappa", range=(-1.0, 1.0),
+                               description="Cohen's kappa of segment types over 100 ms frames"),
+                    MetricSpec("boundary_ms", higher_is_better=False, range=(0.0, None),
+                               description="mean distance between segment boundaries (ms)"))
     ui_module = "js/modalities/consult.js"
     ui_template = ""
 
@@ -58,10 +67,13 @@ class ConsultModality(Modality):
         annotations = []
         for sidecar in item.sidecars:
             try:
-                payload = formats.read_sidecar(sidecar)
-            except FormatError as exc:
+                payload = self._normalise_import(formats.read_sidecar(sidecar))
+                # Checked here so that the message names this file; the server's own check of imported drafts
+                # would fail the whole upload with no file named.
+                self.validate_payload(payload, label_config)
+            except ValueError as exc:  # the reader's FormatError, or the payload schema's message
                 raise ItemRejected(f"{sidecar.name}: {exc}") from None
-            annotations.append(self._normalise_import(payload))
+            annotations.append(payload)
         ingested = IngestedItem(kind="audio", media_type=MEDIA_TYPES.get(ext, "application/octet-stream"),
                                 name=item.name, annotations=annotations)
         if item.path is not None:
@@ -104,7 +116,15 @@ class ConsultModality(Modality):
         return {"json": Exporter("json", "jsonl", "application/x-ndjson", formats.write_json),
                 "webvtt": Exporter("webvtt", "zip", "application/zip", formats.write_vtt),
                 "srt": Exporter("srt", "zip", "application/zip", formats.write_srt),
-                "rttm": Exporter("rttm", "zip", "application/zip", formats.write_rttm)}
+                "rttm": Exporter("rttm", "zip", "application/zip", formats.write_rttm),
+                "textgrid": Exporter("textgrid", "zip", "application/zip", formats_peers.write_textgrid),
+                "elan": Exporter("elan", "zip", "application/zip", formats_elan.write_eaf),
+                "nemo": Exporter("nemo", "jsonl", "application/x-ndjson", formats_peers.write_nemo_manifest),
+                "label_studio": Exporter("label_studio", "json", "application/json",
+                                         formats_peers.write_label_studio),
+                "deidentified": Exporter("deidentified", "zip", "application/zip", phi.write_deidentified),
+                "redacted_audio": Exporter("redacted_audio", "zip", "application/zip", phi.write_redacted_audio,
+                                           assets=("pcm16k",))}
 
     def preannotators(self, label_config: dict):
         from annotators.consult.preannotate import WhisperTranscriber
@@ -126,7 +146,8 @@ class ConsultModality(Modality):
             if not results:
                 continue
             pair = {"items": len(results)}
-            for key in ("agreement", "wer", "cer", "speaker_agreement"):
+            for key in ("agreement", "wer", "cer", "speaker_agreement", "der", "jer", "segment_type_kappa",
+                        "boundary_ms"):
                 values = [r[key] for r in results if key in r]
                 if values:
                     pair[key] = round(sum(values) / len(values), 4)
@@ -138,6 +159,11 @@ class ConsultModality(Modality):
 
     def merge(self, payloads, item, label_config: dict) -> dict:
         return payloads[0]
+
+    def diff(self, payloads, item, label_config: dict) -> list[dict]:
+        from annotators.consult.review import diff
+
+        return diff(payloads)
 
     def demo(self) -> dict | None:
         from annotators.consult.demo import demo_inputs

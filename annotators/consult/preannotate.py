@@ -1,5 +1,6 @@
-"""Transcription pre-annotation: openai-whisper (offline weights, annotators/consult/weights.py) over the voiced
-parts of the audio, with word timestamps and guards against Whisper's hallucinations.
+"""Transcription pre-annotation: Whisper (offline weights, annotators/consult/weights.py) over the voiced parts of
+the audio, with word timestamps and guards against Whisper's hallucinations. The decoding backend (openai-whisper,
+or faster-whisper's CTranslate2 int8 on CPU) is chosen in backends.py; everything below is the same for both.
 
 - Voice activity (webrtcvad on 30 ms frames) decides what is transcribed: silence and music-free pauses produce no
   text, and long silences are skipped instead of decoded.
@@ -15,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from typing import Any, Sequence
 
 import numpy as np
 
 from annotators.base import Prediction
+from annotators.consult import backends
 from annotators.consult.audio import MODEL_RATE, read_pcm
 
 log = logging.getLogger("clinlabel.consult")
@@ -29,7 +30,7 @@ CHUNK_S = 28.0  # voiced regions are packed into windows of at most this much au
 GAP_S = 1.5  # a silence longer than this between voiced regions is skipped
 DECODE = {"temperature": (0.0, 0.2, 0.4), "compression_ratio_threshold": 2.4, "logprob_threshold": -1.0,
           "no_speech_threshold": 0.6, "condition_on_previous_text": False, "word_timestamps": True}
-_model_lock = threading.Lock()
+BATCH_WINDOWS = 8  # faster-whisper: voiced windows decoded together (backends.py)
 
 
 def voiced_regions(mono: np.ndarray, aggressiveness: int = 2, pad_s: float = 0.2) -> list[tuple[float, float]]:
@@ -101,15 +102,13 @@ class WhisperTranscriber:
     def __init__(self, model: str = "tiny.en"):
         self.model_name = model
         self.version = f"{model}@{WHISPER_VERSION}"
-        self.model = None
+        self.model = None  # the decoding backend (backends.py), once set up
         self.device = "cpu"
 
     def available(self) -> tuple[bool, str]:
         from annotators.consult.weights import installed
 
-        try:
-            import whisper  # noqa: F401
-        except ImportError:
+        if not any(backends.importable(b) for b in backends.BACKENDS):
             return False, "openai-whisper is not installed"
         if self.model_name not in installed():
             return False, f"Whisper weights {self.model_name!r} are not installed"
@@ -118,28 +117,43 @@ class WhisperTranscriber:
     def setup(self, device: str, label_config: dict, params: dict | None = None, resources: dict | None = None):
         import torch
 
-        from annotators.consult.weights import checkpoint_path
-        from annotators.consult.whisper_convert import load_checkpoint
-
         self.device = "cuda" if device == "cuda" and torch.cuda.is_available() else "cpu"
         self.language = (label_config or {}).get("language") or "en"
         self.per_channel = bool((label_config or {}).get("speakers_per_channel", True))
         self.prompt = (params or {}).get("initial_prompt")
-        with _model_lock:
-            ckpt = torch.load(checkpoint_path(self.model_name), map_location="cpu", weights_only=False)
-            self.model = load_checkpoint(ckpt, self.device)
-            self.model.eval()
-
-    def decoding(self) -> dict:
-        """openai-whisper's transcribe() arguments (voice activity is decided before, by webrtcvad)."""
-        return {**DECODE, "temperature": list(DECODE["temperature"]), "language": self.language,
-                "fp16": self.device == "cuda", "initial_prompt": self.prompt}
+        config = label_config or {}
+        self.diarize = bool(config.get("diarize", True))
+        self.num_speakers = config.get("num_speakers")
+        self.roles = list(config.get("speaker_roles") or ["clinician", "patient"])
+        self.phi = bool(config.get("phi", True))
+        self.known_voices = dict((params or {}).get("known_voices") or {}) if config.get("known_voices", True) \
+            else {}
+        backend = backends.choose((label_config or {}).get("whisper_backend"), self.device)
+        self.model = backends.make(backend, self.model_name, self.device, DECODE, self.language, self.prompt,
+                                   batch_size=BATCH_WINDOWS)
+        self.model.load()
+        self.version = f"{self.model_name}@{self.model.version}"  # the drafts' model_version names the backend
 
     def predict(self, items: Sequence[Any], report=None) -> list[Prediction]:
         out = []
         for view in items:
-            out.append(Prediction(view.id, self._transcribe_item(view, report), score=None))
+            payload, fields = self._with_phi(self._transcribe_item(view, report))
+            out.append(Prediction(view.id, payload, score=None, item_fields=fields))
         return out
+
+    def _with_phi(self, payload: dict) -> tuple[dict, dict]:
+        """PHI spans on the transcript (the notes detector); a failure leaves the transcript without them and the
+        item marked so that nothing treats it as de-identified."""
+        from annotators.consult import phi
+        from annotators.notes.phi import PhiError
+
+        if not self.phi or not payload["segments"]:
+            return payload, {}
+        try:
+            return phi.detect(payload), {"deid_state": "done"}
+        except PhiError:
+            log.warning("PHI detection failed on a transcript; it is kept without PHI marks")
+            return payload, {"deid_state": "failed"}
 
     def _transcribe_item(self, view, report) -> dict:
         pcm_path = view.assets.get("pcm16k")
@@ -159,12 +173,9 @@ class WhisperTranscriber:
             payload, state = resumed
             segments, done_chunks = list(payload.get("segments", [])), int(state.get("chunks", 0))
         texts = [s["text"] for s in segments]
-        for index, (start, end) in enumerate(plan):
-            if index < done_chunks:
-                continue
-            piece = np.ascontiguousarray(mono[int(start * MODEL_RATE):int(end * MODEL_RATE)], dtype="float32")
-            result = self.model.transcribe(piece, verbose=None, **self.decoding())
-            for seg in result.get("segments", []):
+        decoded = self.model.transcribe(mono, plan[done_chunks:])  # per window: (its start in s, its segments)
+        for index, (start, found) in enumerate(decoded, start=done_chunks):
+            for seg in found:
                 if not _keep(seg, texts):
                     continue
                 text = _collapse_loops(seg["text"].strip())
@@ -188,7 +199,15 @@ class WhisperTranscriber:
             if report is not None:
                 report.checkpoint(view.id, self._payload(segments, stereo), {"chunks": done_chunks})
                 report.progress(sum(e - s for s, e in plan[:done_chunks]), total_s, unit="seconds")
-        return self._payload(segments, stereo)
+        return self._with_speakers(mono, self._payload(segments, stereo), stereo)
+
+    def _with_speakers(self, mono: np.ndarray, payload: dict, stereo: bool) -> dict:
+        """Speakers by voice (unless each channel is one party), then the first guess of who is the clinician."""
+        from annotators.consult import speakers
+
+        if not stereo and self.diarize and payload["segments"]:
+            payload, _voices = speakers.label_speakers(mono, payload, self.num_speakers, self.known_voices)
+        return speakers.guess_roles(payload, self.roles)
 
     def _payload(self, segments: list[dict], stereo: bool) -> dict:
         segments = sorted(segments, key=lambda s: (s["start_ms"], s["id"]))

@@ -33,9 +33,23 @@ LABEL_CONFIG_SCHEMA = {
         },
         "whisper_model": {"type": "string", "enum": ["tiny.en"], "default": "tiny.en",
                           "title": "Transcription model (installed sizes)"},
+        "whisper_backend": {"type": "string", "enum": ["auto", "openai-whisper", "faster-whisper"], "default": "auto",
+                            "title": "Transcription backend (auto: faster-whisper int8 on CPU workers when installed, "
+                                     "openai-whisper fp16 on GPU workers)"},
         "language": {"type": "string", "pattern": "^[a-z]{2}$", "default": "en", "title": "Language"},
         "speakers_per_channel": {"type": "boolean", "default": True,
                                  "title": "Stereo calls: one speaker per channel"},
+        "diarize": {"type": "boolean", "default": True,
+                    "title": "Label speakers by voice (mono recordings, or stereo without one speaker per channel)"},
+        "num_speakers": {"type": ["integer", "null"], "minimum": 1, "maximum": 10, "default": None,
+                         "title": "Speakers per recording (empty: estimated)"},
+        "phi": {"type": "boolean", "default": True,
+                "title": "Mark PHI in the transcript (names, dates, places, numbers) for de-identified exports"},
+        "redaction": {"type": "object", "additionalProperties": False, "title": "Redacted audio export",
+                      "properties": {"margin_ms": {"type": "integer", "minimum": 0, "maximum": 2000, "default": 150},
+                                     "fill": {"type": "string", "enum": ["tone", "silence"], "default": "tone"}}},
+        "known_voices": {"type": "boolean", "default": True,
+                         "title": "Name speakers whose voice was confirmed in accepted annotations"},
         "instructions": {"type": "string", "maxLength": 5000, "title": "Instructions for transcribers"},
     },
 }
@@ -44,6 +58,14 @@ WORD = {"type": "object", "additionalProperties": False, "required": ["text", "s
         "properties": {"text": {"type": "string", "maxLength": 200},
                        "start_ms": {"type": "integer", "minimum": 0}, "end_ms": {"type": "integer", "minimum": 0},
                        "score": {"type": "number", "minimum": 0, "maximum": 1}}}
+
+# PHI inside a segment: character offsets into its text, and the time its words are spoken (for redaction).
+PHI_SPAN = {"type": "object", "additionalProperties": False, "required": ["start", "end", "label", "start_ms", "end_ms"],
+            "properties": {"start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 1},
+                           "label": {"type": "string", "minLength": 1, "maxLength": 40},
+                           "start_ms": {"type": "integer", "minimum": 0}, "end_ms": {"type": "integer", "minimum": 0},
+                           "score": {"type": "number", "minimum": 0, "maximum": 1},
+                           "source": {"type": "string", "enum": ["model", "human"]}}}
 
 PAYLOAD_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -69,6 +91,7 @@ PAYLOAD_SCHEMA = {
                 "attrs": {"type": "object", "maxProperties": 20,
                           "additionalProperties": {"type": "string", "maxLength": 80}},
                 "overlap": {"type": "boolean"},
+                "phi": {"type": "array", "maxItems": 500, "items": PHI_SPAN},
                 "score": {"type": "number", "minimum": 0, "maximum": 1},
             }}},
     },
@@ -107,5 +130,8 @@ def check_semantics(payload: dict, label_config: dict) -> None:
                     or word["end_ms"] > seg["end_ms"] + 50:
                 raise ValueError(f"{where}.words[{w}]: times must lie inside the segment")
         words += len(seg.get("words") or [])
+        for p, span in enumerate(seg.get("phi") or []):
+            if not span["start"] < span["end"] <= len(seg["text"]) or span["end_ms"] < span["start_ms"]:
+                raise ValueError(f"{where}.phi[{p}]: offsets must lie inside the segment's text, times in order")
     if words > MAX_WORDS:
         raise ValueError(f"more than {MAX_WORDS} words")

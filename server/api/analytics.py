@@ -50,6 +50,8 @@ def get_agreement(project_id):
         writer.writerow(["scope", "name", "metric", "value"])
         for pair in body["live"]["pairs"]:
             writer.writerow(["pair", f"{pair['a']}|{pair['b']}", "agreement", pair["agreement"]])
+            for key, value in pair.get("metrics", {}).items():
+                writer.writerow(["pair", f"{pair['a']}|{pair['b']}", key, value])
         modality_metrics = (latest.metrics.get("modality") or {}) if latest else {}
         for scope in ("overall", "metrics"):
             for key, value in (modality_metrics.get(scope) or {}).items():

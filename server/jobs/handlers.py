@@ -129,6 +129,18 @@ def fit(ctx) -> dict:
     return {"model_version": f"{name}@{version}", "active": better, "metrics": mv.metrics, "trained_on": len(pairs)}
 
 
+def _attach_assets(pairs: list[tuple[ItemView, dict]], names: tuple[str, ...]) -> None:
+    """Local paths of the derived assets an exporter reads (a redacted recording is written from the decoded PCM;
+    on S3 storage they are fetched into the worker's cache)."""
+    from server.models import Asset
+
+    store = current_app.extensions["media"]
+    views = {view.id: view for view, _ in pairs}
+    for ids in (list(views)[i:i + 500] for i in range(0, len(views), 500)):
+        for asset in db.session.execute(select(Asset).where(Asset.item_id.in_(ids), Asset.name.in_(names))).scalars():
+            views[asset.item_id].assets[asset.name] = str(store.local_path(asset.storage_key))
+
+
 @job_kind("export")
 def export(ctx) -> dict:
     project = job_project(ctx)
@@ -152,6 +164,8 @@ def export(ctx) -> dict:
                 latest_model[item.id] = (view, ann.payload)
         pairs += list(latest_model.values())
     pairs.sort(key=lambda pair: pair[0].id)
+    if exporter.assets:
+        _attach_assets(pairs, exporter.assets)
     db.session.commit()  # end the reads before progress() writes (see preannotate)
     ctx.progress(len(pairs) // 2, max(1, len(pairs)))
     store = current_app.extensions["media"]

@@ -18,8 +18,14 @@ async function loadAgreement() {
     : 'No item has several versions yet.';
   const m = (data.latest && data.latest.modality) || {};
   const rows = [...metricRows('overall', m.metrics || m.overall)];
-  for (const p of data.live.pairs) rows.push(h('tr', { class: 'pair' }, h('td', {}, `${p.a} – ${p.b}`), h('td', {}, `agreement (${p.items} items)`), h('td', {}, fmt(p.agreement))));
+  for (const p of data.live.pairs) {
+    rows.push(h('tr', { class: 'pair' }, h('td', {}, `${p.a} – ${p.b}`), h('td', {}, `agreement (${p.items} items)`), h('td', {}, fmt(p.agreement))));
+    // The modality's other metrics for the pair, averaged over its items (consult: wer, der, jer ...).
+    for (const [name, value] of Object.entries(p.metrics || {})) rows.push(h('tr', { class: 'pair-metric', dataset: { metric: name } }, h('td', {}, `${p.a} – ${p.b}`), h('td', {}, name), h('td', {}, fmt(value))));
+  }
   for (const [label, values] of Object.entries(m.per_label || {})) rows.push(...metricRows(`label ${label}`, values));
+  // The modality's own metrics per annotator pair (consult: WER, DER, JER, segment-type kappa ...).
+  for (const [pair, values] of Object.entries(m.per_pair || {})) rows.push(...metricRows(pair, values));
   document.querySelector('#agreement-metrics tbody').replaceChildren(...rows);
 }
 

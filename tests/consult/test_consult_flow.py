@@ -93,6 +93,11 @@ def test_whisper_transcribes_with_word_timestamps(admin, recordings):
     first = recordings["mono_turns"][1]  # the patient's first turn starts where the reference says
     nearest = min(payload["segments"], key=lambda s: abs(s["start_ms"] - first["start_ms"]))
     assert abs(nearest["start_ms"] - first["start_ms"]) < 600
+    # Speakers by voice (resemblyzer + clustering), and the clinician guessed.
+    der, _ = metrics.der_jer(reference(recordings["mono_turns"]), payload)
+    assert der < 0.15 and len(payload["speakers"]) == 2, (der, [(s["speaker"], s["text"]) for s in payload["segments"]])
+    roles = {s["id"]: s.get("role") for s in payload["speakers"]}
+    assert roles[payload["segments"][0]["speaker"]] == "clinician" and "patient" in roles.values()
 
 
 def test_a_stereo_telephone_call_gets_its_speakers_from_the_channels(admin, recordings):

@@ -37,6 +37,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
     onchange: () => { player.playbackRate = Number(speed.value); } },
   ...[0.5, 0.75, 1, 1.25, 1.5, 2].map((r) => h('option', { value: r, selected: r === 1 }, `${r}×`)));
   const list = h('ol', { class: 'consult-segments', id: `consult-segments${suffix}` });
+  const speakerBox = h('div', { class: 'consult-speakers row', id: `consult-speakers${suffix}` });
   const wave = h('div', { class: 'consult-waveform', id: `consult-waveform${suffix}` });
   const now = h('p', { class: 'consult-now', id: `consult-now${suffix}`, 'aria-live': 'off' });
   const zoom = h('input', { type: 'range', min: '10', max: '400', value: '50', class: 'consult-zoom', 'aria-label': 'zoom',
@@ -64,7 +65,23 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
 
   function render() {
     syncRegions();
+    renderSpeakers();
     renderRows();
+  }
+
+  // Each speaker's role (the model's first guess of the clinician included) and name: a named clinician confirmed
+  // here is enrolled as a known voice by `fit`, and recognised by name in later recordings.
+  function renderSpeakers() {
+    speakerBox.replaceChildren(...speakers.map((sp, n) => {
+      const role = h('select', { class: 'speaker-role', disabled: readOnly, 'aria-label': `${sp.id} role`, onchange: () => {
+        if (role.value) sp.role = role.value; else delete sp.role;
+        renderRows();
+      } }, h('option', { value: '' }, 'role…'), ...roles.map((r) => h('option', { value: r, selected: r === sp.role }, r)));
+      const name = h('input', { type: 'text', class: 'speaker-name', maxlength: '120', placeholder: 'name', disabled: readOnly,
+        'aria-label': `${sp.id} name`, onchange: () => { if (name.value.trim()) sp.name = name.value.trim(); else delete sp.name; } });
+      name.value = sp.name || '';
+      return h('span', { class: 'consult-speaker', dataset: { speaker: sp.id } }, h('kbd', {}, String(n + 1)), ` ${sp.id} `, role, name);
+    }));
   }
 
   function renderRows() {
@@ -101,10 +118,12 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
         h('button', { type: 'button', class: 'link seg-merge', title: 'merge with the next segment', onclick: () => merge(i) }, 'merge'),
         h('button', { type: 'button', class: 'link seg-delete', onclick: () => { segments.splice(i, 1); render(); } }, 'delete'),
       ];
-      return h('li', { class: `consult-segment${i === current ? ' current' : ''}`, dataset: { index: i } },
+      const phiMarks = (seg.phi && seg.text === seg.originalText ? seg.phi : []).map((p) => h('span', {
+        class: 'phi', title: `${p.label} ${fmt(p.start_ms)}–${fmt(p.end_ms)}` }, `${p.label}: ${Array.from(seg.text).slice(p.start, p.end).join('')}`));
+      return h('li', { class: `consult-segment${i === current ? ' current' : ''}${seg.overlap ? ' overlap' : ''}`, dataset: { index: i } },
         h('div', { class: 'seg-head' },
           h('button', { type: 'button', class: 'link seg-time', onclick: () => { current = i; seek(seg.start_ms); } }, fmt(seg.start_ms)),
-          startIn, ' – ', endIn, who, type, ...attrs, ...actions),
+          startIn, ' – ', endIn, who, type, ...attrs, ...actions, ...phiMarks),
         text);
     }));
   }
@@ -153,7 +172,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
     render();
   } }, '+ speaker');
   const header = h('div', { class: 'consult-player row' }, player, speed, readOnly ? null : zoom, addSpeaker);
-  container.replaceChildren(...[header, readOnly ? null : wave, now, list].filter(Boolean));
+  container.replaceChildren(...[header, readOnly ? null : wave, speakerBox, now, list].filter(Boolean));
   render();
   if (!readOnly && assets && assets.peaks) {
     loadPeaks(assets.peaks.url).then(({ duration, peaks }) => {
@@ -211,6 +230,9 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       if (s.type) seg.type = s.type;
       if (s.channel !== undefined && s.channel !== null) seg.channel = s.channel;
       if (s.attrs) seg.attrs = s.attrs;
+      if (s.overlap) seg.overlap = true;
+      // PHI offsets point into the text the detector saw: kept while it is unchanged (exports re-detect anyway).
+      if (s.phi && s.phi.length && s.text === s.originalText) seg.phi = s.phi;
       // Word times belong to the words the model heard: kept only while the text is unchanged.
       if (s.words && s.text === s.originalText) seg.words = s.words;
       return seg;
@@ -241,4 +263,19 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       container.replaceChildren();
     },
   };
+}
+
+// ------------------------------------------------------------------------------ review page (describeDiff)
+// One difference from the server's diff (annotators/consult/review.py) in words, with where it happens.
+export function describeDiff(d, item, who) {
+  const at = d.start_ms !== undefined ? fmt(d.start_ms) : '';
+  const until = d.end_ms !== undefined ? `–${fmt(d.end_ms)}` : '';
+  const quote = (v) => (v ? `“${v}”` : '(nothing)');
+  switch (d.kind) {
+    case 'words_differ': return `${at} words: ${who(d.a)} ${quote(d.values[0])} · ${who(d.b)} ${quote(d.values[1])}`;
+    case 'words_only_in': return `${at} only ${who(d.in)} transcribed this recording`;
+    case 'speaker_differs': return `${at}${until} speaker: ${who(d.a)} ${d.values[0] || 'none'} · ${who(d.b)} ${d.values[1] || 'none'}`;
+    case 'type_differs': return `${at}${until} segment type: ${who(d.a)} ${d.values[0] || 'none'} · ${who(d.b)} ${d.values[1] || 'none'}`;
+    default: return d.kind || 'difference';
+  }
 }
