@@ -528,6 +528,10 @@ def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_r
     second.locator(".seg-speaker").select_option("S1")  # a speaker
     second.locator(".seg-type").select_option("history_taking")
     second.locator(".seg-attr[data-attr=emotion]").select_option("worried")  # a segment attribute
+    speaker_one = page.locator(".consult-speaker[data-speaker=S1]")
+    speaker_one.locator(".speaker-role").select_option("clinician")  # who S1 is, for `fit`'s known voices
+    speaker_one.locator(".speaker-name").fill("Dr Okafor")
+    speaker_one.locator(".speaker-name").dispatch_event("change")
     shot(page, tmp_path, "consult-edit")
     page.keyboard.press("Control+Enter")
     expect(page.locator("#toast")).to_have_text("Saved")
@@ -537,6 +541,8 @@ def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_r
     expect(second.locator(".seg-text")).to_have_value("I have had a cough and a fever for three days.")
     expect(second.locator(".seg-speaker")).to_have_value("S1")
     expect(second.locator(".seg-type")).to_have_value("history_taking")
+    expect(page.locator(".consult-speaker[data-speaker=S1] .speaker-name")).to_have_value("Dr Okafor")
+    expect(page.locator(".consult-speaker[data-speaker=S1] .speaker-role")).to_have_value("clinician")
     mine = [a for a in api(live, token, "GET", f"/items/{item_id}/annotations")["items"] if a["source"] == "human"]
     seg = mine[0]["payload"]["segments"][1]
     assert (seg["start_ms"], seg["speaker"], seg["type"], seg["attrs"]) == (3450, "S1", "history_taking",

@@ -1,0 +1,77 @@
+"""Consultation review in Chromium: two transcribers' versions of one recording side by side, the review screen's
+word-level and speaker-turn differences, the reviewer's decision, and WER/DER per annotator pair on the dashboard."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import expect  # noqa: E402
+
+from live import ADMIN_PASSWORD, api  # noqa: E402
+from test_browser_notes import login_as  # noqa: E402
+
+pytestmark = pytest.mark.browser
+PASSWORD = "consult-review-password"
+
+
+def transcript(texts, speakers, prefix):
+    return {"speakers": [{"id": s} for s in sorted(set(speakers))],
+            "segments": [{"id": f"{prefix}{i}", "start_ms": i * 4000, "end_ms": i * 4000 + 3500, "text": t,
+                          "speaker": who} for i, (t, who) in enumerate(zip(texts, speakers))]}
+
+
+def test_two_transcripts_reviewed_side_by_side_and_wer_der_on_the_dashboard(browser, live, token, tmp_path):
+    import media_files
+
+    workflow = {"annotators_per_item": 2, "auto_consensus": True, "consensus_threshold": 0.95,
+                "adjudication": "below_threshold", "adjudication_threshold": 0.95}
+    pid = api(live, token, "POST", "/projects", {"name": "Consult review UI", "modality": "consult",
+                                                  "workflow": workflow})["id"]
+    tokens = {}
+    for name, role in (("tx_one", "annotator"), ("tx_two", "annotator"), ("tx_lead", "reviewer")):
+        api(live, token, "POST", "/users", {"username": name, "password": PASSWORD})
+        api(live, token, "POST", f"/projects/{pid}/members", {"username": name, "role": role})
+        tokens[name] = live.token(name, PASSWORD)
+    wav = media_files.wav(tmp_path / "visit.wav", seconds=12.0)
+    context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
+    page.goto(f"/projects/{pid}")
+    page.set_input_files("#file-input", [wav])
+    expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 0 failed.")
+    context.close()
+    item_id = api(live, token, "GET", f"/projects/{pid}/items")["items"][0]["id"]
+    for _ in range(150):  # the derive job (probe, peaks, PCM) runs on the live worker; items are handed out ready
+        if api(live, token, "GET", f"/items/{item_id}")["status"] == "ready":
+            break
+        time.sleep(0.2)
+    texts = {"tx_one": ["Good morning. What brings you in today?", "I have had a cough for three days.", "Any fever?"],
+             "tx_two": ["Good morning. What brings you here today?", "I have had a cuff for three days.", "Any fever?"]}
+    voices = {"tx_one": ["D", "P", "D"], "tx_two": ["S1", "S2", "S2"]}
+    for who in ("tx_one", "tx_two"):
+        assert api(live, tokens[who], "POST", f"/projects/{pid}/next")["id"] == item_id
+        api(live, tokens[who], "POST", f"/items/{item_id}/annotations",
+            {"payload": transcript(texts[who], voices[who], who), "time_spent_ms": 5000})
+    assert api(live, token, "GET", f"/items/{item_id}")["stage"] == "adjudicate"
+
+    context, page = login_as(browser, live, "tx_lead", PASSWORD)
+    page.goto(f"/projects/{pid}/review?item={item_id}")
+    expect(page.locator("#review-versions article.version")).to_have_count(2)
+    expect(page.locator("#review-versions .consult-segment")).to_have_count(6)  # both transcripts, side by side
+    diff = page.locator("#review-diff")
+    expect(diff).to_contain_text("words: tx_one “cough” · tx_two “cuff”")
+    expect(diff).to_contain_text("words: tx_one “in” · tx_two “here”")
+    expect(diff).to_contain_text("speaker: tx_one D · tx_two S2")
+    page.screenshot(path=str(tmp_path / "consult-review.png"), full_page=True)
+    page.locator("article.version[data-author='tx_one'] button.primary").click()
+    expect(page.locator("#queue-empty")).to_be_visible()
+    context.close()
+    assert api(live, token, "GET", f"/items/{item_id}")["stage"] == "done"
+
+    context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
+    page.goto(f"/projects/{pid}/dashboard")
+    expect(page.locator("#agreement-metrics tr.pair")).to_contain_text("tx_one – tx_two")
+    expect(page.locator("#agreement-metrics tr.pair-metric[data-metric=wer]")).to_contain_text("0.118")  # 2 of 17 words
+    expect(page.locator("#agreement-metrics tr.pair-metric[data-metric=der]")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "consult-dashboard.png"), full_page=True)
+    context.close()
