@@ -94,8 +94,8 @@ def synthetic_clip(seconds: float):
         make_pcm(ItemView(id=1, kind="audio", media_path=wav, media=info), pcm_dir)
     item = ItemView(id=1, kind="audio", media_path=wav, media=info,
                     assets={"pcm16k": os.path.join(pcm_dir, "pcm16k.s16")})
-    reference = {"segments": [{"id": str(i), "start_ms": t["start_ms"], "end_ms": t["end_ms"], "text": t["text"]}
-                              for i, t in enumerate(timeline)]}
+    reference = {"segments": [{"id": str(i), "start_ms": t["start_ms"], "end_ms": t["end_ms"], "text": t["text"],
+                               "speaker": t["role"]} for i, t in enumerate(timeline)]}
     return item, reference, duration
 
 
@@ -143,7 +143,23 @@ def transcription(clip_seconds: float, runs: int) -> dict:
     out["ratio_default_vs_faster_whisper"] = round(min(times["default"]) / min(times["faster_whisper_int8"]), 3)
     out["ratio_default_vs_openai_whisper"] = round(min(times["default"]) / min(times["openai_whisper"]), 3)
     out["target_ratio_default_vs_faster_whisper"] = 0.8
+    out.update(speaker_labelling(mono, reference, duration, payloads["default"], runs))
     return out
+
+
+def speaker_labelling(mono, reference: dict, duration: float, transcript: dict, runs: int) -> dict:
+    """Speakers by voice on the default transcript (what the worker does after transcribing): RTF and DER."""
+    from annotators.consult import metrics, speakers
+
+    labelled, _ = speakers.label_speakers(mono, transcript)  # warm-up: loads the voice encoder
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        labelled, _ = speakers.label_speakers(mono, transcript)
+        times.append(time.perf_counter() - started)
+    der, jer = metrics.der_jer(reference, labelled)
+    return {"speakers_rtf": round(min(times) / duration, 4), "speakers_target_rtf": 0.05,
+            "speakers_found": len(labelled["speakers"]), "der": round(der, 3), "jer": round(jer, 3)}
 
 
 def main() -> None:
