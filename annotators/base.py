@@ -232,6 +232,8 @@ class Modality(ABC):
     def preannotators(self, label_config: dict) -> list[PreAnnotator]:
         return []
 
+    fit_assets: tuple[str, ...] = ()  # derived assets `fit` reads (local paths in each item's `assets`)
+
     def fit(self, accepted: Sequence[tuple[Any, dict]], label_config: dict, previous: dict | None) -> dict | None:
         """Train from accepted (item, payload) pairs; return new model parameters (JSON) or None if not trainable."""
         return None

@@ -131,6 +131,13 @@ class ConsultModality(Modality):
 
         return [WhisperTranscriber((label_config or {}).get("whisper_model") or "tiny.en")]
 
+    fit_assets = ("pcm16k",)
+
+    def fit(self, accepted, label_config: dict, previous: dict | None) -> dict:
+        from annotators.consult.training import fit
+
+        return fit(accepted, label_config, previous)
+
     # -- agreement -----------------------------------------------------------------------------------------------
     def agree(self, a: dict, b: dict, item, label_config: dict) -> dict[str, float]:
         return metrics.agree(a, b)

@@ -108,6 +108,8 @@ def fit(ctx) -> dict:
     pairs = accepted_pairs(project)
     if len(pairs) < 2:
         raise JobFailed(f"fit needs at least 2 accepted annotations, the project has {len(pairs)}")
+    if modality.fit_assets:
+        _attach_assets(pairs, modality.fit_assets)
     db.session.commit()  # end the reads before progress() writes (see preannotate)
     ctx.progress(1, 10)
     name = ctx.job.params.get("preannotator") or modality.preannotators(project.label_config)[0].name
