@@ -1,6 +1,6 @@
 """Transcript formats of the consult modality: read WebVTT, SRT and our JSON (sidecars next to the audio, and
 re-imports of our exports); write WebVTT (with <v Speaker> voice spans), SRT, RTTM (speaker turns) and JSON.
-Praat TextGrid, RTTM reading, ELAN, NeMo and Label Studio are in formats_peers and formats_elan.
+Praat TextGrid, RTTM reading, ELAN, NeMo and Label Studio are in formats_textgrid, formats_peers and formats_elan.
 Peers' own libraries read what we write in the tests (webvtt-py, praatio, pympi-ling, pyannote.database)."""
 from __future__ import annotations
 
@@ -102,7 +102,8 @@ SIDECAR_READERS = {".vtt": read_vtt, ".srt": read_srt, ".json": read_json}
 def sidecar_readers() -> dict:
     """By lower-case extension. The peers' readers are imported here, not at the top: their modules import this one."""
     from annotators.consult.formats_elan import read_eaf
-    from annotators.consult.formats_peers import read_rttm, read_textgrid
+    from annotators.consult.formats_peers import read_rttm
+    from annotators.consult.formats_textgrid import read_textgrid
 
     return {**SIDECAR_READERS, ".textgrid": read_textgrid, ".rttm": read_rttm, ".eaf": read_eaf}
 

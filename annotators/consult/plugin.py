@@ -7,7 +7,7 @@ from itertools import combinations
 
 from annotators.base import (AgreementReport, Derivative, Exporter, Importer, IngestedItem, ItemInput, ItemRejected,
                              MetricSpec, Modality)
-from annotators.consult import audio, formats, formats_elan, formats_peers, metrics, phi, schema
+from annotators.consult import audio, formats, formats_elan, formats_peers, formats_textgrid, metrics, phi, schema
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".oga", ".webm", ".mp4", ".mov",
                     ".mkv", ".avi", ".wma", ".amr")
@@ -117,7 +117,7 @@ class ConsultModality(Modality):
                 "webvtt": Exporter("webvtt", "zip", "application/zip", formats.write_vtt),
                 "srt": Exporter("srt", "zip", "application/zip", formats.write_srt),
                 "rttm": Exporter("rttm", "zip", "application/zip", formats.write_rttm),
-                "textgrid": Exporter("textgrid", "zip", "application/zip", formats_peers.write_textgrid),
+                "textgrid": Exporter("textgrid", "zip", "application/zip", formats_textgrid.write_textgrid),
                 "elan": Exporter("elan", "zip", "application/zip", formats_elan.write_eaf),
                 "nemo": Exporter("nemo", "jsonl", "application/x-ndjson", formats_peers.write_nemo_manifest),
                 "label_studio": Exporter("label_studio", "json", "application/json",

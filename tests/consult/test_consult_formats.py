@@ -13,7 +13,7 @@ import pytest
 
 import media_files
 from annotators.base import FormatError, ItemInput, ItemView
-from annotators.consult import formats, formats_elan, formats_peers
+from annotators.consult import formats, formats_elan, formats_peers, formats_textgrid
 from annotators.consult.plugin import ConsultModality
 from annotators.media import MediaInfo
 
@@ -78,7 +78,7 @@ def reimport(name: str, data: bytes) -> dict:
 def test_textgrid_loads_in_praatio_and_comes_back_without_loss(tmp_path):
     from praatio import textgrid
 
-    data = zipfile.ZipFile(io.BytesIO(export(formats_peers.write_textgrid))).read("item-7.TextGrid")
+    data = zipfile.ZipFile(io.BytesIO(export(formats_textgrid.write_textgrid))).read("item-7.TextGrid")
     path = tmp_path / "visit.TextGrid"
     path.write_bytes(data)
     grid = textgrid.openTextgrid(str(path), includeEmptyIntervals=False)
@@ -224,7 +224,7 @@ def test_label_studio_tasks_follow_its_import_format():
 
 # ------------------------------------------------------------------------------------------------ hostile files
 def _textgrid() -> bytes:
-    return formats_peers.write_textgrid_one(PAYLOAD, 8000).encode()
+    return formats_textgrid.write_textgrid_one(PAYLOAD, 8000).encode()
 
 
 HOSTILE = {
