@@ -72,3 +72,31 @@ def test_prediction_item_fields_are_checked(app):
     assert _allowed_field("deid_state", "done") and not _allowed_field("deid_state", "maybe")
     assert _allowed_field("meta", {"language": "en"}) and not _allowed_field("meta", "x")
     assert not _allowed_field("text", "rewritten")
+
+
+def test_a_job_the_broker_never_took_is_re_sent_at_the_next_housekeeping_pass(app, admin, monkeypatch):
+    """The broker refused the message twice: the job stays queued without a Celery id and the reaper sends it again
+    after UNSENT_RESEND_S, not after the two minutes it waits for a message that may merely be slow."""
+    from server.extensions import db
+    from server.jobs import runner
+    from server.models import Job
+
+    _, project = admin.post("/projects", {"name": "lost", "modality": "labels"})
+    admin.post(f"/projects/{project['id']}/items", [{"text": "renew prescription"}])
+
+    def refuse(*_, **__):
+        raise ConnectionError("broker down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runner.run_job, "apply_async", refuse)
+        status, job = admin.post(f"/projects/{project['id']}/jobs", {"kind": "preannotate"})
+    assert status == 202 and job["status"] == "queued"
+    with app.app_context():
+        assert runner.reap()["resent"] == 0  # too early: it was created a moment ago
+        row = db.session.get(Job, job["id"])
+        assert row.celery_id is None
+        row.created_at = row.created_at - timedelta(seconds=runner.UNSENT_RESEND_S + 1)
+        db.session.commit()
+        assert runner.reap()["resent"] == 1
+    _, done = admin.get(f"/jobs/{job['id']}")
+    assert done["status"] == "succeeded" and done["attempts"] == 1

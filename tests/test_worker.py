@@ -199,3 +199,30 @@ def test_cancel_stops_a_running_job(stack):
     assert api.post(f"/jobs/{job_id}/cancel")[0] == 202
     done = wait_for(api, job_id)
     assert done["status"] == "cancelled"
+
+
+_DECLARE = """
+import sys, time, types
+from server.jobs.celery_app import declare_embedded_queues
+from server.jobs.queue import configure
+configure(types.SimpleNamespace(config={"BROKER_URL": sys.argv[1], "QUEUE_PREFIX": "race-"}))
+while time.time() < float(sys.argv[2]):
+    time.sleep(0.001)
+declare_embedded_queues()
+"""
+
+
+def test_processes_declaring_the_embedded_broker_at_once_all_start(tmp_path):
+    """A web process publishing while a worker starts both create kombu's queue rows; unserialised, the loser's
+    worker died at start-up ("UNIQUE constraint failed: kombu_queue.name") and the job sat queued."""
+    import sqlite3
+
+    broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+    start = str(time.time() + 4)
+    procs = [subprocess.Popen([sys.executable, "-c", _DECLARE, broker, start], cwd=ROOT, stderr=subprocess.PIPE)
+             for _ in range(6)]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e[-600:] for e in errors if e]
+    with sqlite3.connect(tmp_path / "broker.sqlite") as conn:
+        names = sorted(n for (n,) in conn.execute("SELECT name FROM kombu_queue"))
+    assert names == ["race-cpu", "race-gpu"]

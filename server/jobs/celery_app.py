@@ -18,3 +18,34 @@ class FlaskTask(Task):
 
 
 celery = Celery("clinlabel", task_cls=FlaskTask)
+
+
+_declared: set[tuple] = set()
+
+
+def declare_embedded_queues() -> None:
+    """Create the embedded (SQLite) broker's tables and queue rows once per process, one process at a time.
+
+    kombu's SQLite transport creates a queue row on first use with a check-then-insert guarded only by an in-process
+    lock: a web process publishing while a worker starts both insert it, and the loser's worker dies at start-up with
+    "UNIQUE constraint failed: kombu_queue.name". A file lock next to the broker serialises the first declaration;
+    afterwards every process finds the rows."""
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    broker = celery.conf.broker_url or ""
+    queues = tuple(celery.conf.task_queues or ())
+    key = (broker, tuple(q.name for q in queues))
+    if not broker.startswith("sqla+sqlite") or key in _declared:
+        return
+    path = make_url(broker.removeprefix("sqla+")).database
+    if not path or path == ":memory:":
+        return
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with celery.connection_for_write() as conn:
+            channel = conn.default_channel
+            for queue in queues:
+                queue(channel).declare()
+    _declared.add(key)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from server.extensions import db
 from server.jobs import kinds
-from server.jobs.celery_app import celery
+from server.jobs.celery_app import celery, declare_embedded_queues
 from server.jobs.kinds import JobCancelled, JobFailed  # noqa: F401  (handlers import them from here too)
 from server.models import Job, utcnow
 
@@ -81,10 +81,18 @@ def claim(job_id: int) -> Job | None:
     condition = or_(Job.status == "queued", Job.lease_expires_at < now)
     if job.status == "running" and _owner_is_dead(job.lease_owner):
         condition = Job.lease_owner == job.lease_owner
-    claimed = db.session.execute(update(Job).where(Job.id == job_id, Job.status.in_(("queued", "running")), condition)
-                                 .values(status="running", lease_owner=me, lease_expires_at=expires,
-                                         attempts=Job.attempts + 1, started_at=now))
-    db.session.commit()
+
+    def take():
+        result = db.session.execute(update(Job).where(Job.id == job_id, Job.status.in_(("queued", "running")),
+                                                      condition)
+                                    .values(status="running", lease_owner=me, lease_expires_at=expires,
+                                            attempts=Job.attempts + 1, started_at=now))
+        db.session.commit()
+        return result
+
+    # A claim that lost to a busy writer must wait its turn: an error here would ack the message and leave the job
+    # queued until the reaper's re-send.
+    claimed = with_retries(take, f"claiming job {job_id}")
     if claimed.rowcount != 1:
         return None  # another worker holds a live lease: this delivery is a duplicate
     db.session.refresh(job)
@@ -202,12 +210,18 @@ def run_job(job_id: int) -> str:
 
 def enqueue(job: Job) -> None:
     prefix = celery.flask_app.config.get("QUEUE_PREFIX") or ""
+    if not celery.conf.task_always_eager:
+        declare_embedded_queues()
     result = run_job.apply_async(args=[job.id], queue=prefix + job.queue)
     job.celery_id = result.id
 
 
+UNSENT_RESEND_S = 10
+
+
 def reap(resend_after_s: int = 120) -> dict:
-    """Re-queue jobs whose lease expired (worker lost) and re-send queued jobs whose message may be lost."""
+    """Re-queue jobs whose lease expired (worker lost) and re-send queued jobs whose message may be lost: soon when
+    the broker never took it (no Celery id), after `resend_after_s` otherwise."""
     now = utcnow()
     counts = {"requeued": 0, "failed": 0, "resent": 0}
     expired = db.session.query(Job).filter(Job.status == "running", Job.lease_expires_at < now).limit(100).all()
@@ -224,6 +238,8 @@ def reap(resend_after_s: int = 120) -> dict:
     stale = db.session.query(Job).filter(
         Job.status == "queued",
         or_(Job.lease_expires_at.is_(None) & (Job.created_at < now - timedelta(seconds=resend_after_s)),
+            Job.lease_expires_at.is_(None) & Job.celery_id.is_(None)
+            & (Job.created_at < now - timedelta(seconds=UNSENT_RESEND_S)),
             Job.lease_expires_at < now)).limit(100).all()
     for job in stale + [j for j in expired if j.status == "queued"]:
         if job in stale:

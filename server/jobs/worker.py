@@ -27,6 +27,7 @@ from sqlalchemy import text  # noqa: E402
 from server import create_app  # noqa: E402
 from server.db import immediate_writes  # noqa: E402
 from server.extensions import db  # noqa: E402
+from server.jobs.celery_app import declare_embedded_queues  # noqa: E402
 from server.jobs.handlers import pick_device  # noqa: E402
 from server.jobs.queue import configure  # noqa: E402
 from server.jobs.runner import reap, worker_id  # noqa: E402
@@ -97,6 +98,7 @@ _stop = threading.Event()
 def _keep_root_importable(**_):
     if _ROOT not in sys.path:
         sys.path.append(_ROOT)
+    declare_embedded_queues()  # before the consumer declares them, racing a web process that publishes
 
 
 @signals.worker_ready.connect
