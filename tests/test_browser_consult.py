@@ -75,3 +75,26 @@ def test_two_transcripts_reviewed_side_by_side_and_wer_der_on_the_dashboard(brow
     expect(page.locator("#agreement-metrics tr.pair-metric[data-metric=der]")).to_be_visible()
     page.screenshot(path=str(tmp_path / "consult-dashboard.png"), full_page=True)
     context.close()
+
+
+def test_an_hour_long_consultation_scrolls_and_plays_with_the_current_word_following(browser, live, token, tmp_path):
+    """600 turns over 60 minutes: the waveform comes from the server's peaks, the view scrolls under the wheel and
+    playback moves the current segment and word. Frame times are measured here and reported by
+    benchmarks/bench_consult_ui.py (the target is no frame over 50 ms); nothing is timed in this test."""
+    import json
+
+    from consult_long_session import WORDS, open_long_consultation, scroll_and_play
+
+    context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
+    open_long_consultation(page, live, token, str(tmp_path))
+    expect(page.locator(".consult-segment")).to_have_count(599)
+    expect(page.locator(".consult-waveform [part~=region]").first).to_be_visible()  # only those in view are drawn
+    frames = scroll_and_play(page)
+    page.screenshot(path=str(tmp_path / "consult-hour.png"))
+    context.close()
+    (tmp_path / "frames.json").write_text(json.dumps(frames, indent=1))
+    print("hour-long consultation frames:", json.dumps(frames))
+    assert frames["scrolling"]["frames"] > 30 and frames["scrolling"]["scrolled_px"] > 5000
+    assert frames["playing"]["frames"] > 30 and frames["playing"]["played_s"] > 4
+    assert frames["playing"]["current_segment"] >= 300  # the turn being played, half-way through the hour
+    assert frames["playing"]["current_word"] == WORDS[(300 + 2) % len(WORDS)]
