@@ -155,12 +155,18 @@ class WhisperTranscriber:
             log.warning("PHI detection failed on a transcript; it is kept without PHI marks")
             return payload, {"deid_state": "failed"}
 
-    def _transcribe_item(self, view, report) -> dict:
+    def transcribe_first(self, view, seconds: float) -> dict:
+        """The transcript of the recording's first `seconds` (fit scores prompts on held-out items with it)."""
+        return self._transcribe_item(view, None, limit_s=seconds)
+
+    def _transcribe_item(self, view, report, limit_s: float | None = None) -> dict:
         pcm_path = view.assets.get("pcm16k")
         if not pcm_path:
             raise ValueError("the item has no decoded audio (pcm16k asset); re-run its preparation")
         channels = max(1, int((view.media.channels if view.media else 1) or 1))
         audio = read_pcm(pcm_path, channels)
+        if limit_s is not None:
+            audio = audio[:, :int(limit_s * 16000)]
         mono = audio.mean(axis=0) if channels > 1 else audio[0]
         # One pass over the mix: each party's words keep the context of the other's (transcribing each channel
         # alone doubled the error rate on 8 kHz calls); the channel that carries a segment's energy names it.
