@@ -98,3 +98,71 @@ def test_an_hour_long_consultation_scrolls_and_plays_with_the_current_word_follo
     assert frames["playing"]["frames"] > 30 and frames["playing"]["played_s"] > 4
     assert frames["playing"]["current_segment"] >= 300  # the turn being played, half-way through the hour
     assert frames["playing"]["current_word"] == WORDS[(300 + 2) % len(WORDS)]
+
+
+def newest_human(live, token, item_id) -> dict:
+    mine = [a for a in api(live, token, "GET", f"/items/{item_id}/annotations")["items"] if a["source"] == "human"]
+    return max(mine, key=lambda a: a["id"])["payload"]
+
+
+def test_clinical_entities_in_a_turn_with_the_notes_span_tools_and_concept_picker(browser, live, token, tmp_path):
+    """A turn's text opens the notes editor: select a drug, label it, link its concept, mark a problem negated;
+    the entities travel in the segment, survive a reload and a later edit of the turn's text."""
+    import media_files
+    from test_browser_notes import drag_select
+
+    pid = api(live, token, "POST", "/projects", {"name": "Consult entities", "modality": "consult"})["id"]
+    wav = media_files.wav(tmp_path / "visit.wav", seconds=8.0)
+    vtt = tmp_path / "visit.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:00.000 --> 00:00:03.000\n<v S1>Are you still taking metformin?\n\n"
+                   "00:00:03.500 --> 00:00:07.000\n<v S2>Yes, and I have no chest pain.\n", encoding="utf-8")
+    context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
+    page.goto(f"/projects/{pid}")
+    page.set_input_files("#file-input", [wav, str(vtt)])
+    expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 0 failed.")
+    item_id = api(live, token, "GET", f"/projects/{pid}/items")["items"][0]["id"]
+    for _ in range(150):
+        if api(live, token, "GET", f"/items/{item_id}")["status"] == "ready":
+            break
+        time.sleep(0.2)
+    page.goto(f"/projects/{pid}/annotate?item={item_id}")
+    first, second = page.locator(".consult-segment").nth(0), page.locator(".consult-segment").nth(1)
+    first.locator(".seg-entities").click()
+    expect(page.locator("#note-text")).to_have_text("Are you still taking metformin?")
+    drag_select(page, "metformin")
+    page.click(".label.entity[data-label=MEDICATION]")
+    expect(page.locator("#span-text")).to_have_text("metformin")
+    page.click("#concept-search")
+    page.keyboard.type("metformin")
+    option = page.locator("#concept-picker [role=option]", has_text="metformin").first
+    expect(option).to_be_visible()
+    option.click()
+    expect(page.locator("#concept-current")).to_contain_text("etformin")
+    second.locator(".seg-entities").click()  # one editor at a time: the first turn's entities are kept
+    expect(first.locator(".seg-entities")).to_have_text("entities (1)")
+    expect(first.locator(".entity-chip")).to_have_text("MEDICATION: metformin")
+    expect(page.locator("#note-text")).to_have_text("Yes, and I have no chest pain.")
+    drag_select(page, "chest pain")
+    page.keyboard.press("1")  # PROBLEM, the notes hotkey, not the consult shortcut "assign speaker 1"
+    page.select_option("#span-assertion", "negated")
+    expect(second.locator(".seg-speaker")).to_have_value("S2")
+    page.screenshot(path=str(tmp_path / "consult-entities.png"), full_page=True)
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#toast")).to_have_text("Saved")
+
+    segs = newest_human(live, token, item_id)["segments"]
+    drug = segs[0]["entities"]["spans"][0]
+    assert (drug["label"], drug["text"], drug["start"], drug["end"]) == ("MEDICATION", "metformin", 21, 30)
+    assert drug["concept"]["terminology"] == "drugs"
+    problem = segs[1]["entities"]["spans"][0]
+    assert (problem["label"], problem["text"], problem["assertion"]) == ("PROBLEM", "chest pain", "negated")
+
+    page.goto(f"/projects/{pid}/annotate?item={item_id}")
+    first = page.locator(".consult-segment").nth(0)
+    expect(first.locator(".entity-chip")).to_have_text("MEDICATION: metformin")
+    first.locator(".seg-text").fill("So, are you still taking metformin daily?")  # the span follows its word
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#toast")).to_have_text("Saved")
+    drug = newest_human(live, token, item_id)["segments"][0]["entities"]["spans"][0]
+    assert (drug["start"], drug["end"], drug["text"]) == (25, 34, "metformin")
+    context.close()

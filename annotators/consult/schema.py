@@ -2,6 +2,7 @@
 audio (the probe's start offset already removed)."""
 from __future__ import annotations
 
+from annotators.notes import schema as notes_schema
 from ontologies.loaders.builtin import CONSULT_SEGMENTS
 
 # The default vocabulary: the shipped consult_segments terminology (ontologies/loaders/builtin.py), by code.
@@ -48,6 +49,10 @@ LABEL_CONFIG_SCHEMA = {
         "redaction": {"type": "object", "additionalProperties": False, "title": "Redacted audio export",
                       "properties": {"margin_ms": {"type": "integer", "minimum": 0, "maximum": 2000, "default": 150},
                                      "fill": {"type": "string", "enum": ["tone", "silence"], "default": "tone"}}},
+        # Clinical entities in the transcript text, annotated with the notes modality's span tools and concept picker.
+        "entities": {"type": "object", "additionalProperties": False, "title": "Clinical entities in the transcript",
+                     "properties": {key: notes_schema.LABEL_CONFIG_SCHEMA["properties"][key]
+                                    for key in ("entity_labels", "relation_types", "assertions")}},
         "known_voices": {"type": "boolean", "default": True,
                          "title": "Name speakers whose voice was confirmed in accepted annotations"},
         "instructions": {"type": "string", "maxLength": 5000, "title": "Instructions for transcribers"},
@@ -66,6 +71,12 @@ PHI_SPAN = {"type": "object", "additionalProperties": False, "required": ["start
                            "start_ms": {"type": "integer", "minimum": 0}, "end_ms": {"type": "integer", "minimum": 0},
                            "score": {"type": "number", "minimum": 0, "maximum": 1},
                            "source": {"type": "string", "enum": ["model", "human"]}}}
+
+# Clinical entities in one segment's text: the notes payload (spans with assertion and concept, relations), offsets
+# into the segment's text.
+ENTITIES = {"type": "object", "additionalProperties": False, "required": ["spans"],
+            "properties": {"spans": {**notes_schema.PAYLOAD_SCHEMA["properties"]["spans"], "maxItems": 2000},
+                           "relations": {**notes_schema.PAYLOAD_SCHEMA["properties"]["relations"], "maxItems": 2000}}}
 
 PAYLOAD_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -92,16 +103,23 @@ PAYLOAD_SCHEMA = {
                           "additionalProperties": {"type": "string", "maxLength": 80}},
                 "overlap": {"type": "boolean"},
                 "phi": {"type": "array", "maxItems": 500, "items": PHI_SPAN},
+                "entities": ENTITIES,
                 "score": {"type": "number", "minimum": 0, "maximum": 1},
             }}},
     },
 }
 
 
+def default_entities() -> dict:
+    notes = notes_schema.default_label_config()
+    return {key: notes[key] for key in ("entity_labels", "relation_types", "assertions")}
+
+
 def default_label_config() -> dict:
     return {"segment_types": list(SEGMENT_TYPES), "speaker_roles": list(SPEAKER_ROLES),
             "segment_attributes": [dict(a) for a in SEGMENT_ATTRIBUTES],
-            "whisper_model": "tiny.en", "language": "en", "speakers_per_channel": True}
+            "whisper_model": "tiny.en", "language": "en", "speakers_per_channel": True,
+            "entities": default_entities()}
 
 
 def check_semantics(payload: dict, label_config: dict) -> None:
@@ -133,5 +151,10 @@ def check_semantics(payload: dict, label_config: dict) -> None:
         for p, span in enumerate(seg.get("phi") or []):
             if not span["start"] < span["end"] <= len(seg["text"]) or span["end_ms"] < span["start_ms"]:
                 raise ValueError(f"{where}.phi[{p}]: offsets must lie inside the segment's text, times in order")
+        if seg.get("entities"):
+            entities = {**(label_config.get("entities") or default_entities()), "phi_labels": []}
+            problems = notes_schema.semantic_errors(seg["entities"], entities, seg["text"], max_errors=1)
+            if problems:
+                raise ValueError(f"{where}.entities: {problems[0]}")
     if words > MAX_WORDS:
         raise ValueError(f"more than {MAX_WORDS} words")

@@ -8,6 +8,7 @@ import WaveSurfer from '../../vendor/node_modules/wavesurfer.js/dist/wavesurfer.
 import RegionsPlugin from '../../vendor/node_modules/wavesurfer.js/dist/plugins/regions.esm.js';
 import TimelinePlugin from '../../vendor/node_modules/wavesurfer.js/dist/plugins/timeline.esm.js';
 import MinimapPlugin from '../../vendor/node_modules/wavesurfer.js/dist/plugins/minimap.esm.js';
+import { mount as mountSpans } from './notes.js';  // clinical entities in a turn's text: the notes span tools
 
 let readOnlyMounts = 0;
 const MAX_PEAK_PAIRS = 200_000;  // per channel: the finest level under this is drawn (10 ms up to ~33 min)
@@ -48,6 +49,30 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
   const types = labelConfig.segment_types || [];
   const roles = labelConfig.speaker_roles || [];
   const attributes = labelConfig.segment_attributes || [];
+  // The notes editor (spans, assertion, concept picker, relations) on one turn's text at a time.
+  const entityConfig = labelConfig.entities ? { ...labelConfig.entities, phi_labels: [] } : null;
+  let openEntities = null;  // { seg, editor }
+
+  function closeEntities() {
+    if (!openEntities) return;
+    const { seg, editor } = openEntities;
+    const found = editor.snapshot().payload;
+    if (found.spans.length) seg.entities = found; else delete seg.entities;
+    editor.destroy();
+    openEntities = null;
+  }
+
+  function toggleEntities(i) {
+    const seg = segments[i];
+    const wasOpen = openEntities && openEntities.seg === seg;
+    renderRows();  // closes the open editor, keeping what it holds
+    if (wasOpen) return;
+    seg.entities = anchorEntities(seg.entities, seg.text);
+    const box = list.children[i].querySelector('.consult-entities');
+    const editor = mountSpans(box, { item: { id: item.id, text: seg.text }, labelConfig: entityConfig,
+      initial: seg.entities || { spans: [], relations: [] }, readOnly: false });
+    openEntities = { seg, editor };
+  }
 
   function seek(ms, play = true) {
     player.currentTime = ms / 1000;
@@ -85,6 +110,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
   }
 
   function renderRows() {
+    closeEntities();
     list.replaceChildren(...segments.map((seg, i) => {
       const startIn = h('input', { type: 'number', step: '0.01', min: '0', class: 'seg-start', value: (seg.start_ms / 1000).toFixed(2),
         disabled: readOnly, onchange: () => { seg.start_ms = Math.round(Number(startIn.value) * 1000); render(); } });
@@ -112,8 +138,11 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       const text = h('textarea', { class: 'seg-text', rows: 2, disabled: readOnly, 'aria-label': `segment ${i + 1} text`,
         oninput: () => { seg.text = text.value; } });
       text.value = seg.text;
+      const entityCount = seg.entities ? seg.entities.spans.length : 0;
       const actions = readOnly ? [] : [
         h('button', { type: 'button', class: 'link seg-play', onclick: () => { current = i; seek(seg.start_ms); } }, '▶'),
+        entityConfig ? h('button', { type: 'button', class: 'link seg-entities', title: 'clinical entities in this turn',
+          onclick: () => toggleEntities(i) }, entityCount ? `entities (${entityCount})` : 'entities') : null,
         h('button', { type: 'button', class: 'link seg-split', title: 'split at the playhead', onclick: () => split(i) }, 'split'),
         h('button', { type: 'button', class: 'link seg-merge', title: 'merge with the next segment', onclick: () => merge(i) }, 'merge'),
         h('button', { type: 'button', class: 'link seg-delete', onclick: () => { segments.splice(i, 1); render(); } }, 'delete'),
@@ -123,8 +152,12 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       return h('li', { class: `consult-segment${i === current ? ' current' : ''}${seg.overlap ? ' overlap' : ''}`, dataset: { index: i } },
         h('div', { class: 'seg-head' },
           h('button', { type: 'button', class: 'link seg-time', onclick: () => { current = i; seek(seg.start_ms); } }, fmt(seg.start_ms)),
-          startIn, ' – ', endIn, who, type, ...attrs, ...actions, ...phiMarks),
-        text);
+          startIn, ' – ', endIn, who, type, ...attrs, ...actions.filter(Boolean), ...phiMarks),
+        text,
+        entityCount ? h('div', { class: 'entity-chips' }, ...seg.entities.spans.map((sp) => h('span', { class: 'entity-chip',
+          title: sp.concept ? `${sp.concept.terminology} ${sp.concept.code}` : sp.label },
+          `${sp.label}: ${sp.text || ''}${sp.assertion && sp.assertion !== 'present' ? ` (${sp.assertion})` : ''}`))) : null,
+        h('div', { class: 'consult-entities' }));
     }));
   }
 
@@ -214,6 +247,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
   }
 
   const onKey = (e) => {
+    if (e.target.closest && e.target.closest('.consult-entities')) return;  // the span editor's own keys
     if (e.ctrlKey || e.metaKey || e.altKey || ['INPUT', 'TEXTAREA', 'SELECT'].includes(e.target.tagName)) return;
     const i = current < 0 ? 0 : current;
     if (e.key === 'p') { if (player.paused) player.play().catch(() => {}); else player.pause(); }
@@ -228,6 +262,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
   if (!readOnly) container.addEventListener('keydown', onKey);
 
   function collect() {
+    if (openEntities) openEntities.seg.entities = openEntities.editor.snapshot().payload;
     return segments.map((s) => {
       const seg = { id: s.id, start_ms: s.start_ms, end_ms: s.end_ms, text: s.text.trim() };
       if (s.speaker) seg.speaker = s.speaker;
@@ -239,6 +274,8 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       if (s.phi && s.phi.length && s.text === s.originalText) seg.phi = s.phi;
       // Word times belong to the words the model heard: kept only while the text is unchanged.
       if (s.words && s.text === s.originalText) seg.words = s.words;
+      const entities = anchorEntities(s.entities, seg.text);
+      if (entities && entities.spans.length) seg.entities = entities;
       return seg;
     }).sort((a, b) => a.start_ms - b.start_ms);
   }
@@ -258,6 +295,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       return { payload: { speakers: speakers.filter((s) => used.has(s.id)), segments: out }, pending: [] };
     },
     destroy() {
+      closeEntities();
       destroyed = true;
       if (ws) ws.destroy();
       player.pause();
@@ -267,6 +305,25 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       container.replaceChildren();
     },
   };
+}
+
+// Entity offsets are code points into the turn's text (as in notes). After the text is edited, a span whose words
+// moved follows them to their nearest occurrence; one whose words are gone is dropped, with its relations.
+function anchorEntities(entities, text) {
+  if (!entities || !entities.spans) return entities;
+  const cps = Array.from(text);
+  const spans = [];
+  for (const sp of entities.spans) {
+    if (cps.slice(sp.start, sp.end).join('') === sp.text) { spans.push(sp); continue; }
+    let best = null;
+    for (let at = text.indexOf(sp.text); sp.text && at >= 0; at = text.indexOf(sp.text, at + 1)) {
+      const start = Array.from(text.slice(0, at)).length;
+      if (best === null || Math.abs(start - sp.start) < Math.abs(best - sp.start)) best = start;
+    }
+    if (best !== null) spans.push({ ...sp, start: best, end: best + Array.from(sp.text).length });
+  }
+  const kept = new Set(spans.map((sp) => sp.id));
+  return { spans, relations: (entities.relations || []).filter((r) => kept.has(r.head) && kept.has(r.tail)) };
 }
 
 // ------------------------------------------------------------------------------ review page (describeDiff)
