@@ -9,6 +9,7 @@ import random
 from datetime import timedelta
 
 from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
 from server.models import Assignment, Item, utcnow
@@ -143,11 +144,20 @@ def mark_submitted(project, user, item: Item, stage: str) -> None:
         Assignment.item_id == item.id, Assignment.user_id == user.id, Assignment.stage == stage)
     ).scalar_one_or_none()
     if assignment is None:
-        assignment = Assignment(item_id=item.id, project_id=project.id, user_id=user.id, stage=stage,
-                                status="submitted", lease_expires_at=now, finished_at=now)
-        db.session.add(assignment)
-        db.session.execute(update(Item).where(Item.id == item.id).values(slots_taken=Item.slots_taken + 1))
-    elif assignment.status != "submitted":
+        try:
+            # A concurrent lease of the same item by the same user (another tab asking for "next") may insert the
+            # row first: the savepoint keeps this transaction usable and the row found is completed below.
+            with db.session.begin_nested():
+                db.session.add(Assignment(item_id=item.id, project_id=project.id, user_id=user.id, stage=stage,
+                                          status="submitted", lease_expires_at=now, finished_at=now))
+            db.session.execute(update(Item).where(Item.id == item.id).values(slots_taken=Item.slots_taken + 1))
+            db.session.flush()
+            return
+        except IntegrityError:
+            assignment = db.session.execute(select(Assignment).where(
+                Assignment.item_id == item.id, Assignment.user_id == user.id, Assignment.stage == stage)
+            ).scalar_one()
+    if assignment.status != "submitted":
         if assignment.status in ("expired", "skipped"):
             db.session.execute(update(Item).where(Item.id == item.id).values(slots_taken=Item.slots_taken + 1))
         assignment.status, assignment.finished_at = "submitted", now

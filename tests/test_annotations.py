@@ -138,3 +138,39 @@ def test_removed_member_leases_are_released(admin, labels_project, make_member):
     assert admin.delete(f"/projects/{pid}/members", {"username": "leaver"})[0] == 204
     assert other.post(f"/projects/{pid}/next")[1]["id"] == item_id
     assert leaver.get(f"/projects/{pid}")[0] == 404
+
+
+@pytest.mark.concurrent
+def test_the_same_first_annotation_sent_twice_at_once_is_stored_once_and_never_500(app, admin, make_member):
+    """A double click, a retry after a timeout, two tabs: eight identical first saves of one item at the same
+    instant. One is created (201), the others are told it exists (409); one annotation, one submitted slot."""
+    from server.extensions import db
+    from server.models import Annotation, Assignment, Item
+
+    _, project = admin.post("/projects", {"name": "double click", "modality": "labels",
+                                          "workflow": {"annotators_per_item": 2}})
+    pid = project["id"]
+    (item_id,) = add_texts(admin, pid, ["chest pain since this morning"])
+    ann = make_member(pid, "twice", "annotator")
+    assert ann.post(f"/projects/{pid}/next")[1]["id"] == item_id
+    start, results = threading.Barrier(8), []
+
+    def save():
+        client = app.test_client()
+        start.wait()
+        resp = client.post(f"/api/v1/items/{item_id}/annotations", json={"payload": {"labels": ["urgent"]}},
+                           headers={"Authorization": f"Bearer {ann.token}"})
+        results.append((resp.status_code, ((resp.get_json() or {}).get("error") or {}).get("message", "")))
+
+    threads = [threading.Thread(target=save) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    codes = sorted(code for code, _ in results)
+    assert codes == [201] + [409] * 7, results
+    assert all("already have annotation" in message for code, message in results if code == 409), results
+    with app.app_context():
+        humans = db.session.query(Annotation).filter_by(item_id=item_id, source="human", stage="annotate").count()
+        assignments = db.session.query(Assignment).filter_by(item_id=item_id, status="submitted").count()
+        taken = db.session.get(Item, item_id).slots_taken
+        db.session.remove()
+    assert (humans, assignments, taken) == (1, 1, 1)

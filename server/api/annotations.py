@@ -44,14 +44,17 @@ def create_annotation(item_id, json_data):
     stage = json_data["stage"]
     if stage != "annotate" and not can(role, "review.decide"):
         raise ApiError(403, f"your role '{role}' cannot write {stage} annotations")
+    project = db.session.get(Project, item.project_id)
+    payload = validated_payload(project, json_data["payload"])
+    # Two saves of the same first annotation at once (double click, retry, two tabs) must not both pass the checks
+    # below: on PostgreSQL the item's row lock orders them (SQLite's write lock already does).
+    db.session.refresh(item, with_for_update=True)
     if item.status != "ready":
         raise ApiError(409, f"item {item.id} is {item.status} and cannot be annotated")
     if item.stage == "done":
         raise ApiError(409, f"item {item.id} is done (its gold was decided in review) and is frozen; to change "
                             "your version, POST /annotations/{your annotation id}/revisions: it goes to a new "
                             "review round", code="frozen")
-    project = db.session.get(Project, item.project_id)
-    payload = validated_payload(project, json_data["payload"])
     existing = db.session.execute(select(Annotation.id).where(
         Annotation.item_id == item.id, Annotation.author_id == g.user.id, Annotation.stage == stage,
         Annotation.source == "human")).first()
