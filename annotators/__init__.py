@@ -6,7 +6,9 @@ def register_builtins(registry) -> None:
     from annotators.consult.plugin import ConsultModality
     from annotators.labels.plugin import LabelsModality
     from annotators.notes.plugin import NotesModality
+    from annotators.surgical.plugin import SurgicalModality
 
     registry.register(LabelsModality())
     registry.register(NotesModality())
     registry.register(ConsultModality())
+    registry.register(SurgicalModality())

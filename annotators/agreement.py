@@ -38,6 +38,30 @@ class AgreementReport:
         return {"overall": self.overall, "per_label": self.per_label, "per_pair": self.per_pair}
 
 
+def pairwise_report(annotations: Iterable[tuple], agree, keys: Sequence[str]) -> AgreementReport:
+    """Per annotator pair, the mean of each metric `agree(a, b)` returns over the items both annotated; overall,
+    the mean over every pair and item (`mean_<key>`). For modalities whose agreement is a pairwise measure."""
+    by_item: dict = {}
+    for item, annotator, payload in annotations:
+        by_item.setdefault(getattr(item, "id", item), {})[annotator] = payload
+    annotators = sorted({a for r in by_item.values() for a in r})
+    per_pair, pooled = {}, {}
+    for x, y in itertools.combinations(annotators, 2):
+        results = [agree(r[x], r[y]) for r in by_item.values() if x in r and y in r]
+        if not results:
+            continue
+        pair = {"items": len(results)}
+        for key in keys:
+            values = [r[key] for r in results if key in r]
+            if values:
+                pair[key] = round(sum(values) / len(values), 4)
+                pooled.setdefault(key, []).extend(values)
+        per_pair[f"{x} vs {y}"] = pair
+    overall = {"items": len(by_item), "annotators": len(annotators),
+               **{f"mean_{k}": round(sum(v) / len(v), 4) for k, v in pooled.items() if v}}
+    return AgreementReport(overall=overall, per_pair=per_pair)
+
+
 def cohen_kappa(a: Sequence, b: Sequence) -> float | None:
     """Cohen's kappa of two raters over the same units."""
     if len(a) != len(b):

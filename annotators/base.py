@@ -94,6 +94,7 @@ class ItemView:
     kind: str
     text: str | None = None
     meta: dict = field(default_factory=dict)
+    name: str = ""  # the uploaded file's original name (metadata: exports may name their files after it)
     # A local path of the media file. On shared S3 storage it is filled only where the server fetched the file into
     # the worker's cache (derive and preannotate jobs); elsewhere it may be None.
     media_path: str | None = None

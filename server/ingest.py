@@ -80,10 +80,12 @@ def attach_sidecars(modality, inputs: list[ItemInput], failed: list[dict]) -> se
         if not (item_input.name or "").lower().endswith(extensions):
             media.setdefault(file_stem(item_input.name), item_input)
     used = set()
+    # A modality may name its sidecars differently (Cholec80: `video01-phase.txt` belongs to `video01.mp4`).
+    stem_of = getattr(modality, "sidecar_stem", None) or file_stem
     for index, item_input in enumerate(inputs):
         if (item_input.name or "").lower().endswith(extensions):
             used.add(index)
-            target = media.get(file_stem(item_input.name))
+            target = media.get(stem_of(item_input.name))
             if target is None:
                 failed.append({"index": index, "name": item_input.name,
                                "error": "an annotation file with no media file of the same name in this upload"})

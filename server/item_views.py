@@ -10,7 +10,7 @@ from annotators.media import MediaInfo
 def item_view(item, local_media: bool = False, assets: list | None = None) -> ItemView:
     """`local_media`: make sure media and assets are local files (on S3 storage this fetches them into the
     worker's cache); without it, paths are filled only where that costs nothing (filesystem storage)."""
-    view = ItemView(id=item.id, kind=item.kind, text=item.text, meta=item.meta or {},
+    view = ItemView(id=item.id, kind=item.kind, text=item.text, meta=item.meta or {}, name=item.name or "",
                     media=MediaInfo.from_dict(getattr(item, "media_info", None)))
     if not has_app_context() or "media" not in current_app.extensions:
         return view

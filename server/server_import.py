@@ -55,6 +55,7 @@ def server_import_job(ctx) -> dict:
     if project is None:
         raise JobFailed("the project of this import no longer exists")
     modality = registry.get(project.modality)
+    stem_of = getattr(modality, "sidecar_stem", None) or file_stem  # as ingest pairs sidecars with their media
     try:
         root, pattern = check_request(ctx.job.params.get("root", ""), ctx.job.params.get("glob", ""))
     except ValueError as exc:
@@ -91,7 +92,7 @@ def server_import_job(ctx) -> dict:
             failed.append({"file": relative, "error": "not a regular file"})
         else:
             # A batch never separates files of the same base name (a recording and its transcript sidecar).
-            if len(batch) >= BATCH and file_stem(batch[-1][1].name) != file_stem(resolved.name):
+            if len(batch) >= BATCH and stem_of(batch[-1][1].name) != stem_of(resolved.name):
                 flush()
             batch.append((relative, ItemInput(name=resolved.name, path=str(resolved), size=resolved.stat().st_size)))
         if done % BATCH == 0:

@@ -1,6 +1,7 @@
 """Small media files made on the spot (PyAV, the wave module, zlib): good ones and the hostile ones users send."""
 from __future__ import annotations
 
+import fractions
 import math
 import struct
 import wave
@@ -121,5 +122,26 @@ def long_consultation(path, seconds: int = 3600, rate: int = 8000) -> str:
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode(None):
+            out.mux(packet)
+    return str(path)
+
+
+def video_at(path, times_s, codec: str = "libx264", container: str | None = None, size=(64, 48),
+             options: dict | None = None) -> str:
+    """A video whose frame i is shown at times_s[i] (variable frame rate, a start offset...) and is a flat grey of
+    (i * 5) % 255. Timestamps in 1/1000 s; libx264 keeps its default B-frames unless options say otherwise."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=25, options=options or {})
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.time_base = stream.codec_context.time_base = fractions.Fraction(1, 1000)
+        for i, t in enumerate(times_s):
+            frame = av.VideoFrame.from_ndarray(np.full((size[1], size[0], 3), (i * 5) % 255, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = int(round(t * 1000)), fractions.Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
             out.mux(packet)
     return str(path)

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import os
-from collections import defaultdict
-from itertools import combinations
 
-from annotators.base import (AgreementReport, Derivative, Exporter, Importer, IngestedItem, ItemInput, ItemRejected,
+from annotators.agreement import pairwise_report
+from annotators.base import (Derivative, Exporter, Importer, IngestedItem, ItemInput, ItemRejected,
                              MetricSpec, Modality)
 from annotators.consult import audio, formats, formats_elan, formats_peers, formats_textgrid, metrics, phi, schema
 
@@ -143,26 +142,7 @@ class ConsultModality(Modality):
         return metrics.agree(a, b)
 
     def agree_many(self, annotations, label_config: dict) -> dict:
-        by_item: dict = defaultdict(dict)
-        for item, annotator, payload in annotations:
-            by_item[getattr(item, "id", item)][annotator] = payload
-        annotators = sorted({a for r in by_item.values() for a in r})
-        per_pair, pooled = {}, defaultdict(list)
-        for x, y in combinations(annotators, 2):
-            results = [metrics.agree(r[x], r[y]) for r in by_item.values() if x in r and y in r]
-            if not results:
-                continue
-            pair = {"items": len(results)}
-            for key in ("agreement", "wer", "cer", "speaker_agreement", "der", "jer", "segment_type_kappa",
-                        "boundary_ms"):
-                values = [r[key] for r in results if key in r]
-                if values:
-                    pair[key] = round(sum(values) / len(values), 4)
-                    pooled[key].extend(values)
-            per_pair[f"{x} vs {y}"] = pair
-        overall = {"items": len(by_item), "annotators": len(annotators),
-                   **{f"mean_{k}": round(sum(v) / len(v), 4) for k, v in pooled.items() if v}}
-        return AgreementReport(overall=overall, per_pair=per_pair)
+        return pairwise_report(annotations, metrics.agree, [spec.name for spec in self.metric_specs])
 
     def merge(self, payloads, item, label_config: dict) -> dict:
         return payloads[0]

@@ -1,0 +1,112 @@
+"""The `surgical` modality: surgical video (laparoscopic cholecystectomy by default), annotated with a phase
+timeline, instrument and event tag tracks and comments, all at frame accuracy (frame numbers from the frame index)."""
+from __future__ import annotations
+
+import os
+
+from annotators.agreement import pairwise_report
+from annotators.base import (Derivative, Exporter, IngestedItem, ItemInput, ItemRejected, MetricSpec, Modality)
+from annotators.surgical import formats, metrics, schema, video
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm")
+SIDECARS = (".txt", ".json")
+MEDIA_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
+               ".avi": "video/x-msvideo", ".webm": "video/webm"}
+MAX_HOURS = 8
+
+
+class SurgicalModality(Modality):
+    name = "surgical"
+    title = "Surgical video"
+    description = ("Surgical recordings: a frame-accurate phase timeline (Cholec80 phases by default), instrument "
+                   "and event tag tracks, comments; frame accuracy, Jaccard and kappa between annotators.")
+    item_kinds = ("video",)
+    accepts = VIDEO_EXTENSIONS + SIDECARS
+    sidecar_extensions = SIDECARS
+    probe_media = True
+    label_config_schema = schema.LABEL_CONFIG_SCHEMA
+    payload_schema = schema.PAYLOAD_SCHEMA
+    default_label_config = schema.default_label_config()
+    metric_specs = (MetricSpec("agreement", description="share of frames with the same phase"),
+                    MetricSpec("phase_accuracy", description="share of frames with the same phase"),
+                    MetricSpec("phase_jaccard", description="mean over phases of frames in both / in either"),
+                    MetricSpec("phase_kappa", range=(-1.0, 1.0), description="Cohen's kappa over frames"),
+                    MetricSpec("boundary_frames", higher_is_better=False, range=(0.0, None),
+                               description="mean distance between phase boundaries (frames, both ways)"),
+                    MetricSpec("tag_f1", description="F1 of tag presence per track and frame"))
+    ui_module = "js/modalities/surgical.js"
+    ui_template = ""
+
+    @staticmethod
+    def sidecar_stem(name: str) -> str:
+        return formats.sidecar_stem(name)
+
+    # -- items ---------------------------------------------------------------------------------------------------
+    def ingest(self, item: ItemInput, label_config: dict) -> list[IngestedItem]:
+        ext = os.path.splitext(item.name or "")[1].lower()
+        if ext not in VIDEO_EXTENSIONS:
+            raise ItemRejected(f"{item.name}: not a video file (accepted: {', '.join(VIDEO_EXTENSIONS)}; Cholec80 "
+                               "-phase.txt / -tool.txt and our .json go next to their video, same base name)")
+        if item.path is None and item.data is None:
+            raise ItemRejected(f"{item.name}: upload the video file itself")
+        size = item.size if item.size is not None else len(item.data or b"")
+        if not size:
+            raise ItemRejected(f"{item.name}: the file is empty (0 bytes)")
+        annotations = []
+        if item.sidecars:
+            try:
+                payload = formats.read_sidecars(item.sidecars, label_config)
+                if payload is not None:
+                    self.validate_payload(payload, label_config)
+                    annotations.append(payload)
+            except ValueError as exc:
+                names = ", ".join(s.name for s in item.sidecars)
+                raise ItemRejected(f"{names}: {exc}") from None
+        ingested = IngestedItem(kind="video", media_type=MEDIA_TYPES.get(ext, "application/octet-stream"),
+                                name=item.name, annotations=annotations)
+        if item.path is not None:
+            ingested.media_path = item.path
+        else:
+            ingested.media = item.data
+        return [ingested]
+
+    def check_media(self, info, label_config: dict) -> None:
+        if not info.has_video:
+            raise ItemRejected("the file has no video stream" + (" (audio only)" if info.has_audio else ""))
+        if not info.frame_count:
+            raise ItemRejected("the video stream holds no frames")
+        if info.duration_ms > MAX_HOURS * 3_600_000:
+            raise ItemRejected(f"longer than {MAX_HOURS} hours; split the recording")
+
+    def derivatives(self) -> list[Derivative]:
+        return [Derivative("frames", video.make_frame_index, "application/json", version="1"),
+                Derivative("proxy", video.make_proxy, "video/mp4", version="1"),
+                Derivative("sprite", video.make_sprite, "image/jpeg", version="1")]
+
+    def preannotators(self, label_config: dict):
+        from annotators.surgical.preannotate import SceneProposer
+
+        return [SceneProposer()]
+
+    # -- payloads ------------------------------------------------------------------------------------------------
+    def check_payload_semantics(self, payload: dict, label_config: dict) -> None:
+        schema.check_semantics(payload, label_config)
+
+    def exporters(self) -> dict[str, Exporter]:
+        return {"json": Exporter("json", "jsonl", "application/x-ndjson", formats.write_json),
+                "cholec80": Exporter("cholec80", "zip", "application/zip", formats.write_cholec80)}
+
+    # -- agreement -----------------------------------------------------------------------------------------------
+    def agree(self, a: dict, b: dict, item, label_config: dict) -> dict[str, float]:
+        return metrics.agree(a, b)
+
+    def agree_many(self, annotations, label_config: dict) -> dict:
+        return pairwise_report(annotations, metrics.agree, [spec.name for spec in self.metric_specs])
+
+    def merge(self, payloads, item, label_config: dict) -> dict:
+        return payloads[0]
+
+    def diff(self, payloads, item, label_config: dict) -> list[dict]:
+        from annotators.surgical.review import diff
+
+        return diff(payloads)
