@@ -84,9 +84,17 @@ class SurgicalModality(Modality):
                 Derivative("sprite", video.make_sprite, "image/jpeg", version="1")]
 
     def preannotators(self, label_config: dict):
-        from annotators.surgical.preannotate import SceneProposer
+        from annotators.surgical.preannotate import PhasePreannotator
 
-        return [SceneProposer()]
+        return [PhasePreannotator()]
+
+    fit_assets = ("frames",)
+    fit_wants_gpu = True
+
+    def fit(self, accepted, label_config: dict, previous: dict | None) -> dict | None:
+        from annotators.surgical.training import fit
+
+        return fit(accepted, label_config, previous)
 
     # -- payloads ------------------------------------------------------------------------------------------------
     def check_payload_semantics(self, payload: dict, label_config: dict) -> None:

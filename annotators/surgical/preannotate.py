@@ -2,7 +2,8 @@
 the camera leaves the body (a laparoscope inside shows red-pink tissue; outside, drapes, lights and the dark port
 do not). The result is an unlabelled timeline: segments with `phase: null` covering the video, boundaries at the
 strongest changes (no segment shorter than `min_phase_s`), each segment scored by how clear its boundaries are,
-plus `camera_out_of_body` tags. People label the segments; `fit` (trained phases) comes later.
+plus `camera_out_of_body` tags. Once `fit` has trained a phase model (training.py), its segments replace the
+proposals.
 
 Only keyframes are decoded (the decoder skips the rest): a 4-hour 1080p recording costs seconds, not the half hour a
 full decode takes. Histograms and colour statistics are numpy on 64x36 thumbnails; no OpenCV needed for this."""
@@ -99,18 +100,29 @@ def propose(samples, frame_times: list[float], min_phase_s: float) -> dict:
     return {"phases": phases, "tags": tags, "comments": []}
 
 
-class SceneProposer:
-    name = "scenes"
-    version = "1"
-    wants_gpu = False
+class PhasePreannotator:
+    """Before `fit` has an active version: the unlabelled proposals above. After: the trained phase model's
+    segments (training.py), with the same out-of-body track."""
+
+    name = "phases"
+    version = "scenes-1"
+    wants_gpu = True  # the trained model runs on a GPU worker when one is live (the proposals need none)
     batch_size = 4
 
     def available(self) -> tuple[bool, str]:
         return True, ""
 
     def setup(self, device: str, label_config: dict, params: dict | None = None, resources: dict | None = None):
-        self.min_phase_s = float((label_config or {}).get("min_phase_s", 10))
-        self.has_tag_track = any(t["name"] == "camera_out_of_body" for t in (label_config or {}).get("tracks") or [])
+        from annotators.surgical import training
+
+        config = label_config or {}
+        self.min_phase_s = float(config.get("min_phase_s", 10))
+        self.has_tag_track = any(t["name"] == "camera_out_of_body" for t in config.get("tracks") or [])
+        self.phases = list((params or {}).get("phases") or config.get("phases") or [])
+        self.model = None
+        if params and params.get("weights"):
+            self.model = training.PhaseModel(params, len(self.phases), "cuda" if device == "cuda" else "cpu")
+            self.version = "trained"
 
     def predict(self, items, report=None) -> list[Prediction]:
         out = []
@@ -123,9 +135,33 @@ class SceneProposer:
             num, den = index["time_base"]
             times = [p * num / den for p in index["pts"]]
             payload = propose(keyframe_features(view.media_path), times, self.min_phase_s)
+            if self.model is not None:
+                payload["phases"] = self._trained_phases(view, times)
             if not self.has_tag_track:
                 payload["tags"] = []
             out.append(Prediction(view.id, payload))
             if report is not None:
                 report.progress(len(out), len(items))
         return out
+
+    def _trained_phases(self, view, times: list[float]) -> list[dict]:
+        from annotators.surgical import training
+
+        pictures, _ = training.seconds_of(view)
+        segments = training.smooth(self.model.probabilities(pictures), max(1, int(round(self.min_phase_s))))
+        total = len(times)
+
+        def frame_at(second: int) -> int:
+            return total if second >= len(pictures) else min(total, bisect.bisect_left(times, second - 1e-6))
+
+        def ms(frame: int) -> int:
+            return int(round((times[frame] if frame < total else times[-1] + (times[-1] - times[-2] if total > 1
+                                                                               else 0.04)) * 1000))
+
+        phases = []
+        for n, (a, b, phase, score) in enumerate(segments):
+            start, end = frame_at(a), frame_at(b)
+            if end > start:
+                phases.append({"id": f"m{n + 1}", "phase": self.phases[phase], "start_frame": start, "end_frame": end,
+                               "start_ms": ms(start), "end_ms": ms(end), "score": score})
+        return phases

@@ -148,6 +148,6 @@ def test_auto_pre_annotation_drafts_an_unlabelled_timeline(admin, case):
     assert status == 201, body
     _, anns = admin.get(f"/items/{body['created'][0]['id']}/annotations")
     draft = next(a for a in anns["items"] if a["source"] == "model")
-    assert draft["model_version"].startswith("scenes@") or "scenes" in draft["model_version"], draft
+    assert draft["model_version"].startswith("phases@"), draft
     phases = draft["payload"]["phases"]
     assert phases[0]["start_frame"] == 0 and phases[-1]["end_frame"] == 50 and phases[0]["phase"] is None

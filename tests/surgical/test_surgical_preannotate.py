@@ -10,7 +10,7 @@ import numpy as np
 
 from annotators.base import ItemView
 from annotators.surgical import video
-from annotators.surgical.preannotate import SceneProposer
+from annotators.surgical.preannotate import PhasePreannotator
 
 FPS = 5
 
@@ -42,7 +42,7 @@ def test_out_of_body_and_scene_changes_become_an_unlabelled_timeline(tmp_path):
     view = ItemView(id=7, kind="video", media_path=path)
     video.make_frame_index(view, str(tmp_path))
     view.assets["frames"] = str(tmp_path / "frames.json")
-    proposer = SceneProposer()
+    proposer = PhasePreannotator()
     proposer.setup("cpu", {"min_phase_s": 5, "tracks": [{"name": "camera_out_of_body", "kind": "event"}]})
     payload = proposer.predict([view])[0].payload
     frames = json.loads((tmp_path / "frames.json").read_text())["frames"]
@@ -59,7 +59,7 @@ def test_a_steady_video_is_one_segment(tmp_path):
     view = ItemView(id=1, kind="video", media_path=path)
     video.make_frame_index(view, str(tmp_path))
     view.assets["frames"] = str(tmp_path / "frames.json")
-    proposer = SceneProposer()
+    proposer = PhasePreannotator()
     proposer.setup("cpu", {"min_phase_s": 5})
     payload = proposer.predict([view])[0].payload
     assert [(p["start_frame"], p["end_frame"]) for p in payload["phases"]] == [(0, 12 * FPS)] and not payload["tags"]
