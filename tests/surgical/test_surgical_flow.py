@@ -151,3 +151,33 @@ def test_auto_pre_annotation_drafts_an_unlabelled_timeline(admin, case):
     assert draft["model_version"].startswith("phases@"), draft
     phases = draft["payload"]["phases"]
     assert phases[0]["start_frame"] == 0 and phases[-1]["end_frame"] == 50 and phases[0]["phase"] is None
+
+
+def test_fit_job_trains_on_submitted_timelines_and_drafts_labelled_phases(admin, tmp_path):
+    from test_surgical_fit import FAT, PHASES, TISSUE
+    from test_surgical_preannotate import FPS, colour_video
+
+    status, body = admin.post("/projects", {"name": "Trained phases", "modality": "surgical",
+                                            "label_config": {"phases": PHASES, "min_phase_s": 3}})
+    assert status == 201, body
+    pid = body["id"]
+    for n, (a, b) in enumerate([(8, 9), (6, 10), (9, 7)]):
+        path = colour_video(tmp_path / f"case{n}.mp4", [(a, TISSUE), (b, FAT)])
+        status, created = upload(admin, pid, {f"case{n}.mp4": path})
+        assert status == 201, created
+        item_id = created["created"][0]["id"]
+        payload = {"phases": [{"id": "a", "phase": PHASES[0], "start_frame": 0, "end_frame": a * FPS},
+                              {"id": "b", "phase": PHASES[1], "start_frame": a * FPS, "end_frame": (a + b) * FPS}]}
+        assert admin.post(f"/items/{item_id}/annotations", {"payload": payload})[0] == 201
+    status, job = admin.post(f"/projects/{pid}/jobs", {"kind": "fit"})
+    assert status == 202, job
+    _, done = admin.get(f"/jobs/{job['id']}")
+    assert done["status"] == "succeeded" and done["result"]["active"], done
+    assert done["result"]["metrics"]["held_out_frame_accuracy"] >= 0.9
+    status, created = upload(admin, pid, {"new.mp4": colour_video(tmp_path / "new.mp4", [(5, TISSUE), (9, FAT)])})
+    item_id = created["created"][0]["id"]
+    status, job = admin.post(f"/projects/{pid}/jobs", {"kind": "preannotate"})
+    assert status == 202, job
+    _, anns = admin.get(f"/items/{item_id}/annotations")
+    draft = next(a for a in anns["items"] if a["source"] == "model")
+    assert [(p["phase"], p["start_frame"]) for p in draft["payload"]["phases"]] == [(PHASES[0], 0), (PHASES[1], 5 * FPS)]
