@@ -130,23 +130,64 @@ def brat_ann(text: str, payload: dict | None) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def brat_conf(config: dict) -> str:
-    entities = [label["name"] for label in config.get("entity_labels", [])] + list(config.get("phi_labels", []))
-    relations = [f"{r['name']}\tArg1:{'|'.join(r['head'])}, Arg2:{'|'.join(r['tail'])}"
-                 for r in config.get("relation_types", [])]
-    assertions = "|".join(config.get("assertions", ASSERTIONS))
+def brat_used(payload: dict | None, used: dict) -> None:
+    """Collect what an .ann file uses (labels, relation argument types, attribute values), so that the exported
+    annotation.conf declares all of it: brat's verifier flags every annotation whose type or attribute is not
+    declared, and an import may bring labels or attributes the project's configuration does not list."""
+    spans = {s["id"]: s for s in (payload or _EMPTY)["spans"]}
+    for span in spans.values():
+        used["labels"].add(_brat_name(span["label"]))
+        if span.get("assertion"):
+            used["attributes"].setdefault("Assertion", set()).add(_brat_name(span["assertion"]))
+        for key, value in (span.get("attributes") or {}).items():
+            if key not in ("note", "fragments"):
+                used["attributes"].setdefault(_brat_name(key), set()).add(_brat_name(value))
+    for relation in (payload or _EMPTY).get("relations", []):
+        head, tail = spans.get(relation["head"]), spans.get(relation["tail"])
+        if head and tail:
+            used["relations"].setdefault(_brat_name(relation["type"]), set()).add(
+                (_brat_name(head["label"]), _brat_name(tail["label"])))
+
+
+def new_brat_usage() -> dict:
+    return {"labels": set(), "relations": {}, "attributes": {}}
+
+
+def brat_conf(config: dict, used: dict | None = None) -> str:
+    """The project's labels, relation types and attribute values, plus whatever the exported files use besides."""
+    used = used or new_brat_usage()
+    entities = [_brat_name(label["name"]) for label in config.get("entity_labels", [])]
+    entities += [_brat_name(label) for label in config.get("phi_labels", [])]
+    entities += sorted(used["labels"] - set(entities))
+    arguments: dict[str, tuple[list, list]] = {}
+    for rule in config.get("relation_types", []):
+        heads, tails = arguments.setdefault(_brat_name(rule["name"]), ([], []))
+        heads += [_brat_name(h) for h in rule["head"] if _brat_name(h) not in heads]
+        tails += [_brat_name(t) for t in rule["tail"] if _brat_name(t) not in tails]
+    for name, pairs in sorted(used["relations"].items()):
+        heads, tails = arguments.setdefault(name, ([], []))
+        heads += sorted({h for h, _ in pairs} - set(heads))
+        tails += sorted({t for _, t in pairs} - set(tails))
+    relations = [f"{name}\tArg1:{'|'.join(heads)}, Arg2:{'|'.join(tails)}" for name, (heads, tails) in arguments.items()]
+    values = {"Assertion": [_brat_name(a) for a in config.get("assertions", ASSERTIONS)]}
+    for name, seen in sorted(used["attributes"].items()):
+        values.setdefault(name, [])
+        values[name] += sorted(seen - set(values[name]))
+    attributes = [f"{name}\tArg:<ENTITY>, Value:{'|'.join(vals)}" for name, vals in values.items() if vals]
     return ("[entities]\n" + "\n".join(entities) + "\n[relations]\n" + "\n".join(relations) +
-            "\n<OVERLAP>\tArg1:<ENTITY>, Arg2:<ENTITY>, <OVL-TYPE>:<ANY>\n[events]\n[attributes]\n"
-            f"Assertion\tArg:<ENTITY>, Value:{assertions}\n")
+            "\n<OVERLAP>\tArg1:<ENTITY>, Arg2:<ENTITY>, <OVL-TYPE>:<ANY>\n[events]\n[attributes]\n" +
+            "\n".join(attributes) + "\n")
 
 
 def write_brat(pairs: Pairs, config: dict, out: BinaryIO) -> None:
+    used = new_brat_usage()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("annotation.conf", brat_conf(config))
         for item, payload in pairs:
             text = item.text or ""
             archive.writestr(f"{item.id}.txt", text.encode("utf-8"))
             archive.writestr(f"{item.id}.ann", brat_ann(text, payload).encode("utf-8"))
+            brat_used(payload, used)
+        archive.writestr("annotation.conf", brat_conf(config, used))  # last: it declares what the files used
 
 
 # ------------------------------------------------------------------------------------------------------- CoNLL

@@ -532,3 +532,29 @@ def test_exporters_listed_and_payloads_valid():
     assert set(formats.exporters()) == {"jsonl", "spacy", "brat", "conll", "bioc", "label_studio", "deid_mask",
                                         "deid_surrogate"}
     jsonschema.validate(PAYLOAD, PAYLOAD_SCHEMA)
+
+
+def test_the_brat_export_passes_brats_own_checks_whatever_the_spans_carry():
+    """brat's verifier (its rules: tests/notes/brat_rules.py) reported one error per span when spans carried an
+    attribute the exported annotation.conf did not declare; labels and relation types an import brought are
+    declared too."""
+    from annotators.notes.formats_export import brat_ann, brat_conf
+    from brat_rules import verify
+
+    spans = [dict(s, attributes={"source": "model", "confidence": "high"}) for s in PAYLOAD["spans"]]
+    spans.append({**_span("d1", "pneumonia", "Disease"), "attributes": {"source": "import"}})  # not in the config
+    payload = {"spans": spans, "relations": PAYLOAD["relations"] + [
+        {"id": "r3", "type": "treats", "head": "s3", "tail": "d1"}]}
+    other = {"spans": [dict(s, attributes={"source": "human"}) for s in OTHER_PAYLOAD["spans"]],
+             "relations": OTHER_PAYLOAD.get("relations", [])}
+    with zipfile.ZipFile(io.BytesIO(_export("brat", [(ITEM, payload), (OTHER, other)]))) as archive:
+        conf = archive.read("annotation.conf").decode()
+        issues = [issue for name in archive.namelist() if name.endswith(".ann")
+                  for issue in verify(archive.read(name).decode(), conf)]
+    assert issues == []
+    assert "source\tArg:<ENTITY>, Value:human|import|model" in conf and "\nDisease\n" in conf
+    # the check can fail: the project's configuration alone does not declare what these spans carry
+    stale = verify(brat_ann(TEXT, payload), brat_conf(CONFIG))
+    assert any("cannot take a source attribute" in i for i in stale)
+    assert any("Disease is not a known textbound type" in i for i in stale)
+    assert any("treats is not a known relation type" in i for i in stale)
