@@ -118,3 +118,11 @@ class SurgicalModality(Modality):
         from annotators.surgical.review import diff
 
         return diff(payloads)
+
+    def demo(self) -> dict | None:
+        from annotators.surgical.demo import demo_inputs
+
+        return {"name": "Demo: surgical video",
+                "description": "A synthetic laparoscopy (tissue, camera out of the body, fat) with proposed phases.",
+                "label_config": self.default_label_config, "inputs": demo_inputs(),
+                "workflow": {"auto_preannotate": True}}
