@@ -157,6 +157,7 @@ def test_frame_accurate_phases_tags_and_comments_on_a_surgical_video(browser, li
     shown_frame(page, 36)
     page.keyboard.press("Control+Shift+z")
     expect_segments(page, [["Preparation", 0, 25], ["CalotTriangleDissection", 25, 36], ["ClippingCutting", 36, 50]])
+    expect(page.locator("#item-view[data-ready=true]")).to_be_visible()
     shown_frame(page, 36)
 
     # A tag: on at frame 30, off at frame 40 (half-open: up to 41).

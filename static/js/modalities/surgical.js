@@ -75,8 +75,9 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
   function remember() { if (!readOnly && item) remembered.set(item.id, { frame: cur(), zoom: tl.zoom, start: tl.start }); }
 
   function go(k) {  // show frame k: seek inside it; the display follows what the browser presents
-    if (!idx || !videoReady) return;
+    if (!idx) return;
     k = Math.min(idx.count - 1, Math.max(0, Math.round(k)));
+    if (!videoReady) { shown = k; remember(); return; }  // keys pressed while the video loads still count
     if (!video.paused) video.pause();
     const t = idx.seekTime(k);
     if (k === shown && !pending && !video.seeking) {  // the same frame: no new frame is presented, no callback comes
@@ -87,6 +88,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
     pending = { frame: k };
     video.currentTime = t;
     tl.setFrame(k);
+    remember();  // a remount (undo, redo) before the frame is presented starts where the user was going
   }
 
   function onFrame(_now, meta) {
@@ -118,8 +120,9 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
     if (!idx || !videoReady || destroyed || container.dataset.ready) return;
     if ('requestVideoFrameCallback' in video) vfc = video.requestVideoFrameCallback(onFrame);
     container.dataset.ready = 'true';
+    const want = shown;
     shown = -1;
-    go(Math.min(memo.frame, idx.count - 1));
+    go(Math.min(want, idx.count - 1));
   }
 
   function togglePlay() {
