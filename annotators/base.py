@@ -226,6 +226,13 @@ class Modality(ABC):
     def importers(self) -> dict[str, Importer]:
         return {}
 
+    def map_import_labels(self, payloads: list[dict], label_config: dict, plan: dict,
+                          may_add: bool) -> tuple[dict | None, dict] | None:
+        """Labels of imported payloads the project lacks: rewrite `payloads` in place by `plan` (map, add, drop;
+        see annotators/notes/label_mapping.py) and return (extended label config or None, report). None: the
+        modality does not map labels (its imported payloads are validated as they are)."""
+        return None
+
     def exporters(self) -> dict[str, Exporter]:
         return {}
 
@@ -313,6 +320,7 @@ class Modality(ABC):
             "export_formats": sorted(self.exporters()),
             "consensus_layers": sorted(self.consensus_layers),
             "probe_media": self.probe_media,
+            "maps_import_labels": type(self).map_import_labels is not Modality.map_import_labels,
             "derivatives": [d.name for d in self.derivatives()],
             "metrics": [{"name": m.name, "higher_is_better": m.higher_is_better, "range": list(m.range),
                          "description": m.description} for m in self.metric_specs],

@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from annotators.base import ItemInput, registry
 from server.extensions import db
+from server.import_labels import map_labels, merge_reports, store_config
 from server.ingest import stage_inputs, store_staged
 from server.jobs.kinds import JobFailed, job_kind
 from server.models import Job, Project, Upload
@@ -69,7 +70,10 @@ def file_import_job(ctx) -> dict:
     modality = registry.get(project.modality)
     files = ctx.job.params.get("files") or []
     atomic = bool(ctx.job.params.get("atomic"))
+    plan = ctx.job.params.get("label_plan") or {"unknown": "drop"}
+    adding = bool(ctx.job.params.get("may_add_labels"))
     position = dict(ctx.job.progress_detail or {})
+    labels = position.get("labels")
     db.session.commit()
     folder = os.path.realpath(os.path.join(current_app.config["DATA_DIR"], "uploads"))
     created_total, failed, prepared, ready = int(position.get("created", 0)), list(position.get("failed", [])), [], []
@@ -86,13 +90,15 @@ def file_import_job(ctx) -> dict:
         staged, errors = stage_inputs(project, modality, [i for _, i in inputs])
         if errors or failed:
             raise JobFailed(f"{(errors or failed)[0]['error']} (atomic import: nothing was created)")
+        new_config, labels = _map(project, modality, staged, plan, adding)
+        store_config(project, new_config, labels, f"system:file_import job {ctx.job.id}", db.session)
         created, errors = store_staged(project, modality, [i for _, i in inputs], staged)
         if errors:
             db.session.rollback()
             raise JobFailed(f"{errors[0]['error']} (atomic import: nothing was created)")
         created_total = len(created)
         prepared, ready = [i for i in created if i.status == "processing"], [i.id for i in created if i.status == "ready"]
-        _record_position(ctx.job.id, {"finished": True, "created": created_total, "failed": []})
+        _record_position(ctx.job.id, {"finished": True, "created": created_total, "failed": [], "labels": labels})
         db.session.commit()
         inputs = []
     for file_index, item_input in inputs:
@@ -101,14 +107,23 @@ def file_import_job(ctx) -> dict:
         staged, errors = stage_inputs(project, modality, [item_input])
         failed.extend({**e, "index": file_index} for e in errors)
         start = int(position.get("record", 0)) if file_index == int(position.get("file", 0)) else 0
+        try:
+            new_config, report = _map(project, modality, staged, plan, adding)
+        except JobFailed as exc:
+            failed.append({"index": file_index, "name": item_input.name, "error": str(exc)})
+            continue
+        labels = merge_reports(labels, report)
         for begin in range(start, len(staged), BATCH):
+            store_config(project, new_config, report, f"system:file_import job {ctx.job.id}", db.session)
+            new_config = None
             created, store_errors = store_staged(project, modality, [item_input], staged[begin:begin + BATCH])
             failed.extend({**e, "index": file_index} for e in store_errors)
             created_total += len(created)
             prepared += [i for i in created if i.status == "processing"]
             ready += [i.id for i in created if i.status == "ready"]
             position = {"file": file_index, "record": begin + BATCH, "created": created_total, "failed": failed[:200],
-                        "done": min(begin + BATCH, len(staged)), "total": len(staged), "unit": "records"}
+                        "done": min(begin + BATCH, len(staged)), "total": len(staged), "unit": "records",
+                        "labels": labels}
             _record_position(ctx.job.id, position)  # in the batch's own transaction: exactly once
             db.session.commit()
             ctx.progress(file_index * 1000 + min(1000, 1000 * (begin + BATCH) // max(1, len(staged))),
@@ -121,7 +136,14 @@ def file_import_job(ctx) -> dict:
             os.unlink(entry["path"])
     if created_total == 0:
         raise JobFailed(f"no item was created ({'; '.join(str(f['error']) for f in failed[:3]) or 'empty files'})")
-    return {"created": created_total, "failed": failed[:200], "failed_count": len(failed)}
+    return {"created": created_total, "failed": failed[:200], "failed_count": len(failed), "labels": labels}
+
+
+def _map(project, modality, staged, plan, adding):
+    try:
+        return map_labels(project, modality, staged, plan, adding)
+    except ValueError as exc:
+        raise JobFailed(f"imported labels: {exc}") from None
 
 
 def _finish(project, ctx, prepared, ready) -> None:

@@ -95,17 +95,28 @@ def attach_sidecars(modality, inputs: list[ItemInput], failed: list[dict]) -> se
 
 
 def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = False,
-                 skip_hashes: set | None = None, skipped: list | None = None, reference: bool = False):
+                 skip_hashes: set | None = None, skipped: list | None = None, reference: bool = False,
+                 label_plan: dict | None = None, may_add_labels: bool = False, label_reports: list | None = None):
     """Validate every input; create the valid ones in one transaction. Returns (created items, failed list).
 
     `failed` entries name the input (by position and escaped original name) and the reason, never content.
-    With `atomic`, one failure means nothing is created. With `reference`, media files stay where they are (server
+    With `atomic`, one failure means nothing is created. Imported annotations' labels unknown to the project follow
+    `label_plan` (server/import_labels.py; default: dropped and counted in `label_reports`). With `reference`, media files stay where they are (server
     imports in place): only their hash and path are stored. With `skip_hashes`, items whose content hash is in it
     are not created again (their input index goes to `skipped`), and new hashes are added to it.
     """
+    from server.import_labels import map_labels, store_config
+
     staged, failed = stage_inputs(project, modality, inputs)
     if atomic and failed:
         return [], failed
+    try:
+        new_config, report = map_labels(project, modality, staged, label_plan or {"unknown": "drop"}, may_add_labels)
+    except ValueError as exc:
+        return [], failed + [{"index": None, "name": "", "error": f"imported labels: {exc}"}]
+    if label_reports is not None and report is not None:
+        label_reports.append(report)
+    store_config(project, new_config, report, "system:import", db.session)
     created, errors = store_staged(project, modality, inputs, staged, skip_hashes, skipped, reference)
     return created, failed + errors
 

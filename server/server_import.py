@@ -68,6 +68,7 @@ def server_import_job(ctx) -> dict:
     db.session.commit()
     prepared = []
     imported, skipped, failed, batch = 0, [], [], []
+    plan, reports = ctx.job.params.get("label_plan") or {"unknown": "drop"}, []
 
     def flush():
         nonlocal imported
@@ -75,7 +76,8 @@ def server_import_job(ctx) -> dict:
             return
         inputs = [b[1] for b in batch]
         created, errors = ingest_batch(project, modality, inputs, skip_hashes=known, skipped=skipped,
-                                       reference=reference)
+                                       reference=reference, label_plan=plan, label_reports=reports,
+                                       may_add_labels=bool(ctx.job.params.get("may_add_labels")))
         db.session.commit()
         prepared.extend(i for i in created if i.status == "processing")
         imported += len(created)
@@ -103,4 +105,14 @@ def server_import_job(ctx) -> dict:
 
         start_derive(project, prepared, "system:server_import")
     return {"mode": "reference" if reference else "copy", "root": ctx.job.params["root"], "glob": pattern, "matched": len(candidates), "imported": imported,
-            "skipped_already_imported": len(skipped), "failed": failed[:200], "failed_count": len(failed)}
+            "skipped_already_imported": len(skipped), "failed": failed[:200], "failed_count": len(failed),
+            "labels": _merged(reports)}
+
+
+def _merged(reports: list[dict]) -> dict | None:
+    from server.import_labels import merge_reports
+
+    total = None
+    for report in reports:
+        total = merge_reports(total, report)
+    return total

@@ -130,3 +130,64 @@ def test_a_manager_imports_a_server_folder_from_the_project_page(browser, live, 
     context.close()
     names = sorted(i["name"] for i in api(live, token, "GET", f"/projects/{pid}/items")["items"])
     assert names == ["letter-0.txt", "letter-1.txt", "letter-2.txt"]
+
+
+def _brat_zip(path):
+    """brat pairs as INCEpTION's NCBI-disease corpus has them: a `Disease` label no notes project has, and a
+    `Modifier`, with an annotation.conf."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("annotation.conf", "[entities]\nDisease\nModifier\n[relations]\n[events]\n[attributes]\n")
+        for n in range(3):
+            text = f"Familial adenomatous polyposis in family {n}; colon cancer at 40."
+            colon = text.index("colon")
+            archive.writestr(f"ncbi-{n}.txt", text)
+            archive.writestr(f"ncbi-{n}.ann", f"T1\tDisease 0 30\tFamilial adenomatous polyposis\n"
+                                               f"T2\tModifier {colon} {colon + 12}\tcolon cancer\n")
+    return path
+
+
+def test_import_with_unknown_labels_previews_and_maps_them(browser, live, tmp_path):
+    token = live.token()
+    pid = api(live, token, "POST", "/projects", {"name": "NCBI disease migration", "modality": "notes"})["id"]
+    archive = _brat_zip(tmp_path / "ncbi-disease-brat.zip")
+    context, page = login(browser, live)
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(f"/projects/{pid}")
+    # Cancel first: nothing is imported.
+    page.set_input_files("#file-input", str(archive))
+    expect(page.locator("#import-preview")).to_be_visible()
+    page.click("#import-cancel")
+    expect(page.locator("#upload-summary")).to_have_text("Import cancelled.")
+    assert api(live, token, "GET", f"/projects/{pid}/items")["items"] == []
+
+    page.set_input_files("#file-input", str(archive))
+    expect(page.locator("#import-preview-summary")).to_contain_text("3 item(s) with 3 imported annotation set(s)")
+    rows = page.locator("#unknown-labels tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#unknown-labels tr[data-name=Disease] td").nth(1)).to_have_text("3")
+    # Nothing chosen yet: unknown labels would be dropped (shown struck through in the preview).
+    expect(page.locator("#import-preview-items .preview-span.dropped")).to_have_count(6)
+    page.select_option("#unknown-labels select[data-name=Disease]", "PROBLEM")
+    page.select_option("#unknown-labels select[data-name=Modifier]", "+")
+    first = page.locator("#import-preview-items .preview-item").first
+    expect(first.locator(".preview-label")).to_have_text(["PROBLEM", "Modifier"])
+    expect(first.locator("mark").first).to_contain_text("Familial adenomatous polyposis")
+    page.screenshot(path=str(tmp_path / "import-preview.png"), full_page=True)
+    page.click("#import-commit")
+    summary = page.locator("#upload-summary")
+    expect(summary).to_contain_text("3 item(s) created, 0 failed.")
+    expect(summary).to_contain_text("mapped Disease→PROBLEM (3)")
+    expect(summary).to_contain_text("added Modifier")
+    context.close()
+    assert problems == []
+    config = api(live, token, "GET", f"/projects/{pid}")["label_config"]
+    assert "Modifier" in [label["name"] for label in config["entity_labels"]]
+    items = api(live, token, "GET", f"/projects/{pid}/items")["items"]
+    labels = set()
+    for item in items:
+        for annotation in api(live, token, "GET", f"/items/{item['id']}/annotations")["items"]:
+            labels |= {s["label"] for s in annotation["payload"]["spans"]}
+    assert labels == {"PROBLEM", "Modifier"}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from annotators.base import Exporter, Importer, IngestedItem, ItemInput, ItemRejected, MetricSpec, Modality
-from annotators.notes import consensus, formats, metrics, schema
+from annotators.notes import consensus, formats, label_mapping, metrics, schema
 from annotators.notes.preannotate import ClinicalPipeline
 
 DEMO_NOTES = [
@@ -54,19 +54,7 @@ class NotesModality(Modality):
                         "concepts": "concept_agreement", "relations": "relation_f1", "phi": "phi_span_exact_f1"}  # training is the step worth a GPU worker when one exists
 
     def ingest(self, item: ItemInput, label_config: dict) -> list[IngestedItem]:
-        if item.record is not None:
-            text = item.record.get("text") if isinstance(item.record, dict) else None
-            if not isinstance(text, str):
-                raise ItemRejected(f"{item.name}: a record needs a 'text' string")
-            if not text.strip():
-                raise ItemRejected(f"{item.name}: note is empty")
-            limit = int(label_config.get("max_chars", 1_000_000))
-            if len(text) > limit:
-                raise ItemRejected(f"{item.name}: note has {len(text)} characters; the limit is {limit}")
-            meta = {k: v for k, v in item.record.items() if k not in ("text", "name")}
-            ingested = [IngestedItem(kind="note", text=text, meta=meta, name=str(item.record.get("name", ""))[:255])]
-        else:
-            ingested = formats.ingest(item, label_config)
+        ingested = formats.ingest(item, label_config)  # a posted record reads like a JSONL line, spans included
         if label_config.get("deidentify_at_ingest"):
             ingested = [self._deidentify(i, label_config) for i in ingested]
         return ingested
@@ -106,6 +94,9 @@ class NotesModality(Modality):
 
     def importers(self) -> dict[str, Importer]:
         return formats.importers()
+
+    def map_import_labels(self, payloads, label_config: dict, plan: dict, may_add: bool):
+        return label_mapping.apply(payloads, label_config, label_mapping.check_plan(plan), may_add)
 
     def exporters(self) -> dict[str, Exporter]:
         return formats.exporters()

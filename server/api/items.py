@@ -1,6 +1,7 @@
 """Items: bulk upload (multipart or JSON), list with filters, get, media with HTTP Range, delete."""
 from __future__ import annotations
 
+import json
 import os
 
 from flask import current_app, g, request, send_file
@@ -17,6 +18,7 @@ from server.errors import ApiError
 from server.extensions import db
 from server.db import begin_writes, set_request_mode
 from server.file_import import keep_for_job, needs_job
+from server.import_labels import effective_plan, map_labels, may_add, requested_plan, store_config
 from server.ingest import spool, stage_inputs, store_staged
 from server.uploads import consumable_uploads, mark_consumed
 from server.models import Annotation, Asset, Item
@@ -57,7 +59,7 @@ def _inputs_from_request(project, spooled: list[str]) -> tuple[list[ItemInput], 
     raise ApiError(415, "upload items as multipart/form-data (field 'files'), a JSON list, or {\"uploads\": [ids]}")
 
 
-def start_server_import(project, spec):
+def start_server_import(project, spec, plan: dict | None = None, adding: bool = False):
     """{"import": {"root": name, "glob": "**/*.txt"}}: a queued job copies matching files under a configured root."""
     from server.jobs.queue import start_job
     from server.server_import import check_request
@@ -71,7 +73,8 @@ def start_server_import(project, spec):
     mode = spec.get("mode", "copy")
     if mode not in ("copy", "reference"):
         raise ApiError(400, "'mode' must be \"copy\" (into storage) or \"reference\" (keep files in place)")
-    job = start_job(project, "server_import", {"root": spec["root"], "glob": spec["glob"], "mode": mode},
+    job = start_job(project, "server_import", {"root": spec["root"], "glob": spec["glob"], "mode": mode,
+                                               "label_plan": plan, "may_add_labels": adding},
                     actor_name(), created_by=g.user.id)
     from server.api.serialize import job_out
 
@@ -100,26 +103,34 @@ def _unlink(path: str) -> None:
 def upload_items(project_id):
     # Reads and parsing run without SQLite's write lock; only storing the items takes it (db.begin_writes).
     set_request_mode("deferred")
-    project, _ = require_project(project_id, "items.upload")
+    project, role = require_project(project_id, "items.upload")
     modality = registry.get(project.modality)
     atomic = request.args.get("atomic", "false").lower() in {"1", "true", "yes"}
     body = request.get_json(silent=True) if request.mimetype == "application/json" else None
+    plan = effective_plan(project, requested_plan(request, body))
+    adding = may_add(role)
     if isinstance(body, dict) and "import" in body:
         begin_writes(db.session)
-        return start_server_import(project, body["import"])
+        return start_server_import(project, body["import"], plan, adding)
     spooled: list[str] = []
+    report = None
     try:
         inputs, uploads = _inputs_from_request(project, spooled)
         if uploads and all(u.status == "consumed" for u in uploads):  # a retried request: same answer, nothing new
             return {"created": [{"id": i} for u in uploads for i in (u.item_ids or [])], "failed": [],
                     "job_id": None}, 201
         if needs_job(inputs):
-            return _import_as_job(project, inputs, uploads, spooled, atomic)
+            return _import_as_job(project, inputs, uploads, spooled, atomic, plan, adding)
         db.session.commit()  # parsing below holds no transaction
         staged, failed = stage_inputs(project, modality, inputs)
+        try:
+            new_config, report = map_labels(project, modality, staged, plan, adding)
+        except ValueError as exc:
+            raise ApiError(422, f"imported labels: {exc}") from None
         created = []
         if not (atomic and failed):
             begin_writes(db.session)
+            store_config(project, new_config, report, actor_name(), db.session)
             created, errors = store_staged(project, modality, inputs, staged)
             failed += errors
     finally:
@@ -131,7 +142,7 @@ def upload_items(project_id):
         db.session.rollback()
         reason = "; ".join(f"{f['name']}: {f['error']}" for f in failed[:5]) or "nothing to import"
         return {"error": {"code": "unprocessable", "message": f"no item was created ({reason})"},
-                "created": [], "failed": failed}, 422
+                "created": [], "failed": failed, "labels": report}, 422
     audit.record(db.session, actor=actor_name(), action="items.upload", object_type="project",
                  object_id=project.id, project_id=project.id,
                  details={"created": len(created), "failed": len(failed)})
@@ -148,10 +159,10 @@ def upload_items(project_id):
         job = start_job(project, "preannotate", {"items": ready}, actor_name())
     return {"created": [{"id": i.id, "name": i.name, "kind": i.kind, "status": statuses[i.id]} for i in created],
             "failed": failed, "job_id": job.id if job else None,
-            "derive_job_id": derive.id if derive else None}, 201
+            "derive_job_id": derive.id if derive else None, "labels": report}, 201
 
 
-def _import_as_job(project, inputs, uploads, spooled, atomic):
+def _import_as_job(project, inputs, uploads, spooled, atomic, plan, adding):
     """A large upload: keep the files, answer 202 with the job that imports them (poll GET /jobs/{id})."""
     from server.jobs.queue import start_job
 
@@ -160,7 +171,8 @@ def _import_as_job(project, inputs, uploads, spooled, atomic):
     begin_writes(db.session)
     for upload in uploads:
         upload.status = "importing"
-    job = start_job(project, "file_import", {"files": files, "atomic": atomic, "uploads": [u.id for u in uploads]},
+    job = start_job(project, "file_import", {"files": files, "atomic": atomic, "uploads": [u.id for u in uploads],
+                                             "label_plan": plan, "may_add_labels": adding},
                     actor_name(), created_by=g.user.id)
     return {"created": [], "failed": [], "job_id": job.id, "import_job_id": job.id,
             "message": "large upload: a background job imports it; poll GET /api/v1/jobs/{id}"}, 202
@@ -243,3 +255,39 @@ def delete_item(item_id):
     db.session.delete(item)
     db.session.commit()
     return "", 204
+
+
+PREVIEW_ITEMS = 5
+PREVIEW_CHARS = 20_000
+
+
+@api_bp.post("/projects/<int:project_id>/items/preview")
+@api_bp.doc(summary="Parse an upload without storing it: item count, per-file errors, labels the project lacks (with "
+                    "counts and what the label plan does with them) and the first items with their spans")
+def preview_items(project_id):
+    set_request_mode("deferred")
+    project, role = require_project(project_id, "items.upload")
+    modality = registry.get(project.modality)
+    body = request.get_json(silent=True) if request.mimetype == "application/json" else None
+    plan = effective_plan(project, requested_plan(request, body))
+    spooled: list[str] = []
+    try:
+        inputs, _uploads = _inputs_from_request(project, spooled)
+        db.session.commit()
+        staged, failed = stage_inputs(project, modality, inputs)
+    finally:
+        for path in spooled:
+            _unlink(path)
+    shown = [{"name": ingested.name or inputs[index].name, "kind": ingested.kind,
+              "text": (ingested.text or "")[:PREVIEW_CHARS], "truncated": len(ingested.text or "") > PREVIEW_CHARS,
+              "annotations": json.loads(json.dumps(ingested.annotations))}
+             for index, ingested in staged[:PREVIEW_ITEMS]]
+    error = None
+    annotations = sum(len(ingested.annotations) for _, ingested in staged)  # as in the files, before the plan
+    try:
+        _config, report = map_labels(project, modality, staged, plan, may_add(role))
+    except ValueError as exc:
+        report, error = None, f"imported labels: {exc}"
+    return {"items": len(staged), "failed": failed, "labels": report, "label_error": error, "plan": plan,
+            "may_add_labels": may_add(role), "preview": shown,
+            "annotations": annotations}

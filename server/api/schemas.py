@@ -53,6 +53,15 @@ class UserPatch(Schema):
     is_active = fields.Boolean()
 
 
+def _label_plan(value: dict) -> None:
+    from annotators.notes.label_mapping import PlanError, check_plan
+
+    try:
+        check_plan(value)
+    except PlanError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class WorkflowIn(Schema):
     annotators_per_item = fields.Integer(validate=Range(1, 5))
     peer_review = fields.Boolean()
@@ -72,6 +81,8 @@ class WorkflowIn(Schema):
                                              values=fields.Float(validate=Range(0, 1)), validate=JsonSize(8192))
     adjudication_layer_thresholds = fields.Dict(keys=fields.String(validate=Length(max=40)),
                                                 values=fields.Float(validate=Range(0, 1)))
+    # What imports do with labels the project lacks: {"labels": {"Disease": "PROBLEM"}, "unknown": "drop"}
+    import_label_plan = fields.Dict(validate=[JsonSize(64 * 1024), _label_plan])
 
 
 class ProjectIn(Schema):

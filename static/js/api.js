@@ -25,10 +25,11 @@ export async function api(method, path, body) {
 }
 
 // Multipart upload with progress (fetch has no upload progress, XHR does).
-export function upload(path, files, onProgress) {
+export function upload(path, files, onProgress, fields = {}) {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     for (const f of files) form.append('files', f, f.name);
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', `/api/v1${path}`);
     xhr.setRequestHeader('X-CSRFToken', csrf());

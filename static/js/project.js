@@ -1,5 +1,6 @@
 // Project page: drag-and-drop upload with progress, jobs with live progress bars.
 import { api, upload, toast, h } from './api.js';
+import { labelsSummary, previewImport } from './import_preview.js';
 
 const root = document.getElementById('project');
 const projectId = root.dataset.projectId;
@@ -104,7 +105,7 @@ async function sendLargeFiles(files) {
 // A large upload answers 202 with the job that imports it in the background (its row appears under Jobs).
 const uploadSummary = (data) => (data.import_job_id
   ? `Large upload: job #${data.import_job_id} imports it in the background; the items appear as it goes.`
-  : `${data.created.length} item(s) created, ${data.failed.length} failed.`);
+  : `${data.created.length} item(s) created, ${data.failed.length} failed.${labelsSummary(data.labels)}`);
 
 async function sendFiles(files) {
   if (!files.length) return;
@@ -123,9 +124,25 @@ async function sendFiles(files) {
   }
   const bar = document.getElementById('upload-progress');
   const result = document.getElementById('upload-result');
+  let fields = {};
+  const annotated = files.some((f) => !/\.csv$/i.test(f.name));  // a .txt may be PubTator; CSV carries no spans
+  if (root.dataset.labelMapping === 'true' && annotated) {  // annotated files: the manager sees labels and spans first
+    result.replaceChildren(h('p', { class: 'muted', id: 'upload-summary' }, 'Reading the files…'));
+    try {
+      const plan = await previewImport(document.getElementById('import-preview-box'), projectId, files,
+        () => upload(`/projects/${projectId}/items/preview`, files, (p) => { bar.value = p; })
+          .then((data) => { result.replaceChildren(); return data; }));
+      if (plan === null) { result.replaceChildren(h('p', { id: 'upload-summary' }, 'Import cancelled.')); input.value = ''; return; }
+      fields = { label_plan: JSON.stringify(plan) };
+    } catch (e) {
+      result.replaceChildren(h('p', { class: 'error', id: 'upload-summary' }, e.message));
+      input.value = '';
+      return;
+    }
+  }
   bar.hidden = false; bar.value = 0;
   try {
-    const data = await upload(`/projects/${projectId}/items`, files, (p) => { bar.value = p; });
+    const data = await upload(`/projects/${projectId}/items`, files, (p) => { bar.value = p; }, fields);
     result.replaceChildren(h('p', { class: 'ok', id: 'upload-summary' }, uploadSummary(data)), ...data.failed.map(failure));
     // Keep the page as it is while a failure is listed; otherwise reload to show the new items.
     if (!data.failed.length) setTimeout(() => window.location.reload(), 1200);
