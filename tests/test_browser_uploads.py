@@ -176,6 +176,7 @@ def test_import_with_unknown_labels_previews_and_maps_them(browser, live, tmp_pa
     expect(first.locator(".preview-label")).to_have_text(["PROBLEM", "Modifier"])
     expect(first.locator("mark").first).to_contain_text("Familial adenomatous polyposis")
     page.screenshot(path=str(tmp_path / "import-preview.png"), full_page=True)
+    page.check("#remember-plan")
     page.click("#import-commit")
     summary = page.locator("#upload-summary")
     expect(summary).to_contain_text("3 item(s) created, 0 failed.")
@@ -185,6 +186,8 @@ def test_import_with_unknown_labels_previews_and_maps_them(browser, live, tmp_pa
     assert problems == []
     config = api(live, token, "GET", f"/projects/{pid}")["label_config"]
     assert "Modifier" in [label["name"] for label in config["entity_labels"]]
+    standing = api(live, token, "GET", f"/projects/{pid}")["workflow"]["import_label_plan"]
+    assert standing["labels"] == {"Disease": "PROBLEM", "Modifier": "+"}
     items = api(live, token, "GET", f"/projects/{pid}/items")["items"]
     labels = set()
     for item in items:

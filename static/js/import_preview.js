@@ -64,6 +64,7 @@ export async function previewImport(box, projectId, files, sendPreview) {
   const [data, project] = await Promise.all([sendPreview(), api('GET', `/projects/${projectId}`)]);
   const targets = targetsOf(project.label_config || {});
   const plan = data.plan || { labels: {}, relations: {}, unknown: 'drop' };
+  const plan_ = (project.workflow || {}).import_label_plan || {};
   const unknown = (data.labels && data.labels.unknown) || { labels: {}, relations: {} };
   const names = Object.keys(unknown.labels);
   const relationNames = Object.keys(unknown.relations);
@@ -90,6 +91,7 @@ export async function previewImport(box, projectId, files, sendPreview) {
   redraw();
   const importButton = h('button', { type: 'button', class: 'primary', id: 'import-commit' }, `Import ${files.length} file(s)`);
   const cancel = h('button', { type: 'button', id: 'import-cancel' }, 'Cancel');
+  const remember = h('input', { type: 'checkbox', id: 'remember-plan' });
   box.replaceChildren(h('section', { class: 'import-preview', id: 'import-preview' },
     h('h3', {}, 'Import preview'),
     h('p', { id: 'import-preview-summary' }, summaryLine(data)),
@@ -101,9 +103,18 @@ export async function previewImport(box, projectId, files, sendPreview) {
       h('tbody', {}, ...rows)) : null,
     data.preview.length ? h('p', { class: 'muted' }, `The first ${data.preview.length} item(s), with the labels they will get:`) : null,
     list,
+    h('label', { class: 'small' }, remember, ' use these choices for this project\'s next imports too'),
     h('div', { class: 'row' }, importButton, cancel)));
   return new Promise((resolve) => {
-    importButton.addEventListener('click', () => { box.replaceChildren(); resolve(chosen()); });
+    importButton.addEventListener('click', async () => {
+      const plan = chosen();
+      if (remember.checked) {  // the project's standing plan: later uploads, background jobs and server imports
+        const standing = { labels: { ...(plan_.labels || {}), ...plan.labels }, relations: { ...(plan_.relations || {}), ...plan.relations }, unknown: plan_.unknown || 'drop' };
+        await api('PATCH', `/projects/${projectId}`, { workflow: { import_label_plan: standing } });
+      }
+      box.replaceChildren();
+      resolve(plan);
+    });
     cancel.addEventListener('click', () => { box.replaceChildren(); resolve(null); });
   });
 }
