@@ -41,6 +41,17 @@ class FormatError(ValueError):
     """An import file is malformed; the message names the file part (line, record) that is wrong."""
 
 
+class DocumentErrors(FormatError):
+    """Some documents of a multi-document file (JSONL lines, PubTator blocks...) are bad. The file is refused as a
+    whole (the message names the first problem and how many there are) unless the importer asked to keep the valid
+    documents: then `items` are imported and `errors` (each naming line or document and the problem) reported."""
+
+    def __init__(self, name: str, items: list, errors: list[str]):
+        more = f" (and {len(errors) - 1} more problem(s) in this file)" if len(errors) > 1 else ""
+        super().__init__(f"{errors[0]}{more}")
+        self.name, self.items, self.errors = name, items, errors
+
+
 @dataclass
 class ItemInput:
     """One candidate item as uploaded: a file or a JSON record. A file arrives as `path` (spooled to disk by the
@@ -84,6 +95,9 @@ class IngestedItem:
     name: str = ""
     # Annotations that came with the item (e.g. brat .ann, Label Studio results); stored as imported drafts.
     annotations: list[dict] = field(default_factory=list)
+    # The reader already checked `annotations` against the payload schema (offsets, ids, types): storing them then
+    # checks only what depends on the project (its labels), not the schema a second time.
+    schema_checked: bool = False
 
 
 @dataclass

@@ -104,7 +104,7 @@ def file_import_job(ctx) -> dict:
     for file_index, item_input in inputs:
         if file_index < int(position.get("file", 0)):
             continue
-        staged, errors = stage_inputs(project, modality, [item_input])
+        staged, errors = stage_inputs(project, modality, [item_input], bool(ctx.job.params.get("keep_valid")))
         failed.extend({**e, "index": file_index} for e in errors)
         start = int(position.get("record", 0)) if file_index == int(position.get("file", 0)) else 0
         try:

@@ -7,8 +7,9 @@ import logging
 import unicodedata
 
 from flask import current_app
+from sqlalchemy import insert
 
-from annotators.base import FormatError, ItemInput, ItemRejected
+from annotators.base import DocumentErrors, FormatError, ItemInput, ItemRejected
 from server.extensions import db
 from server.models import Annotation, Item
 
@@ -121,9 +122,10 @@ def ingest_batch(project, modality, inputs: list[ItemInput], atomic: bool = Fals
     return created, failed + errors
 
 
-def stage_inputs(project, modality, inputs: list[ItemInput]) -> tuple[list, list[dict]]:
+def stage_inputs(project, modality, inputs: list[ItemInput], keep_valid: bool = False) -> tuple[list, list[dict]]:
     """Parse and validate without touching the database (so no lock is held meanwhile): (staged, failed) where
-    staged holds (input index, IngestedItem)."""
+    staged holds (input index, IngestedItem). A file is accepted or refused whole, except that with `keep_valid`
+    the valid documents of a multi-document file are kept and each bad one reported on its own."""
     failed: list[dict] = []
     staged = []
     attached = attach_sidecars(modality, inputs, failed)
@@ -136,6 +138,18 @@ def stage_inputs(project, modality, inputs: list[ItemInput]) -> tuple[list, list
             for ingested in modality.ingest(item_input, project.label_config):
                 _check_controls(ingested)
                 staged.append((index, ingested))
+        except DocumentErrors as exc:
+            if not keep_valid:
+                failed.append({"index": index, "name": item_input.name, "error": str(exc)[:500]})
+                continue
+            try:
+                for ingested in exc.items:
+                    _check_controls(ingested)
+            except ItemRejected as inner:
+                failed.append({"index": index, "name": item_input.name, "error": str(inner)[:500]})
+                continue
+            staged.extend((index, ingested) for ingested in exc.items)
+            failed.extend({"index": index, "name": item_input.name, "error": error[:500]} for error in exc.errors)
         except (ItemRejected, FormatError) as exc:
             failed.append({"index": index, "name": item_input.name, "error": str(exc)[:500]})
         except ValueError as exc:
@@ -150,6 +164,7 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
     failed: list[dict] = []
     new_files: list[str] = []
     created: list[Item] = []
+    rows: list[dict] = []
     prepares = bool(modality.probe_media or modality.derivatives())
     kept = []  # the staged items created (the others were skipped as already imported)
     try:
@@ -178,7 +193,7 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
                         skipped.append(index)
                     continue
                 skip_hashes.add(digest)
-            created.append(Item(
+            rows.append(dict(
                 project_id=project.id, kind=ing.kind, name=(ing.name or inputs[index].name)[:MAX_NAME],
                 content_hash=digest, storage_key=storage_key, media_type=ing.media_type, size=size,
                 text=ing.text, meta=ing.meta or {}, source_path=source_path,
@@ -186,18 +201,20 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
                 status="processing" if prepares and (storage_key or source_path) else "ready",
             ))
             kept.append(ing)
-        db.session.add_all(created)
-        db.session.flush()
-        annotations = []
-        for item, ing in zip(created, kept):
+        for ing in kept:  # checked before anything is written
             for payload in ing.annotations:
-                modality.validate_payload(payload, project.label_config)
-                annotations.append(Annotation(item_id=item.id, project_id=project.id, source="import",
-                                              stage="annotate", status="draft", payload=payload,
-                                              model_version="import"))
+                if ing.schema_checked:
+                    modality.check_payload_semantics(payload, project.label_config)
+                else:
+                    modality.validate_payload(payload, project.label_config)
+        if rows:
+            # One multi-row INSERT ... RETURNING per batch instead of the unit of work's row-by-row flush.
+            created = list(db.session.scalars(insert(Item).returning(Item, sort_by_parameter_order=True), rows))
+        annotations = [dict(item_id=item.id, project_id=project.id, source="import", stage="annotate",
+                            status="draft", payload=payload, model_version="import")
+                       for item, ing in zip(created, kept) for payload in ing.annotations]
         if annotations:
-            db.session.add_all(annotations)
-            db.session.flush()
+            db.session.execute(insert(Annotation), annotations)
     except ValueError as exc:
         db.session.rollback()
         for key in new_files:

@@ -100,6 +100,27 @@ class LiveServer:
     def get(self, path: str, token: str | None = None):
         return self.request("GET", path, token=token)[1]
 
+    def upload(self, path: str, files: list[tuple[str, bytes]], token: str, fields: dict | None = None):
+        """A multipart/form-data POST (files under 'files', plus form fields): (status, JSON body)."""
+        boundary = "clinlabel-boundary-7f3a"
+        parts = []
+        for key, value in (fields or {}).items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
+        for name, data in files:
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+                         f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        req = urllib.request.Request(self.url + path, data=body, method="POST")
+        req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=600) as resp:
+                raw = resp.read()
+                return resp.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            return err.code, json.loads(raw) if raw else None
+
     def token(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
         status, body = self.request("POST", "/api/v1/tokens", {"username": username, "password": password})
         assert status == 201, body

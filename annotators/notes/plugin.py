@@ -1,7 +1,7 @@
 """The `notes` modality: clinical notes with PHI, entities, assertion, ontology links and relations."""
 from __future__ import annotations
 
-from annotators.base import Exporter, Importer, IngestedItem, ItemInput, ItemRejected, MetricSpec, Modality
+from annotators.base import DocumentErrors, Exporter, Importer, IngestedItem, ItemInput, ItemRejected, MetricSpec, Modality
 from annotators.notes import consensus, formats, label_mapping, metrics, schema
 from annotators.notes.preannotate import ClinicalPipeline
 
@@ -54,7 +54,12 @@ class NotesModality(Modality):
                         "concepts": "concept_agreement", "relations": "relation_f1", "phi": "phi_span_exact_f1"}  # training is the step worth a GPU worker when one exists
 
     def ingest(self, item: ItemInput, label_config: dict) -> list[IngestedItem]:
-        ingested = formats.ingest(item, label_config)  # a posted record reads like a JSONL line, spans included
+        try:
+            ingested = formats.ingest(item, label_config)  # a posted record reads like a JSONL line, spans included
+        except DocumentErrors as exc:  # the valid documents a caller may keep are de-identified like the others
+            if label_config.get("deidentify_at_ingest"):
+                exc.items = [self._deidentify(i, label_config) for i in exc.items]
+            raise
         if label_config.get("deidentify_at_ingest"):
             ingested = [self._deidentify(i, label_config) for i in ingested]
         return ingested

@@ -46,7 +46,9 @@ _SPAN = {
         "layer": {"enum": list(LAYERS)},
         "text": {"type": "string", "maxLength": 100000},
         "assertion": {"enum": list(ASSERTIONS)},
-        "concept": {"oneOf": [_CONCEPT, {"type": "null"}]},
+        # an object or null, written without oneOf: the compiled validator then tries no branch (and raises no
+        # exception) per span, a third of the time of checking a 300,000-span import
+        "concept": {**_CONCEPT, "type": ["object", "null"]},
         "candidates": {"type": "array", "items": _CANDIDATE, "maxItems": 50},
         "attributes": {
             "type": "object",

@@ -106,6 +106,11 @@ def upload_items(project_id):
     project, role = require_project(project_id, "items.upload")
     modality = registry.get(project.modality)
     atomic = request.args.get("atomic", "false").lower() in {"1", "true", "yes"}
+    keep_valid = (request.args.get("keep_valid") or (request.form.get("keep_valid") if request.mimetype ==
+                  "multipart/form-data" else None) or "false").lower() in {"1", "true", "yes"}
+    if atomic and keep_valid:
+        raise ApiError(400, "atomic=true (all files or nothing) and keep_valid=true (keep a file's valid documents) "
+                            "contradict each other; choose one")
     body = request.get_json(silent=True) if request.mimetype == "application/json" else None
     plan = effective_plan(project, requested_plan(request, body))
     adding = may_add(role)
@@ -120,9 +125,9 @@ def upload_items(project_id):
             return {"created": [{"id": i} for u in uploads for i in (u.item_ids or [])], "failed": [],
                     "job_id": None}, 201
         if needs_job(inputs):
-            return _import_as_job(project, inputs, uploads, spooled, atomic, plan, adding)
+            return _import_as_job(project, inputs, uploads, spooled, atomic, plan, adding, keep_valid)
         db.session.commit()  # parsing below holds no transaction
-        staged, failed = stage_inputs(project, modality, inputs)
+        staged, failed = stage_inputs(project, modality, inputs, keep_valid)
         try:
             new_config, report = map_labels(project, modality, staged, plan, adding)
         except ValueError as exc:
@@ -162,7 +167,7 @@ def upload_items(project_id):
             "derive_job_id": derive.id if derive else None, "labels": report}, 201
 
 
-def _import_as_job(project, inputs, uploads, spooled, atomic, plan, adding):
+def _import_as_job(project, inputs, uploads, spooled, atomic, plan, adding, keep_valid=False):
     """A large upload: keep the files, answer 202 with the job that imports them (poll GET /jobs/{id})."""
     from server.jobs.queue import start_job
 
@@ -172,7 +177,7 @@ def _import_as_job(project, inputs, uploads, spooled, atomic, plan, adding):
     for upload in uploads:
         upload.status = "importing"
     job = start_job(project, "file_import", {"files": files, "atomic": atomic, "uploads": [u.id for u in uploads],
-                                             "label_plan": plan, "may_add_labels": adding},
+                                             "label_plan": plan, "may_add_labels": adding, "keep_valid": keep_valid},
                     actor_name(), created_by=g.user.id)
     return {"created": [], "failed": [], "job_id": job.id, "import_job_id": job.id,
             "message": "large upload: a background job imports it; poll GET /api/v1/jobs/{id}"}, 202
