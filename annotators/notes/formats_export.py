@@ -1,8 +1,10 @@
 """Writers for annotated notes. Each takes (item, payload) pairs, the label config and a binary file object.
 
 Formats: our JSONL, spaCy DocBin, brat standoff (zip), CoNLL-2003 BIO, BioC XML, Label Studio JSON, and
-de-identified text (zip). The de-identified export runs PHI detection again on every note and adds the annotators'
-PHI spans; a note whose detection fails is left out (fail closed) and listed by id in the zip's manifest.json.
+de-identified text (zip); the peers' PubTator, WebAnno TSV3, IOB2/BIOES, doccano, Prodigy and MedCATtrainer formats
+are written by formats_export_peers and formats_export_webanno. The de-identified export runs PHI detection again
+on every note and adds the annotators' PHI spans; a note whose detection fails is left out (fail closed) and listed
+by id in the zip's manifest.json.
 """
 from __future__ import annotations
 
@@ -366,6 +368,9 @@ def make_deid_writer(mode: str, detector_factory: Callable | None = None) -> Cal
 
 
 def exporters(detector_factory: Callable | None = None) -> dict[str, Exporter]:
+    from .formats_export_peers import make_iob_writer, write_doccano, write_medcat, write_prodigy, write_pubtator
+    from .formats_export_webanno import write_webanno
+
     return {
         "jsonl": Exporter("jsonl", ".jsonl", "application/x-ndjson", write_jsonl),
         "spacy": Exporter("spacy", ".spacy", "application/octet-stream", write_docbin),
@@ -373,6 +378,14 @@ def exporters(detector_factory: Callable | None = None) -> dict[str, Exporter]:
         "conll": Exporter("conll", ".conll", "text/plain; charset=utf-8", write_conll),
         "bioc": Exporter("bioc", ".xml", "application/xml", write_bioc),
         "label_studio": Exporter("label_studio", ".json", "application/json", write_label_studio),
+        # peers' formats (formats_export_peers / formats_export_webanno; what each cannot carry: CANNOT_CARRY)
+        "pubtator": Exporter("pubtator", ".pubtator", "text/plain; charset=utf-8", write_pubtator),
+        "webanno": Exporter("webanno", ".zip", "application/zip", write_webanno),
+        "iob2": Exporter("iob2", ".conll", "text/plain; charset=utf-8", make_iob_writer("iob2")),
+        "bioes": Exporter("bioes", ".conll", "text/plain; charset=utf-8", make_iob_writer("bioes")),
+        "doccano": Exporter("doccano", ".jsonl", "application/x-ndjson", write_doccano),
+        "prodigy": Exporter("prodigy", ".jsonl", "application/x-ndjson", write_prodigy),
+        "medcat": Exporter("medcat", ".json", "application/json", write_medcat),
         "deid_mask": Exporter("deid_mask", ".zip", "application/zip", make_deid_writer("mask", detector_factory)),
         "deid_surrogate": Exporter("deid_surrogate", ".zip", "application/zip",
                                    make_deid_writer("surrogate", detector_factory)),
