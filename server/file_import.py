@@ -20,7 +20,8 @@ INLINE_MAX_BYTES = 16 * 1024 * 1024
 INLINE_MAX_LINES = 10_000
 BATCH = 1000
 # Formats with a record per line (a .txt file is one item, however long).
-_TEXTUAL = (".jsonl", ".ndjson", ".csv", ".tsv", ".json", ".conll", ".conllu", ".bioc", ".pubtator")
+_TEXTUAL = (".jsonl", ".ndjson", ".csv", ".tsv", ".json", ".conll", ".conllu", ".conll03", ".iob", ".bio", ".bioes",
+            ".bioc", ".xml", ".pubtator")
 
 
 def _lines(path: str, stop_after: int) -> int:

@@ -132,19 +132,17 @@ def test_a_manager_imports_a_server_folder_from_the_project_page(browser, live, 
     assert names == ["letter-0.txt", "letter-1.txt", "letter-2.txt"]
 
 
+NCBI_BRAT = os.path.join(os.path.dirname(__file__), "data", "notes", "peers", "inception", "brat", "NCBI-disease")
+
+
 def _brat_zip(path):
-    """brat pairs as INCEpTION's NCBI-disease corpus has them: a `Disease` label no notes project has, and a
-    `Modifier`, with an annotation.conf."""
+    """INCEpTION's NCBI-disease brat test corpus (its own files, zipped as a team would upload them): the label
+    `Disease`, which no notes project has, with a `Category` attribute."""
     import zipfile
 
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("annotation.conf", "[entities]\nDisease\nModifier\n[relations]\n[events]\n[attributes]\n")
-        for n in range(3):
-            text = f"Familial adenomatous polyposis in family {n}; colon cancer at 40."
-            colon = text.index("colon")
-            archive.writestr(f"ncbi-{n}.txt", text)
-            archive.writestr(f"ncbi-{n}.ann", f"T1\tDisease 0 30\tFamilial adenomatous polyposis\n"
-                                               f"T2\tModifier {colon} {colon + 12}\tcolon cancer\n")
+        for name in sorted(os.listdir(NCBI_BRAT)):
+            archive.write(os.path.join(NCBI_BRAT, name), f"NCBI-disease/{name}")
     return path
 
 
@@ -164,33 +162,30 @@ def test_import_with_unknown_labels_previews_and_maps_them(browser, live, tmp_pa
     assert api(live, token, "GET", f"/projects/{pid}/items")["items"] == []
 
     page.set_input_files("#file-input", str(archive))
-    expect(page.locator("#import-preview-summary")).to_contain_text("3 item(s) with 3 imported annotation set(s)")
+    expect(page.locator("#import-preview-summary")).to_contain_text("5 item(s) with 5 imported annotation set(s)")
     rows = page.locator("#unknown-labels tbody tr")
-    expect(rows).to_have_count(2)
-    expect(page.locator("#unknown-labels tr[data-name=Disease] td").nth(1)).to_have_text("3")
+    expect(rows).to_have_count(1)
+    expect(page.locator("#unknown-labels tr[data-name=Disease] td").nth(1)).to_have_text("79")
     # Nothing chosen yet: unknown labels would be dropped (shown struck through in the preview).
-    expect(page.locator("#import-preview-items .preview-span.dropped")).to_have_count(6)
-    page.select_option("#unknown-labels select[data-name=Disease]", "PROBLEM")
-    page.select_option("#unknown-labels select[data-name=Modifier]", "+")
     first = page.locator("#import-preview-items .preview-item").first
-    expect(first.locator(".preview-label")).to_have_text(["PROBLEM", "Modifier"])
-    expect(first.locator("mark").first).to_contain_text("Familial adenomatous polyposis")
+    expect(first.locator(".preview-span.dropped").first).to_be_visible()
+    page.select_option("#unknown-labels select[data-name=Disease]", "PROBLEM")
+    expect(first.locator(".preview-span.dropped")).to_have_count(0)
+    expect(first.locator(".preview-label").first).to_have_text("PROBLEM")
     page.screenshot(path=str(tmp_path / "import-preview.png"), full_page=True)
     page.check("#remember-plan")
     page.click("#import-commit")
     summary = page.locator("#upload-summary")
-    expect(summary).to_contain_text("3 item(s) created, 0 failed.")
-    expect(summary).to_contain_text("mapped Disease→PROBLEM (3)")
-    expect(summary).to_contain_text("added Modifier")
+    expect(summary).to_contain_text("5 item(s) created, 0 failed.")
+    expect(summary).to_contain_text("mapped Disease→PROBLEM (79)")
     context.close()
     assert problems == []
-    config = api(live, token, "GET", f"/projects/{pid}")["label_config"]
-    assert "Modifier" in [label["name"] for label in config["entity_labels"]]
     standing = api(live, token, "GET", f"/projects/{pid}")["workflow"]["import_label_plan"]
-    assert standing["labels"] == {"Disease": "PROBLEM", "Modifier": "+"}
+    assert standing["labels"] == {"Disease": "PROBLEM"}
     items = api(live, token, "GET", f"/projects/{pid}/items")["items"]
-    labels = set()
+    spans = []
     for item in items:
         for annotation in api(live, token, "GET", f"/items/{item['id']}/annotations")["items"]:
-            labels |= {s["label"] for s in annotation["payload"]["spans"]}
-    assert labels == {"PROBLEM", "Modifier"}
+            spans += annotation["payload"]["spans"]
+    assert len(spans) == 79 and {s["label"] for s in spans} == {"PROBLEM"}
+    assert {s["attributes"]["Category"] for s in spans} >= {"SpecificDisease", "Modifier"}

@@ -59,6 +59,22 @@ def _read_docbin(data: bytes, name: str, config: dict | None = None) -> list[Ing
 
 
 # --------------------------------------------------------------------------------------------------- registry
+_RAW_READERS = None
+
+
+def reader_for(name: str):
+    """The reader (bytes, name, config) for a file inside an archive, by extension; None for .zip (no archive in an
+    archive) and unknown types. INCEpTION and doccano export one file per document in a zip."""
+    global _RAW_READERS
+    if _RAW_READERS is None:
+        _RAW_READERS = [((".bioc.json",), read_bioc_json), ((".json",), read_json), ((".jsonl", ".ndjson"), read_jsonl),
+                        ((".xml", ".bioc"), read_bioc), ((".pubtator",), read_pubtator), ((".tsv",), read_tsv),
+                        ((".conll", ".conll03", ".iob", ".bio", ".bioes"), _read_conll), ((".spacy",), _read_docbin),
+                        ((".csv",), read_csv)]
+    lowered = name.lower()
+    return next((function for extensions, function in _RAW_READERS if lowered.endswith(extensions)), None)
+
+
 def _reader(function):
     def read(item: ItemInput, config: dict) -> list[IngestedItem]:
         if item.record is not None:
@@ -72,7 +88,7 @@ def _reader(function):
 def importers() -> dict[str, Importer]:
     return {
         "txt": Importer("txt", (".txt",), _reader(read_txt)),
-        "zip": Importer("zip", (".zip",), _reader(read_zip)),  # .txt notes, or brat .txt/.ann pairs
+        "zip": Importer("zip", (".zip",), _reader(read_zip)),  # .txt notes, brat pairs, or files of other formats
         "jsonl": Importer("jsonl", (".jsonl", ".ndjson"), _reader(read_jsonl)),
         "csv": Importer("csv", (".csv",), _reader(read_csv)),
         "bioc_json": Importer("bioc_json", (".bioc.json",), _reader(read_bioc_json)),

@@ -17,7 +17,7 @@ import zipfile
 import fastjsonschema
 import jsonschema
 
-from annotators.base import MAX_RECORDS_PER_FILE, FormatError, IngestedItem, ItemRejected
+from annotators.base import MAX_RECORDS_PER_FILE, DocumentErrors, FormatError, IngestedItem, ItemRejected
 from annotators.validation import _fast_validator
 
 from .schema import ASSERTIONS, PAYLOAD_SCHEMA, semantic_errors
@@ -156,6 +156,8 @@ def read_zip(data: bytes, name: str, config: dict | None = None, max_entries: in
         raise ItemRejected(f"{name}: not a readable zip archive") from None
     if len(entries) > max_entries:
         raise ItemRejected(f"{name}: {len(entries)} entries, more than the limit of {max_entries}")
+    from .formats import reader_for  # (formats imports this module)
+
     per_entry = 4 * max_chars(config) + 4
     files: dict[str, bytes] = {}
     total = 0
@@ -164,8 +166,9 @@ def read_zip(data: bytes, name: str, config: dict | None = None, max_entries: in
         base = entry_name.rsplit("/", 1)[-1]
         if entry.is_dir() or entry_name.startswith("__MACOSX/") or base.startswith(".") or _ZIP_SIDE_FILE.match(base):
             continue  # folders, macOS resource forks, brat's visual.conf / tools.conf, a corpus's README or LICENSE
-        if base != "annotation.conf" and not base.lower().endswith((".txt", ".ann")):
-            raise ItemRejected(f"{name}: entry {entry_name!r} is not a .txt note (or brat .ann)")
+        if base != "annotation.conf" and not base.lower().endswith((".txt", ".ann")) and not reader_for(base):
+            raise ItemRejected(f"{name}: entry {entry_name!r} is not a file this project imports (a .txt note, a brat "
+                               ".ann, or a file of an annotation format such as .tsv, .json, .xml, .jsonl, .conll)")
         if entry.file_size > per_entry or total + entry.file_size > max_total_bytes:
             raise ItemRejected(f"{name}: entry {entry_name!r} would exceed the size limits")
         try:  # the declared size may lie (zip bomb): read at most one byte past the cap
@@ -187,8 +190,11 @@ def read_zip(data: bytes, name: str, config: dict | None = None, max_entries: in
             if entry_name[:-4] + ".txt" not in files:
                 raise ItemRejected(f"{name}: brat file {entry_name!r} has no matching .txt")
             continue
-        ann = files.get(entry_name[:-4] + ".ann")
         where = f"{name}/{entry_name}"
+        if not entry_name.lower().endswith(".txt"):
+            items.extend(reader_for(entry_name)(files[entry_name], where, config))
+            continue
+        ann = files.get(entry_name[:-4] + ".ann")
         conf = _brat_conf_for(confs, entry_name)
         if ann is not None:
             items.append(read_brat_pair(files[entry_name], ann, where, config, conf))
@@ -198,7 +204,7 @@ def read_zip(data: bytes, name: str, config: dict | None = None, max_entries: in
                     item.meta["brat_conf"] = conf
                 items.append(item)
     if not items:
-        raise ItemRejected(f"{name}: the archive holds no .txt notes")
+        raise ItemRejected(f"{name}: the archive holds no notes")
     return items
 
 
@@ -248,23 +254,28 @@ def read_record(record: dict, name: str, config: dict | None = None) -> list[Ing
 
 def read_jsonl(data: bytes, name: str, config: dict | None = None) -> list[IngestedItem]:
     text, _ = decode_text(data, name, {"max_chars": max(len(data), 1)})
-    items = []
+    items, errors = [], []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        if len(items) >= MAX_RECORDS:
+        if len(items) + len(errors) >= MAX_RECORDS:
             raise ItemRejected(f"{name}: more than {MAX_RECORDS} records")
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise FormatError(f"{name} line {number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise FormatError(f"{name} line {number}: expected a JSON object")
-        items.append(_record_to_item(record, f"{name} line {number}", config))
-    if not items:
-        raise ItemRejected(f"{name}: no records")
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FormatError(f"{name} line {number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise FormatError(f"{name} line {number}: expected a JSON object")
+            items.append(_record_to_item(record, f"{name} line {number}", config))
+        except (FormatError, ItemRejected) as exc:  # every bad line is named, not only the first
+            errors.append(str(exc))
     from .formats_jsonl_peers import merge_prodigy
 
+    if errors:
+        raise DocumentErrors(name, merge_prodigy(items) if items else [], errors)
+    if not items:
+        raise ItemRejected(f"{name}: no records")
     return merge_prodigy(items)
 
 

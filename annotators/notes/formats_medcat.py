@@ -129,7 +129,8 @@ def _span(annotation: dict, text: str, at: str, sid: str, snomed: bool, config: 
     span = {"id": sid, "start": start, "end": end, "label": label, "layer": layer_of_label(label, config),
             "attributes": {}}
     cui = annotation.get("cui")
-    if isinstance(cui, (str, int)) and str(cui).strip():
+    # A span without a concept is written with its label as `cui` (MedCAT needs one): that is no concept id.
+    if isinstance(cui, (str, int)) and str(cui).strip() and str(cui).strip() != label:
         code = str(cui).strip()[:128]
         terminology = "UMLS" if _CUI.match(code) else "SNOMED" if code.isdigit() or snomed else "UMLS"
         span["concept"] = {"terminology": terminology, "code": code,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import re
 
-from annotators.base import FormatError, IngestedItem, ItemRejected
+from annotators.base import DocumentErrors, FormatError, IngestedItem, ItemRejected
 
 from .formats_import import MAX_RECORDS, MAX_ZIP_TOTAL_BYTES, _note, check_note, check_payload, decode_text
 from .schema import layer_of_label
@@ -114,22 +114,33 @@ def read_pubtator(data: bytes, name: str, config: dict | None = None) -> list[In
         raise ItemRejected(f"{name}: larger than {MAX_ZIP_TOTAL_BYTES} bytes")
     content, _ = decode_text(data, name, {"max_chars": max(len(data), 1)})
     items: list[IngestedItem] = []
+    errors: list[str] = []  # per document: the file is refused, or its valid documents kept (DocumentErrors)
     document: _Document | None = None
+
+    def close(doc: _Document) -> None:
+        if doc.error:
+            errors.append(doc.error)
+            return
+        try:
+            items.append(doc.finish(config))
+        except (FormatError, ItemRejected) as exc:
+            errors.append(str(exc) if f"document {doc.pmid[:40]}" in str(exc) else f"{exc} (document {doc.pmid[:40]})")
+
     for number, line in enumerate(content.split("\n"), start=1):  # not splitlines(): U+2028 may sit in a title
         line = line.removesuffix("\r")
         if not line.strip():
             if document is not None:
-                items.append(document.finish(config))
+                close(document)
                 document = None
             continue
         header = _HEADER.match(line)
         if header:
             pmid, part, value = header.groups()
             if document is not None and (document.pmid != pmid or part in document.parts or document.mentions):
-                items.append(document.finish(config))  # a missing blank line between two documents
+                close(document)  # a missing blank line between two documents
                 document = None
             if document is None:
-                if len(items) >= MAX_RECORDS:
+                if len(items) + len(errors) >= MAX_RECORDS:
                     raise ItemRejected(f"{name}: more than {MAX_RECORDS} documents")
                 document = _Document(pmid, name, number)
             document.parts[part] = value
@@ -140,9 +151,14 @@ def read_pubtator(data: bytes, name: str, config: dict | None = None) -> list[In
         if columns[0] != document.pmid:
             raise FormatError(f"{name} line {number}: document id {columns[0][:40]!r} differs from the "
                               f"document above ({document.pmid[:40]!r}); is a blank line missing?")
-        document.add(columns, number)
+        try:
+            document.add(columns, number)
+        except FormatError as exc:
+            document.error = document.error or f"{exc} (document {document.pmid[:40]})"
     if document is not None:
-        items.append(document.finish(config))
+        close(document)
+    if errors:
+        raise DocumentErrors(name, items, errors)
     if not items:
         raise ItemRejected(f"{name}: no PubTator documents ('PMID|t|title' lines)")
     return items
@@ -151,6 +167,7 @@ def read_pubtator(data: bytes, name: str, config: dict | None = None) -> list[In
 class _Document:
     def __init__(self, pmid: str, name: str, line: int):
         self.pmid, self.name, self.line = pmid, name, line
+        self.error: str | None = None
         self.parts: dict[str, str] = {}
         self.mentions: list[tuple[int, list[str]]] = []
         self.relation_lines: list[tuple[int, list[str]]] = []

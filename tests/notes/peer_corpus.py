@@ -9,7 +9,6 @@ characters: two UTF-16 units each; a ZWJ sequence), and one note without annotat
 from __future__ import annotations
 
 import io
-import zipfile
 from collections import Counter
 
 from annotators.base import ItemInput, ItemView
@@ -111,17 +110,13 @@ def export(fmt: str, pairs=None, config: dict | None = None) -> bytes:
 
 
 def read_back(fmt: str, data: bytes, config: dict | None = None) -> list:
-    """Our importer, as an upload of the exported file (name from the exporter's extension). WebAnno's zip holds
-    one .tsv per note, as INCEpTION imports them: its files are uploaded one by one."""
+    """Our importer, as an upload of the exported file (name from the exporter's extension; WebAnno's is a zip of
+    one .tsv per note, read as a whole like INCEpTION's own exports)."""
     from annotators.notes import formats
     from annotators.notes.formats_export import exporters
     from annotators.notes.schema import default_label_config
 
     config = config or default_label_config()
-    if fmt == "webanno":
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return [item for entry in archive.namelist()
-                    for item in formats.ingest(ItemInput(name=entry, data=archive.read(entry)), config)]
     return formats.ingest(ItemInput(name="export" + exporters()[fmt].extension, data=data), config)
 
 

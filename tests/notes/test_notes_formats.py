@@ -126,7 +126,7 @@ def test_zip_of_notes_and_brat_pairs():
 
 @pytest.mark.parametrize("entry, message", [
     ("../evil.txt", "unsafe path"), ("/etc/passwd.txt", "unsafe path"), ("a/../../x.txt", "unsafe path"),
-    ("C:/x.txt", "unsafe path"), ("..\\x.txt", "unsafe path"), ("image.png", "not a .txt"),
+    ("C:/x.txt", "unsafe path"), ("..\\x.txt", "unsafe path"), ("image.png", "not a file this project imports"),
 ])
 def test_zip_hostile_names(entry, message):
     with pytest.raises(ItemRejected, match=message):
@@ -558,3 +558,20 @@ def test_the_brat_export_passes_brats_own_checks_whatever_the_spans_carry():
     assert any("cannot take a source attribute" in i for i in stale)
     assert any("Disease is not a known textbound type" in i for i in stale)
     assert any("treats is not a known relation type" in i for i in stale)
+
+
+def test_zip_of_other_formats_reads_each_entry_with_its_reader():
+    """INCEpTION exports a project as a zip of one WebAnno TSV per document; doccano as JSONL in a zip."""
+    from pathlib import Path
+
+    peers = Path(__file__).parent.parent / "data" / "notes" / "peers"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("curation/example2.tsv", (peers / "webanno-inception" / "example2.tsv").read_bytes())
+        archive.writestr("doccano/all.jsonl",
+                         (peers / "doccano" / "tests__data__relation_extraction__example.jsonl").read_bytes())
+        archive.writestr("notes/plain.txt", b"A plain note.")
+    items = formats.read_zip(buffer.getvalue(), "export.zip", CONFIG)
+    sources = [item.meta.get("source_format") for item in items]
+    assert "webanno_tsv3" in sources and "doccano" in sources and "txt" in sources
+    assert all(item.annotations for item in items if item.meta.get("source_format") != "txt")

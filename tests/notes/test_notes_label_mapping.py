@@ -222,3 +222,31 @@ def test_a_large_upload_imported_by_a_job_follows_the_plan(admin, notes_project)
     labels = job["result"]["labels"]
     assert job["result"]["created"] == 10_001
     assert labels["mapped"] == {"Chemical→MEDICATION": 10_001} and labels["dropped"]["labels"] == {"Symptom": 10_001}
+
+
+PEERS = __import__("pathlib").Path(__file__).parent.parent / "data" / "notes" / "peers"
+
+
+def test_keep_valid_imports_the_good_documents_and_names_each_bad_one(admin, notes_project):
+    """doccano's own sample (tests/data/sequence_labeling/example.jsonl) has a line without text: by default the
+    file is refused naming that line; with keep_valid the other documents are imported."""
+    doccano = (PEERS / "doccano" / "tests__data__sequence_labeling__example.jsonl").read_bytes()
+    pubtator = (PEERS / "bc5cdr" / "CDR_sample.gold.head.PubTator").read_bytes().decode()
+    blocks = pubtator.strip("\n").split("\n\n")
+    first = blocks[0].split("\n")
+    pmid = first[0].split("|")[0]
+    broken = "\n".join(first + [f"{pmid}\t5\t999999\tx\tDisease\tD1"])  # offsets past the document
+    bad_pubtator = ("\n\n".join([broken] + blocks[1:]) + "\n").encode()
+    status, body = _post(admin, f"/projects/{notes_project}/items", [("doccano.jsonl", doccano)])
+    assert status == 422 and "doccano.jsonl line 3: no 'text' field" in body["failed"][0]["error"]
+    status, body = _post(admin, f"/projects/{notes_project}/items",
+                         [("doccano.jsonl", doccano), ("cdr.pubtator", bad_pubtator)], {"keep_valid": "true"})
+    assert status == 201, body
+    errors = [f["error"] for f in body["failed"]]
+    assert any("line 3: no 'text' field" in e for e in errors)
+    assert any(f"document {pmid}" in e and "outside the document" in e for e in errors)
+    lines = sum(1 for line in doccano.splitlines() if line.strip())
+    assert len(body["created"]) == (lines - len([e for e in errors if "doccano" in e])) + len(blocks) - 1
+    status, body = _post(admin, f"/projects/{notes_project}/items?atomic=true&keep_valid=true",
+                         [("doccano.jsonl", doccano)])
+    assert status == 400 and "contradict" in body["error"]["message"]
