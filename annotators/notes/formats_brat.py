@@ -120,7 +120,8 @@ class _Standoff:
             raise self.fail(number, "type name longer than 64 characters")
         span = {"id": ident, "start": start, "end": end, "label": label,
                 "layer": layer_of_label(label, self.config), "text": self.text[start:end], "attributes": {}}
-        if len(fragments) > 1:
+        # Fragments split only at line breaks (brat cannot draw a span across one) are one continuous span.
+        if len(fragments) > 1 and any(self.text[a[1]:b[0]].strip("\r\n") for a, b in zip(fragments, fragments[1:])):
             span["attributes"]["fragments"] = ";".join(f"{s} {e}" for s, e in fragments)
         self.spans[ident] = span
 

@@ -95,6 +95,18 @@ def _brat_fragments(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + m.start(), start + m.end()) for m in re.finditer(r"[^\n\r]+", text[start:end])]
 
 
+def _span_fragments(span: dict) -> list[tuple[int, int]]:
+    """A discontinuous span's fragments ("0 5;10 15" in attributes, as the readers keep them), else its extent."""
+    raw = (span.get("attributes") or {}).get("fragments", "")
+    try:
+        pieces = [tuple(int(x) for x in part.split()) for part in raw.split(";")] if raw else []
+    except ValueError:
+        pieces = []
+    if pieces and all(len(p) == 2 and span["start"] <= p[0] < p[1] <= span["end"] for p in pieces):
+        return pieces
+    return [(span["start"], span["end"])]
+
+
 def _brat_name(value: str) -> str:
     return re.sub(r"\s+", "_", value.strip()) or "_"
 
@@ -108,7 +120,7 @@ def brat_ann(text: str, payload: dict | None) -> str:
         lines.append(f"{kind}{counters[kind]}\t{body}")
 
     for span in sorted((payload or _EMPTY)["spans"], key=lambda s: (s["start"], s["end"])):
-        fragments = _brat_fragments(text, span["start"], span["end"])
+        fragments = [piece for s, e in _span_fragments(span) for piece in _brat_fragments(text, s, e)]
         if not fragments:
             continue
         tid[span["id"]] = ref = f"T{len(tid) + 1}"
@@ -116,8 +128,7 @@ def brat_ann(text: str, payload: dict | None) -> str:
         lines.append(f"{ref}\t{_brat_name(span['label'])} {ranges}\t{' '.join(text[s:e] for s, e in fragments)}")
         if span.get("assertion"):
             add("A", f"Assertion {ref} {span['assertion']}")
-        concept = span.get("concept")
-        if concept:
+        for concept in ([span["concept"]] if span.get("concept") else []) + list(span.get("candidates") or []):
             add("N", f"Reference {ref} {_brat_name(concept['terminology'])}:{_brat_name(concept['code'])}\t"
                      f"{' '.join(concept.get('name', '').split())}")
         for key, value in sorted((span.get("attributes") or {}).items()):
@@ -253,7 +264,9 @@ def write_bioc(pairs: Pairs, config: dict, out: BinaryIO) -> None:
                 concept = span["concept"]
                 infons += [infon("concept_terminology", concept["terminology"]), infon("concept_code", concept["code"]),
                            infon("concept_name", concept.get("name", "")),
-                           infon("identifier", f"{concept['terminology']}:{concept['code']}")]
+                           # the concept, then its candidates: "MeSH:D003920|MeSH:D003924" as BioC corpora list ids
+                           infon("identifier", "|".join(f"{c['terminology']}:{c['code']}" for c in
+                                                        [concept, *(span.get("candidates") or [])]))]
             infons += [infon(k, v) for k, v in sorted((span.get("attributes") or {}).items())]
             parts.append(f'<annotation id="{escape(span["id"])}">{"".join(infons)}'
                          f'<location offset="{span["start"]}" length="{span["end"] - span["start"]}"/>'
@@ -273,7 +286,8 @@ def _xml_text(value: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ Label Studio
 def label_studio_config(config: dict) -> str:
-    """A Label Studio labeling config matching the exported tasks (from_names label, phi, assertion, concept)."""
+    """A Label Studio labeling config matching the exported tasks (from_names label, phi, assertion, concept, note,
+    attributes)."""
     def labels(names: Iterable[str]) -> str:
         return "".join(f'<Label value="{escape(n, {chr(34): "&quot;"})}"/>' for n in names)
 
@@ -285,6 +299,8 @@ def label_studio_config(config: dict) -> str:
             f'<Relations>{relation_names}</Relations>'
             f'<Choices name="assertion" toName="text" perRegion="true">{choices}</Choices>'
             '<TextArea name="concept" toName="text" perRegion="true"/>'
+            '<TextArea name="note" toName="text" perRegion="true"/>'
+            '<TextArea name="attributes" toName="text" perRegion="true"/>'
             '<Text name="text" value="$text"/></View>')
 
 
@@ -306,11 +322,19 @@ def write_label_studio(pairs: Pairs, config: dict, out: BinaryIO) -> None:
             if span.get("assertion"):
                 result.append({"id": span["id"], "from_name": "assertion", "to_name": "text", "type": "choices",
                                "value": {**region, "choices": [span["assertion"]]}})
-            if span.get("concept"):  # "terminology:code name", parsed back by our Label Studio reader
-                concept = span["concept"]
-                line = f"{concept['terminology']}:{concept['code']} {concept.get('name', '')}".strip()
+            concepts = ([span["concept"]] if span.get("concept") else []) + list(span.get("candidates") or [])
+            if concepts:  # "terminology:code name" per line (candidates after the concept), read back by our reader
+                lines = [f"{c['terminology']}:{c['code']} {' '.join(c.get('name', '').split())}".strip() for c in concepts]
                 result.append({"id": span["id"], "from_name": "concept", "to_name": "text", "type": "textarea",
-                               "value": {**region, "text": [line]}})
+                               "value": {**region, "text": lines}})
+            attributes = dict(span.get("attributes") or {})
+            if "note" in attributes:
+                result.append({"id": span["id"], "from_name": "note", "to_name": "text", "type": "textarea",
+                               "value": {**region, "text": [attributes.pop("note")]}})
+            if attributes:  # one "name=value" line each (fragments of a discontinuous span included)
+                result.append({"id": span["id"], "from_name": "attributes", "to_name": "text", "type": "textarea",
+                               "value": {**region, "text": [f"{k}={' '.join(str(v).split())}"
+                                                            for k, v in sorted(attributes.items())]}})
         for relation in (payload or _EMPTY).get("relations", []):
             result.append({"from_id": relation["head"], "to_id": relation["tail"], "type": "relation",
                            "direction": "right", "labels": [relation["type"]]})

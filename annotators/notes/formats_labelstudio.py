@@ -164,9 +164,21 @@ def _payload(results: list, text: str, offsets: Utf16Offsets, where: str, config
         elif control == "assertion" and answer in ASSERTIONS and span["layer"] == "entity":
             span["assertion"] = answer
         elif control == "concept" and re.match(r"^[^:\s]+:\S+", answer):
-            code, _, concept_name = answer.partition(" ")
-            terminology, _, code = code.partition(":")
-            span["concept"] = {"terminology": terminology[:64], "code": code[:128], "name": concept_name.strip()}
+            found = []
+            for line in answer.split("\n")[:51]:  # our export: the concept, then its candidates
+                code, _, concept_name = line.strip().partition(" ")
+                terminology, _, code = code.partition(":")
+                if terminology and code:
+                    found.append({"terminology": terminology[:64], "code": code[:128], "name": concept_name.strip()[:1000]})
+            span["concept"] = found[0]
+            if found[1:]:
+                span["candidates"] = found[1:]
+        elif control == "attributes" and result.get("type") == "textarea" and all(
+                "=" in line for line in answer.split("\n")):
+            for line in answer.split("\n"):  # our export: one "name=value" per line
+                key, _, attribute = line.partition("=")
+                if key.strip():
+                    span["attributes"][key.strip()[:64]] = attribute.strip()[:1000]
         else:
             key = "note" if result.get("type") == "textarea" else control[:64]
             known = span["attributes"].get(key)
