@@ -31,7 +31,9 @@ def _fast_validator(schema: dict) -> Callable | None:
         compiled = None
         if not _NEWER_KEYWORDS & set(_keywords(schema)):  # it would ignore 2019-09/2020-12 keywords silently
             try:
-                compiled = fastjsonschema.compile(schema)
+                # no detailed exceptions: their messages are built eagerly (locals() per check); jsonschema
+                # below names the problem when there is one
+                compiled = fastjsonschema.compile(schema, detailed_exceptions=False)
             except Exception:  # noqa: BLE001 - an unsupported construct: the slow path stays correct
                 compiled = None
         cached = _compiled[id(schema)] = (schema, compiled)

@@ -158,12 +158,13 @@ def stage_inputs(project, modality, inputs: list[ItemInput], keep_valid: bool = 
 
 
 def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_hashes: set | None = None,
-                 skipped: list | None = None, reference: bool = False) -> tuple[list[Item], list[dict]]:
-    """Store staged items (and their imported annotations) in the caller's transaction: all or none of them."""
+                 skipped: list | None = None, reference: bool = False) -> tuple[list, list[dict]]:
+    """Store staged items (and their imported annotations) in the caller's transaction: all or none of them.
+    Returns rows (id, name, kind, status) of the created items, and the failures."""
     store = current_app.extensions["media"]
     failed: list[dict] = []
     new_files: list[str] = []
-    created: list[Item] = []
+    created: list = []
     rows: list[dict] = []
     prepares = bool(modality.probe_media or modality.derivatives())
     kept = []  # the staged items created (the others were skipped as already imported)
@@ -208,8 +209,10 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
                 else:
                     modality.validate_payload(payload, project.label_config)
         if rows:
-            # One multi-row INSERT ... RETURNING per batch instead of the unit of work's row-by-row flush.
-            created = list(db.session.scalars(insert(Item).returning(Item, sort_by_parameter_order=True), rows))
+            # One multi-row INSERT ... RETURNING per batch instead of the unit of work's row-by-row flush; only the
+            # columns callers read come back (whole items would decode every note's metadata again).
+            created = list(db.session.execute(insert(Item).returning(
+                Item.id, Item.name, Item.kind, Item.status, sort_by_parameter_order=True), rows))
         annotations = [dict(item_id=item.id, project_id=project.id, source="import", stage="annotate",
                             status="draft", payload=payload, model_version="import")
                        for item, ing in zip(created, kept) for payload in ing.annotations]
