@@ -211,13 +211,12 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
         if rows:
             # One multi-row INSERT ... RETURNING per batch instead of the unit of work's row-by-row flush; only the
             # columns callers read come back (whole items would decode every note's metadata again).
-            created = list(db.session.execute(insert(Item).returning(
-                Item.id, Item.name, Item.kind, Item.status, sort_by_parameter_order=True), rows))
+            created = _insert_items(rows)
         annotations = [dict(item_id=item.id, project_id=project.id, source="import", stage="annotate",
                             status="draft", payload=payload, model_version="import")
                        for item, ing in zip(created, kept) for payload in ing.annotations]
         if annotations:
-            db.session.execute(insert(Annotation), annotations)
+            db.session.execute(insert(Annotation.__table__), annotations)
     except ValueError as exc:
         db.session.rollback()
         for key in new_files:
@@ -229,3 +228,17 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
             store.remove_unreferenced(key)
         raise
     return created, failed
+
+
+def _insert_items(rows: list[dict]) -> list:
+    """Rows (id, name, kind, status) of the inserted items, in the order of `rows`.
+
+    PostgreSQL batches an ordered RETURNING. SQLite would fall back to one statement per row for an ordered
+    RETURNING; but within one INSERT it assigns ascending ids in VALUES order, and the transaction holds the only
+    write lock, so sorting the returned rows by id puts them in input order."""
+    table = Item.__table__  # Core, not the ORM's bulk path: no per-row primary-key bookkeeping
+    columns = (table.c.id, table.c.name, table.c.kind, table.c.status)
+    if db.session.get_bind().dialect.name == "sqlite":
+        return sorted(db.session.execute(insert(table).returning(*columns), rows).all(), key=lambda row: row.id)
+    return list(db.session.execute(insert(table).returning(*columns, sort_by_parameter_order=True), rows))
+
