@@ -254,6 +254,11 @@ class Modality(ABC):
     def preannotators(self, label_config: dict) -> list[PreAnnotator]:
         return []
 
+    def warm_up(self, resources: dict) -> None:
+        """Load what every pre-annotation of this modality needs, once, in the worker's main process before its pool
+        forks: the pool processes then share those pages (copy-on-write) and the first job of a fresh upload starts
+        warm. Only process-wide caches belong here (no database connections, no CUDA: the children fork after)."""
+
     fit_assets: tuple[str, ...] = ()  # derived assets `fit` reads (local paths in each item's `assets`)
 
     def fit(self, accepted: Sequence[tuple[Any, dict]], label_config: dict, previous: dict | None) -> dict | None:

@@ -22,6 +22,9 @@ os.environ["PYTHONPATH"] = os.pathsep.join([os.path.join(HERE, "offline"), ROOT,
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["TLDEXTRACT_CACHE"] = os.path.join(HERE, ".tldextract-cache")
+# Workers the tests start (two dozen) skip loading the notes models before forking (4 s each on 2 cores);
+# tests/test_worker.py::test_worker_warms_models_before_forking starts one that does, as `make run` does.
+os.environ.setdefault("CLINLABEL_WORKER_WARM", "0")
 
 
 

@@ -226,3 +226,35 @@ def test_processes_declaring_the_embedded_broker_at_once_all_start(tmp_path):
     with sqlite3.connect(tmp_path / "broker.sqlite") as conn:
         names = sorted(n for (n,) in conn.execute("SELECT name FROM kombu_queue"))
     assert names == ["race-cpu", "race-gpu"]
+
+
+def test_worker_warms_models_before_forking(tmp_path):
+    """`make run`'s worker loads the notes models (spaCy, Presidio, the term matcher) in its main process before the
+    pool forks: the pool process that runs a new upload's first pre-annotation finds them loaded."""
+    broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+    database = f"sqlite:///{tmp_path / 'app.sqlite'}"
+    app = build_app(tmp_path, database, BROKER_URL=broker)
+    env = {**os.environ, "CLINLABEL_DATA_DIR": str(tmp_path / "data"), "CLINLABEL_DATABASE_URL": database,
+           "CLINLABEL_BROKER_URL": broker, "CLINLABEL_SECRET_KEY": app.config["SECRET_KEY"],
+           "CLINLABEL_AUDIT_KEY": app.config["AUDIT_KEY"], "CLINLABEL_WORKER_WARM": "1"}
+    create_user(app, "boss", is_admin=True)
+    api = login(app.test_client(), "boss")
+    _, project = api.post("/projects", {"name": "Warm", "modality": "notes"})
+    status, _ = api.post(f"/projects/{project['id']}/items", [
+        {"text": "Seen by Dr. Adams on 3/4/2021 for chest pain; started aspirin."}])
+    assert status == 201
+    worker = Worker(env, str(tmp_path / "worker.log")).start()
+    try:
+        status, job = api.post(f"/projects/{project['id']}/jobs", {"kind": "preannotate"})
+        assert status == 202
+        done = wait_for(api, job["id"], timeout=180)
+        assert done["status"] == "succeeded", (done, worker.output()[-2000:])
+        log = worker.output()
+        assert "models warmed before the pool forks" in log and "'notes': " in log, log[-2000:]
+        assert "loading the PHI models in this process (cold" not in log, log[-2000:]
+        assert model_annotation_counts(app, project["id"])
+    finally:
+        worker.stop()
+        from server.extensions import db
+
+        db.dispose()

@@ -109,6 +109,13 @@ class NotesModality(Modality):
     def preannotators(self, label_config: dict):
         return [ClinicalPipeline()]
 
+    def warm_up(self, resources: dict) -> None:
+        from annotators.notes.phi import get_default_detector
+        from annotators.notes.preannotate import _matcher
+
+        get_default_detector().detect("Seen on 01/02/2020 by Dr. Smith at 555-0100.")  # spaCy + Presidio, loaded
+        _matcher(schema.default_label_config(), resources.get("ontologies"))  # the default labels' term matcher
+
     def fit(self, accepted, label_config: dict, previous: dict | None):
         from annotators.notes.training import fit_ner
 

@@ -220,8 +220,11 @@ class ClinicalPipeline:
         self.matcher = None
 
     def setup(self, device: str, label_config: dict, params: dict | None = None, resources: dict | None = None):
+        from annotators.notes import phi
         from annotators.notes.phi import get_default_detector
 
+        if label_config.get("phi_labels") and phi._default_detector is None:
+            log.info("loading the PHI models in this process (cold: the worker did not warm up before forking)")
         self.config = label_config
         self.store = (resources or {}).get("ontologies")
         self.phi = get_default_detector() if label_config.get("phi_labels") else None

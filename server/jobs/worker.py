@@ -99,6 +99,31 @@ def _keep_root_importable(**_):
     if _ROOT not in sys.path:
         sys.path.append(_ROOT)
     declare_embedded_queues()  # before the consumer declares them, racing a web process that publishes
+    if os.environ.get("CLINLABEL_WORKER_WARM", "1") != "0":
+        warm_up()
+
+
+def warm_up() -> dict:
+    """Models loaded in the main process before the pool forks (shared copy-on-write by the pool processes, so a
+    new upload's first pre-annotation does not wait for them); gc.freeze() keeps the collector from touching, and so
+    copying, those objects in every child. Returns seconds per modality (logged)."""
+    import gc
+
+    from annotators.base import registry
+    from server.jobs.handlers import resources
+
+    took = {}
+    with flask_app.app_context():
+        for modality in registry.all():
+            started = time.monotonic()
+            try:
+                modality.warm_up(resources())
+            except Exception as exc:  # noqa: BLE001 - a model that cannot load fails its jobs, not the worker
+                log.warning("warm-up of %s failed: %s", modality.name, type(exc).__name__)
+            took[modality.name] = round(time.monotonic() - started, 2)
+    gc.freeze()
+    log.info("models warmed before the pool forks: %s", took)
+    return took
 
 
 @signals.worker_ready.connect
