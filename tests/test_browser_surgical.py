@@ -211,3 +211,59 @@ def test_frame_accurate_phases_tags_and_comments_on_a_surgical_video(browser, li
     page.evaluate("() => { window.surgicalReadOnly.ui.destroy(); window.surgicalReadOnly.box.remove(); }")
     context.close()
     assert not problems, problems
+
+
+def _timeline(bounds):
+    names = ["Preparation", "CalotTriangleDissection", "ClippingCutting"]
+    return {"phases": [{"id": f"p{i}", "phase": names[i], "start_frame": a, "end_frame": b}
+                       for i, (a, b) in enumerate(zip(bounds, bounds[1:]))], "tags": [], "comments": []}
+
+
+def test_review_stacks_both_timelines_and_marks_where_they_differ(browser, live, token, tmp_path):
+    import media_files
+
+    from support import PASSWORD
+
+    workflow = {"annotators_per_item": 2, "adjudication": "always"}
+    pid = api(live, token, "POST", "/projects", {"name": "Phase review", "modality": "surgical", "workflow": workflow})["id"]
+    tokens = {}
+    for name, role in (("surg_a", "annotator"), ("surg_b", "annotator"), ("surg_lead", "reviewer")):
+        api(live, token, "POST", "/users", {"username": name, "password": PASSWORD})
+        api(live, token, "POST", f"/projects/{pid}/members", {"username": name, "role": role})
+        tokens[name] = live.token(name, PASSWORD)
+    video = media_files.mp4(tmp_path / "review.mp4", frames=50, fps=25, size=(160, 120))
+    item_id = live.upload(f"/api/v1/projects/{pid}/items", [("review.mp4", open(video, "rb").read())], token)[1][
+        "created"][0]["id"]
+    for _ in range(300):
+        if api(live, token, "GET", f"/items/{item_id}")["status"] == "ready":
+            break
+        time.sleep(0.2)
+    for who, bounds in (("surg_a", [0, 25, 36, 50]), ("surg_b", [0, 20, 40, 50])):
+        assert api(live, tokens[who], "POST", f"/projects/{pid}/next")["id"] == item_id
+        api(live, tokens[who], "POST", f"/items/{item_id}/annotations", {"payload": _timeline(bounds)})
+    context, page = login_as(browser, live, "surg_lead", PASSWORD)
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(f"/projects/{pid}/review?item={item_id}")
+    compare = page.locator("#surgical-compare")
+    expect(compare.locator(".compare-row[data-version]")).to_have_count(2)
+    expect(compare.locator(".compare-row[data-version='0'] .compare-seg")).to_have_count(3)
+    expect(page.locator("#compare-summary")).to_have_text("2 region(s) differ, 9 of 50 frames (18.0%).")
+    regions = page.locator("#compare-regions li")
+    expect(regions).to_have_text([
+        "frames 20–24: surg_a Preparation · surg_b CalotTriangleDissection",
+        "frames 36–39: surg_a ClippingCutting · surg_b CalotTriangleDissection"])
+    marks = compare.locator(".compare-disagree")
+    expect(marks).to_have_count(2)
+    band = compare.locator(".compare-row[data-version='0'] .compare-band").bounding_box()
+    first = marks.first.bounding_box()
+    assert abs(first["x"] - (band["x"] + band["width"] * 20 / 50)) < 2 and abs(first["width"] - band["width"] * 5 / 50) < 2
+    expect(page.locator("#review-versions [data-ready=true]")).to_have_count(2)
+    regions.nth(1).locator("button").click()  # both versions' players go to the region's first frame
+    for output in page.locator("#review-versions output.surgical-frame").all():
+        expect(output).to_contain_text("frame 36 / 50")
+    expect(page.locator("#curation-units .curation-unit label").first).to_contain_text(
+        "surg_a: Preparation 0–24 · CalotTriangleDissection 25–35 · ClippingCutting 36–49; 0 tag(s), 0 comment(s)")
+    page.screenshot(path=str(tmp_path / "surgical-review.png"), full_page=True)
+    context.close()
+    assert not problems, problems

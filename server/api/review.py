@@ -15,7 +15,7 @@ from server.api.serialize import item_out
 from server.auth import actor_name
 from server.errors import ApiError
 from server.extensions import db
-from server.models import Annotation, Item, ItemAgreement, Project, ReviewComment, User
+from server.models import Annotation, Asset, Item, ItemAgreement, Project, ReviewComment, User
 from server.permissions import require_object, require_project
 from server.review import (
     REVIEW_STAGES, curated_payload, decide, item_view, latest_human_versions, latest_model_draft, make_gold,
@@ -65,8 +65,14 @@ def review_item(item_id):
     audit.record(db.session, actor=actor_name(), action="item.review.read", object_type="item", object_id=item.id,
                  project_id=item.project_id)
     db.session.commit()
+    shown = item_out(item, with_content=True)
+    # the media modalities' read-only players need the derived assets (frame index, proxy, waveform peaks)
+    shown["assets"] = [{"name": a.name, "media_type": a.media_type, "meta": a.meta,
+                        "url": f"/api/v1/items/{item.id}/media?variant={a.name}"}
+                       for a in db.session.execute(select(Asset).where(Asset.item_id == item.id)
+                                                   .order_by(Asset.name)).scalars()]
     return {
-        "item": item_out(item, with_content=True),
+        "item": shown,
         "versions": [{"annotation_id": v.id, "author": names.get(v.author_id), "payload": v.payload,
                       "version": v.version, "status": v.status} for v in versions],
         "model": {"payload": draft.payload, "model_version": draft.model_version} if draft else None,

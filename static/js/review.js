@@ -89,6 +89,12 @@ async function open(itemId) {
   const describe = modality.describeDiff ? (d) => modality.describeDiff(d, current.item, who) : genericDiff;
   document.getElementById('review-diff').replaceChildren(...current.diff.slice(0, 200).map((d) => h('li', { class: 'diff' }, describe(d))));
   document.getElementById('review-versions').replaceChildren(...current.versions.map(versionCard));
+  const compare = document.getElementById('review-compare');
+  if (modality.compareView && current.versions.length > 1) {  // e.g. surgical phases stacked, disagreements marked
+    const players = mounted.slice();
+    modality.compareView(compare, { item: current.item, versions: current.versions, labelConfig, who,
+      seek: (frame) => players.forEach((m) => m && m.seek && m.seek(frame)) });
+  } else compare.replaceChildren();
   document.getElementById('review-comment').value = '';
   document.getElementById('curation').hidden = current.versions.length < 2;
   renderCuration();

@@ -7,6 +7,8 @@
 import { h } from '../api.js';
 import { Timeline, colorOf, fmtTime, frameIndex } from './surgical_timeline.js';
 
+export { compareView } from './surgical_compare.js';
+
 let readOnlyMounts = 0;
 const remembered = new Map();  // item id -> {frame, zoom, start}: an undo/redo remount keeps the playhead and view
 const SPEEDS = [0.25, 0.5, 0.75, 1, 1.5, 2, 4];
@@ -361,6 +363,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       return collect();
     },
     snapshot() { return { payload: collect(), pending: [] }; },  // never throws: an open tag is not kept
+    seek(frame) { go(frame); },  // the review page moves every version to a disagreement
     destroy() {
       destroyed = true;
       clearTimeout(fallback);
@@ -387,4 +390,11 @@ export function describeDiff(d, item, who) {
       return `${name(d.values[0])} starts at frame ${d.frame_a} for ${who(d.a)}, at frame ${d.frame_b} for ${who(d.b)} (${Math.abs(d.frame_a - d.frame_b)} frames apart)`;
     default: return JSON.stringify(d);
   }
+}
+
+// A merge option (a whole version's timeline) in words: its phases with their frames, and its tag/comment counts.
+export function describeOption(option) {
+  const p = (option.payload && option.payload) || {};
+  const phases = (p.phases || []).map((s) => `${s.phase || 'unlabelled'} ${s.start_frame}–${s.end_frame - 1}`).join(' · ');
+  return `${phases || 'no phases'}; ${(p.tags || []).length} tag(s), ${(p.comments || []).length} comment(s)`;
 }
