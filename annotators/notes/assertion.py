@@ -48,12 +48,25 @@ RULES: list[Rule] = [
             "differential includes|differential diagnosis includes|worrisome for|presumed|?"),
     *_rules("possible", BACKWARD, "is possible|is likely|is suspected|is questionable|not excluded|"
             "cannot be excluded|can't be excluded|cannot be ruled out|vs|versus|?", window=6),
+    *_rules("possible", FORWARD, "may represent|might represent|could represent|may reflect|could reflect|"
+            "suggestive of|suggests|raises the possibility of|differential diagnosis of"),
     *_rules("hypothetical", FORWARD, "if|should|in case of|in the event of|return for|return if|call for|"
             "call if|watch for|monitor for|seek care for|seek medical attention for|as needed for|prn for|"
-            "to prevent|prophylaxis for|at risk for|risk of|precautions"),
+            "to prevent|prophylaxis for|at risk for|risk of|precautions|unless|"
+            # planned, not yet done
+            "scheduled for|will undergo|to undergo|will have|plan for|planned for|planning for|referred for|"
+            "referral for|follow up for|f/u for|will need|will require|candidate for|consider starting"),
     *_rules("historical", FORWARD, "history of|hx of|h/o|hx|previous|previously|prior|status post|s/p|"
-            "remote|former|childhood|in the past|last year|years ago", window=6),
-    *_rules("historical", BACKWARD, "in the past|years ago|in childhood|previously|in remote past|last year", window=6),
+            "remote|former|childhood|in the past|last year|years ago|past history of|past history significant for|"
+            "past medical history of|past medical history significant for|medical history of|"
+            "history significant for|known history of|healed", window=6),
+    # planned: "colonoscopy in 3 months", "MRI next week"
+    *_rules("hypothetical", BACKWARD, "in numtoken days|in numtoken weeks|in numtoken months|in numtoken years|"
+            "next week|next month|next year|tomorrow|next visit", window=6),
+    # time expressions after the entity: "MI in 2010", "appendectomy at age 12", "pneumonia last month"
+    *_rules("historical", BACKWARD, "in the past|years ago|in childhood|previously|in remote past|last year|"
+            "in yearnum|at age numtoken|at the age of numtoken|months ago|year ago|month ago|last month|"
+            "as a child|as a teenager", window=6),
     *_rules("family", BIDIRECTIONAL, "mother|father|mom|dad|sister|brother|sibling|siblings|aunt|uncle|"
             "grandmother|grandfather|grandparent|cousin|maternal|paternal|parents|family history of|"
             "family history|fhx|fh of|son|daughter|twin", window=6),
@@ -61,7 +74,8 @@ RULES: list[Rule] = [
             "not cause|not certain if|not certain whether|without difficulty|no further workup|"
             "gram negative|not ruled out|not been ruled out|social history|past medical history|"
             "no acute distress|non-tender|history and physical|possible that|if any|not drain|not extend|"
-            "sister hospital|fh and sh|prior to"),
+            "sister hospital|fh and sh|prior to|history of present illness|present illness|if needed|"
+            "if necessary|if possible|should be|whether or not|old records|prior records"),
     *_rules("terminate", FORWARD, "but|however|yet|though|although|except|aside from|apart from|other than|"
             "because|which|secondary to|due to|as the cause of|as a cause of|source of|"
             "etiology of|origin of|cause of|reason for|presents with|presented with|complains of|reports|"
@@ -69,6 +83,25 @@ RULES: list[Rule] = [
 ]
 
 _TOKEN = re.compile(r"\w+(?:[/'\-]\w+)*|\?|[^\w\s]")
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+_NUMBER = re.compile(r"^\d{1,2}$")
+_LIST_SEPARATORS = {",", "and", "or", "nor", "/", "&"}
+_LIST_ITEM_WORDS = 4
+
+
+def _distance(words: list[str], begin: int, end: int) -> int:
+    """Words between a trigger and its target, counted from the last list separator: in "denies fever, chills,
+    night sweats, nausea or abdominal pain" every item is near its trigger, as ConText treats a list as one scope
+    (which still ends at a terminator or the end of the clause)."""
+    distance, listing = 0, False
+    for word in words[begin:end]:
+        listing = listing or word == ","  # "and"/"or" separate items only in a comma list ("A, B and C")
+        # an item is a short phrase: after a long stretch a comma ends a clause, not a list item
+        if word in _LIST_SEPARATORS and (listing or word == ",") and distance <= _LIST_ITEM_WORDS:
+            distance = 0
+        else:
+            distance += 1
+    return distance
 _SENTENCE_BREAK = re.compile(r"[.!;]\s|\n\s*\n|\n(?=\s*[-*\u2022\dA-Z])|:\s*\n")
 
 
@@ -93,23 +126,24 @@ class ConText:
         first, last = target[0], target[-1]
         matches = self._match(tokens, exclude=set(target))
         terminators = [m for m in matches if m[2].category == "terminate"]
+        words = [w for _, _, w in tokens]
         found = set()
         for start, end, rule in matches:
             if rule.category in ("terminate", "pseudo"):
                 continue
             if rule.direction in (FORWARD, BIDIRECTIONAL) and end <= first:
                 stops = [t for t, _, _ in terminators if end <= t <= first]
-                if first - end < rule.window and not stops:
+                if _distance(words, end, first) < rule.window and not stops:
                     found.add(rule.category)
             if rule.direction in (BACKWARD, BIDIRECTIONAL) and start > last:
                 stops = [t for t, _, _ in terminators if last < t < start]
-                if start - last - 1 < rule.window and not stops:
+                if _distance(words, last + 1, start) < rule.window and not stops:
                     found.add(rule.category)
         return found
 
     def _match(self, tokens: list[tuple[int, int, str]], exclude: set[int]) -> list[tuple[int, int, Rule]]:
         """Greedy longest match left to right; pseudo-triggers consume their tokens like any other phrase."""
-        words = [t[2] for t in tokens]
+        words = [_YEAR.sub("yearnum", _NUMBER.sub("numtoken", t[2])) for t in tokens]
         out, i = [], 0
         while i < len(words):
             for length in range(min(self._max_len, len(words) - i), 0, -1):

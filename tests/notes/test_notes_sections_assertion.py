@@ -145,3 +145,22 @@ def test_human_assertion_kept_unless_overwrite():
     assert spans[0]["assertion"] == "present"
     assign_assertions(text, spans, overwrite=True)
     assert spans[0]["assertion"] == "negated"
+
+
+def _written_cases():
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "data" / "notes" / "assertion_cases.tsv"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            category, entity, sentence = line.split("\t")
+            yield pytest.param(sentence, entity, category, id=f"{category}:{sentence[:40]}")
+
+
+@pytest.mark.parametrize("sentence, entity, expected", list(_written_cases()))
+def test_written_cases_conditionals_lists_temporality(sentence, entity, expected):
+    """Our own sentences per category (tests/data/notes/assertion_cases.tsv): conditionals and plans are
+    hypothetical, every item of a long negated list is negated, dated or aged events are historical, a clause
+    after a comma or "but" ends a scope. benchmarks/bench_assertion.py prints the accuracy per category."""
+    start = sentence.index(entity)
+    assert assert_span(sentence, start, start + len(entity)) == expected
