@@ -38,3 +38,15 @@ def test_tests_and_procedures_are_not_problems_and_modifiers_are_not_findings(pi
     assert labels.get("EKG") == "TEST" and labels.get("CT") == "TEST" and labels.get("CABG") == "PROCEDURE"
     assert "Severe" not in labels and "onset" not in labels
     assert labels.get("chest pain") == "PROBLEM"
+
+
+def test_drugs_are_not_problems_through_poisoning_codes_and_toxicities_are_problems(pipeline):
+    """cocaine and caffeine are names in ICD-10-CM's poisoning (T40.5) and use (F15) chapters: bare, they are drugs;
+    "cocaine use" is a problem. Words of the -toxicity/-itis/-aemia families are problems even where no
+    vocabulary phrase matches."""
+    found, _ = spans_of(pipeline, "Drinks caffeine daily; cocaine in the past. Cocaine use disorder. "
+                                  "Developed nephrotoxicity and cardiotoxicity on cisplatin, then hyperkalaemia.")
+    assert ("caffeine", "PROBLEM") not in found and ("cocaine", "PROBLEM") not in found
+    assert ("caffeine", "MEDICATION") in found and ("cocaine", "MEDICATION") in found
+    assert any(text.lower().startswith("cocaine use") and label == "PROBLEM" for text, label in found)
+    assert {("nephrotoxicity", "PROBLEM"), ("cardiotoxicity", "PROBLEM"), ("hyperkalaemia", "PROBLEM")} <= found

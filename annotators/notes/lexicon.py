@@ -97,3 +97,17 @@ def phrase_variants(phrase: str, plural: bool = True) -> list[str]:
                 forms.append(form[:last.start(1)] + word)
     seen = {base}
     return [form for form in forms if form and not (form in seen or seen.add(form))]
+
+
+# Substances in ICD-10-CM's poisoning/toxic-effect (T36-T65) and substance-use (F10-F19) chapters: their bare names
+# ("cocaine", "caffeine") are drugs, a problem only where the phrase says poisoning, use or abuse.
+SUBSTANCE_CODES = re.compile(r"^(?:T3[6-9]|T[45]\d|T6[0-5]|F1\d)")
+SUBSTANCE_PROBLEM_WORDS = re.compile(
+    r"poison|toxic|overdose|abuse|dependence|\buse\b|intoxicat|withdrawal|adverse|misuse|disorder|effect|"
+    r"underdosing|remission|induced", re.I)
+
+# Morphological families of problems a vocabulary may miss: nephrotoxicity, cholangitis, hyperkalaemia,
+# cardiomyopathy, neuralgia.
+MORPHOLOGICAL_PROBLEM = re.compile(
+    r"\b[A-Za-z]{3,}(?:toxicity|itis|aemia|emia|opathy|opathies|algia)\b")
+NOT_MORPHOLOGICAL_PROBLEM = frozenset({"academia", "homeopathy", "osteopathy", "naturopathy", "empathy"})

@@ -83,7 +83,10 @@ def _phrases(config: dict, store) -> dict[str, list]:
                 if not findings[i]:
                     continue
                 concept = {"terminology": name, "code": code, "name": index.concept_name(i)}
+                substance = name == "icd10cm" and lexicon.SUBSTANCE_CODES.match(code)
                 for title in (index.concept_name(i), *index.concept_synonyms(i)):
+                    if substance and not lexicon.SUBSTANCE_PROBLEM_WORDS.search(title):
+                        continue  # "cocaine" (T40.5), "caffeine" (F15): drugs, not problems
                     # Findings are written in the plural ("polyps"); drug names hardly ever are.
                     for phrase in (title, *lexicon.phrase_variants(title, plural=label == problem)):
                         if 3 <= len(phrase) and len(phrase.split()) <= MAX_PHRASE_WORDS:
@@ -139,6 +142,23 @@ def _attribute_spans(text: str, entity_spans: list[dict]) -> tuple[list[dict], l
 
 
 _HEADING_WORDS = frozenset(" ".join(v.split()) for variants in SECTION_HEADINGS.values() for v in variants)
+
+
+def _morphological_problems(text: str, entities: list[dict], config: dict) -> list[dict]:
+    """Problems by their form ("nephrotoxicity", "cholangitis", "hyperkalaemia") where no phrase matched them."""
+    label = next((name for name, t in _label_terminologies(config).items() if "icd10cm" in t or "hpo" in t), None)
+    if label is None:
+        return []
+    taken = [(s["start"], s["end"]) for s in entities]
+    out = []
+    for match in lexicon.MORPHOLOGICAL_PROBLEM.finditer(text):
+        if match.group().lower() in lexicon.NOT_MORPHOLOGICAL_PROBLEM:
+            continue
+        if any(a < match.end() and match.start() < b for a, b in taken):
+            continue
+        out.append({"id": f"m{len(out) + 1}", "start": match.start(), "end": match.end(), "label": label,
+                    "layer": "entity", "text": match.group(), "score": 0.4})
+    return out
 
 
 def _is_word_not_abbreviation(span: dict) -> bool:
@@ -279,7 +299,7 @@ class ClinicalPipeline:
                 if not any(a < span["end"] and span["start"] < b for a, b in known):
                     entities.append(span)
         defined, long_forms = _defined_abbreviations(text, entities)
-        entities += defined
+        entities += defined + _morphological_problems(text, entities, self.config)
         attributes, relations = _attribute_spans(text, entities)
         spans = entities + attributes
         assign_assertions(text, spans, detect_sections(text))
