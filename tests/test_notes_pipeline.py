@@ -50,3 +50,25 @@ def test_drugs_are_not_problems_through_poisoning_codes_and_toxicities_are_probl
     assert ("caffeine", "MEDICATION") in found and ("cocaine", "MEDICATION") in found
     assert any(text.lower().startswith("cocaine use") and label == "PROBLEM" for text, label in found)
     assert {("nephrotoxicity", "PROBLEM"), ("cardiotoxicity", "PROBLEM"), ("hyperkalaemia", "PROBLEM")} <= found
+
+
+def test_drug_induced_problems_split_and_adjectives_name_findings(pipeline):
+    """"X-induced Y": X is a medication and Y the problem; the adjective of a finding ("hypertensive") is a problem;
+    eponyms match in text rebuilt from tokens ("Crohn ' s disease")."""
+    found, _ = spans_of(pipeline, "Lithium-induced hypothyroidism in hypertensive adults with Crohn ' s disease.")
+    assert {("Lithium", "MEDICATION"), ("hypothyroidism", "PROBLEM"), ("hypertensive", "PROBLEM"),
+            ("Crohn ' s disease", "PROBLEM")} <= found
+
+
+def test_document_definition_outranks_the_abbreviation_table(pipeline):
+    """A short form defined in the note as a drug is that drug, not the table's problem sense ("CP": chest pain)."""
+    found, payload = spans_of(pipeline, "Started cyclophosphamide (CP) in May. CP was stopped after two cycles.")
+    cp = [s for s in payload["spans"] if s["text"] == "CP"]
+    assert len(cp) == 2 and all(s["label"] == "MEDICATION" for s in cp)
+    assert ("CP", "PROBLEM") not in found
+
+
+def test_organ_problems_chemicals_and_codes(pipeline):
+    found, _ = spans_of(pipeline, "Hepatic dysfunction after steroids and XR-4412; toxicity resolved.")
+    assert {("Hepatic dysfunction", "PROBLEM"), ("steroids", "MEDICATION"), ("XR-4412", "MEDICATION"),
+            ("toxicity", "PROBLEM")} <= found

@@ -87,6 +87,8 @@ def phrase_variants(phrase: str, plural: bool = True) -> list[str]:
     base = " ".join(phrase.split())
     stripped = _TRAILING_QUALIFIER.sub("", _LEADING_QUALIFIER.sub("", base))
     forms = [stripped, _POSSESSIVE.sub("", stripped)]
+    if _POSSESSIVE.search(stripped):  # text rebuilt from tokens (CoNLL imports) reads "Parkinson ' s disease"
+        forms.append(_POSSESSIVE.sub(" ' s", stripped))
     if plural:
         for form in list(forms):
             if _NOT_HEAD.intersection(form.lower().split()):
@@ -108,6 +110,75 @@ SUBSTANCE_PROBLEM_WORDS = re.compile(
 
 # Morphological families of problems a vocabulary may miss: nephrotoxicity, cholangitis, hyperkalaemia,
 # cardiomyopathy, neuralgia.
+# "toxicity" on its own and the organ-toxic adjectives ("nephrotoxic", "ototoxic") name a problem too; "cytotoxic"
+# (a drug class) does not.
 MORPHOLOGICAL_PROBLEM = re.compile(
-    r"\b[A-Za-z]{3,}(?:toxicity|itis|aemia|emia|opathy|opathies|algia)\b")
+    r"\b(?:[A-Za-z]{3,})?toxicit(?:y|ies)\b|\b[A-Za-z]{3,}(?:itis|aemia|emia|opathy|opathies|algia)\b|"
+    r"\b(?:nephro|neuro|cardio|hepato|oto|myelo|pneumo)toxic\b", re.IGNORECASE)
 NOT_MORPHOLOGICAL_PROBLEM = frozenset({"academia", "homeopathy", "osteopathy", "naturopathy", "empathy"})
+
+
+# The adjective of a one-word finding names the finding in "hypertensive patients", "epileptic seizures",
+# "psychotic symptoms": hypertension -> hypertensive, diabetes -> diabetic, epilepsy -> epileptic, ischaemia ->
+# ischaemic, psychosis -> psychotic, schizophrenia -> schizophrenic, parkinsonism -> parkinsonian.
+_ADJECTIVE_RULES = (("ension", "ensive"), ("etes", "etic"), ("epsy", "eptic"), ("osis", "otic"),
+                    ("aemia", "aemic"), ("emia", "emic"), ("esia", "etic"), ("itis", "itic"), ("ia", "ic"),
+                    ("parkinsonism", "parkinsonian"))
+
+
+def adjective_form(word: str) -> str | None:
+    """The adjective of a one-word finding name by its ending, or None (short words and other endings)."""
+    lower = word.lower()
+    if len(lower) < 6 or not lower.isalpha():
+        return None
+    for ending, adjective in _ADJECTIVE_RULES:
+        if lower.endswith(ending):
+            return lower[:len(lower) - len(ending)] + adjective
+    return None
+
+def adjective_head(title: str) -> str | None:
+    """The word whose adjective names the finding: a one-word title ("Epilepsy"), or the noun before a Latin
+    qualifier ("Diabetes mellitus" -> "Diabetes")."""
+    words = title.split()
+    if len(words) == 2 and words[1].lower() in ("mellitus", "insipidus"):
+        return words[0]
+    return words[0] if len(words) == 1 else None
+
+
+# Adjectives of that form that name drugs or normal processes, not a finding.
+NOT_ADJECTIVE_PROBLEM = frozenset({
+    "narcotic", "hypnotic", "hypoglycemic", "hypoglycaemic", "anesthetic", "anaesthetic", "analgesic", "osmotic",
+    "mitotic", "antibiotic", "systemic", "chronic", "toxic", "biotic", "cytotoxic", "amnesic", "neurotic"})
+
+
+# Chemicals a drug dictionary lacks because they are classes, hormones, transmitters or simple compounds rather
+# than marketed drugs. Names that notes use for laboratory tests (sodium, potassium, glucose) stay TEST seeds.
+CHEMICAL_SEEDS = [
+    "steroid", "steroids", "corticosteroid", "corticosteroids", "glucocorticoid", "glucocorticoids",
+    "mineralocorticoid", "catecholamine", "catecholamines", "adrenaline", "noradrenaline", "ethanol",
+    "ammonia", "superoxide", "nitric oxide", "hydrogen peroxide", "creatine", "acetylcholine", "histamine",
+    "glutamate", "anthracycline", "anthracyclines", "aminoglycoside", "aminoglycosides",
+    "sulfonamide", "sulfonamides", "nitrate", "nitrates", "estrogen", "estrogens", "progestin", "androgen",
+]
+SEED_PHRASES["MEDICATION"] = CHEMICAL_SEEDS
+# General pathological processes and signs that ICD-10-CM and HPO name only inside longer titles ("Infection,
+# unspecified" aside, "Acute myocardial ischemia", "Drug overdose"): on their own they are problems too.
+SEED_PHRASES["PROBLEM"] = [
+    "infection", "infections", "inflammation", "necrosis", "ischemia", "ischaemia", "atrophy", "hypertrophy",
+    "overdose", "overdoses", "asystole", "catalepsy", "myelosuppression", "malformation", "malformations",
+    "fibrosis", "toxicity",
+]
+# Abbreviation expansions that name a place, a service or a record, not a finding ("ED": emergency department).
+NOT_FINDING_EXPANSION = re.compile(r"\b(?:department|unit|room|service|clinic|history|oncology)$")
+
+# Medication spans that name a receptor family or nucleic acid, not a drug: "adrenergic", "muscarinic", "mRNA".
+NOT_MEDICATION = re.compile(r"^(?:(?!anti)[a-z]*ergic|[a-z]*adrenoceptors?|muscarinic|nicotinic|(?:m|mt|r|t)?[DR]NA)$",
+                            re.IGNORECASE)
+
+# A medication span ending in these names a target, not the drug ("NMDA receptor"): the drug is the part before.
+RECEPTOR_WORDS = re.compile(r"\s+(?:receptors?|channels?|transporters?)$", re.IGNORECASE)
+# Stereo and isomer prefixes written before a drug name: "D-penicillamine", "L-dopa", "alpha-tocopherol".
+STEREO_PREFIX = re.compile(r"(?<![\w-])(?:[DL]|DL|alpha|beta|cis|trans|[αβ])[ \t]*-[ \t]*$")
+# Research compound codes ("MK-801", "SM-5887", "FK506", "AMN082"): capitals, then three or more digits, joined
+# or hyphenated. Spaced forms ("HR 110", "MRN 123456") are vitals and identifiers, so they are not read.
+COMPOUND_CODE = re.compile(r"(?<![\w-])[A-Z]{2,4}(?:[ \t]*-[ \t]*|)\d{3,6}[A-Z]?(?![\w-]|[ \t]*[-/:])")

@@ -34,7 +34,8 @@ class TermMatcher:
             texts = []
             for entry in entries:
                 phrase, concept = (entry, None) if isinstance(entry, str) else (entry[0], entry[1])
-                phrase = " ".join(phrase.split())
+                # A dictionary variant with a trailing comma ("alcohol,") would match the comma of a list.
+                phrase = " ".join(phrase.split()).strip(" ,;:")
                 if not phrase:
                     continue
                 texts.append(phrase)

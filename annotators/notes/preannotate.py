@@ -9,7 +9,7 @@ import threading
 from typing import Sequence
 
 from annotators.base import ItemView, Prediction
-from annotators.notes import lexicon
+from annotators.notes import entity_rules, lexicon
 from annotators.notes.assertion import assign_assertions
 from annotators.notes.sections import SECTION_HEADINGS, detect_headings, detect_sections
 
@@ -70,10 +70,13 @@ def _phrases(config: dict, store) -> dict[str, list]:
     from ontologies import load_abbreviations, normalize
 
     phrases: dict[str, list] = {}
+    adjectives: list = []
     available = set(store.names()) if store is not None else set()
     problem = next((label for label, t in _label_terminologies(config).items() if "icd10cm" in t or "hpo" in t), None)
     for label, terminologies in _label_terminologies(config).items():
         entries: list = list(lexicon.SEED_PHRASES.get(label, []))
+        if label == problem:
+            adjectives += [(lexicon.adjective_form(w), None) for w in entries if lexicon.adjective_form(w)]
         for name in terminologies:
             if name not in available:
                 continue
@@ -91,6 +94,9 @@ def _phrases(config: dict, store) -> dict[str, list]:
                     for phrase in (title, *lexicon.phrase_variants(title, plural=label == problem)):
                         if 3 <= len(phrase) and len(phrase.split()) <= MAX_PHRASE_WORDS:
                             entries.append((phrase, concept))
+                    head = lexicon.adjective_head(title) if label == problem else None
+                    if head and lexicon.adjective_form(head):
+                        adjectives.append((lexicon.adjective_form(head), concept))
         entries += [p for p in (config.get("extra_phrases") or {}).get(label, [])]
         phrases[label] = entries
     if problem:
@@ -99,9 +105,15 @@ def _phrases(config: dict, store) -> dict[str, list]:
         # or whose expansion, another label names is that label's, and shorthand names no finding.
         other = {normalize(p if isinstance(p, str) else p[0]) for label, entries in phrases.items()
                  if label != problem for p in entries}
-        phrases[problem] += [abbr for abbr, expansions in load_abbreviations().items()
-                             if len(abbr) >= 2 and abbr.isalpha() and abbr not in lexicon.SHORTHAND
-                             and not other.intersection([abbr, *expansions])]
+        table = {abbr: expansions for abbr, expansions in load_abbreviations().items()
+                 if len(abbr) >= 2 and abbr.isalpha() and abbr not in lexicon.SHORTHAND
+                 and not other.intersection([abbr, *expansions])}
+        # The problem abbreviations' expansions are problems too ("coronary artery disease" for CAD), and so are the
+        # adjectives of one-word findings that no other label claims ("analgesic", "narcotic" are drugs).
+        phrases[problem] += list(table) + [e for expansions in table.values() for e in expansions
+                                             if len(e) > 3 and not lexicon.NOT_FINDING_EXPANSION.search(e)]
+        phrases[problem] += [(adj, concept) if concept else adj for adj, concept in adjectives
+                             if adj not in other and adj not in lexicon.NOT_ADJECTIVE_PROBLEM]
     return phrases
 
 
@@ -144,9 +156,13 @@ def _attribute_spans(text: str, entity_spans: list[dict]) -> tuple[list[dict], l
 _HEADING_WORDS = frozenset(" ".join(v.split()) for variants in SECTION_HEADINGS.values() for v in variants)
 
 
+def _problem_label(config: dict) -> str | None:
+    return next((name for name, t in _label_terminologies(config).items() if "icd10cm" in t or "hpo" in t), None)
+
+
 def _morphological_problems(text: str, entities: list[dict], config: dict) -> list[dict]:
     """Problems by their form ("nephrotoxicity", "cholangitis", "hyperkalaemia") where no phrase matched them."""
-    label = next((name for name, t in _label_terminologies(config).items() if "icd10cm" in t or "hpo" in t), None)
+    label = _problem_label(config)
     if label is None:
         return []
     taken = [(s["start"], s["end"]) for s in entities]
@@ -195,20 +211,50 @@ def _abbreviates(short: str, long: str) -> bool:
     return True
 
 
-def _defined_abbreviations(text: str, entities: list[dict], id_prefix: str = "d") -> tuple[list[dict], dict]:
+def _long_form(text: str, short: str, entity: dict) -> bool:
+    """Whether `short` abbreviates the entity, or the entity with up to a few words before it ("levodopa-induced
+    dyskinesia (LID)" where the entity is "dyskinesia"): the window Schwartz & Hearst allow, min(|A| + 5, 2|A|)."""
+    if _abbreviates(short, entity["text"]):
+        return True
+    words = list(re.finditer(r"[A-Za-z0-9]+", text[max(0, entity["start"] - 120):entity["start"]]))
+    base = max(0, entity["start"] - 120)
+    for n in range(1, min(len(short) + 5, 2 * len(short)) + 1):
+        if n > len(words):
+            return False
+        if _abbreviates(short, text[base + words[-n].start():entity["end"]]):
+            return True
+    return False
+
+
+def _table_sense(span: dict, short: str) -> bool:
+    """A span that is `short` matched through the abbreviation table (no concept of its own)."""
+    return span["text"] == short and span.get("concept") is None and \
+        span.get("attributes", {}).get("source") == "terminology"
+
+
+def _defined_abbreviations(text: str, entities: list[dict], id_prefix: str = "d") -> tuple[list[dict], dict, set]:
     """Notes define abbreviations of their own ("non-ST elevation myocardial infarction (NSTEMI)"): the short form in
     the parentheses and its later occurrences (same case, whole word) are spans of the long form's label and
-    concept, where they overlap no other span. Returns the new spans and {span id: long form} for linking."""
+    concept, where they overlap no other span. The document's own definition outranks the abbreviation table: a
+    short form defined here replaces its table-sense spans, and one defined as something no vocabulary names
+    ("cyclophosphamide (CP)" with an unknown long form) drops them. Returns the new spans, {span id: long form} for
+    linking, and the ids of the table-sense spans to drop."""
     spans: list[dict] = []
     long_forms: dict[str, str] = {}
-    taken = [(s["start"], s["end"]) for s in entities]
-    for entity in sorted(entities, key=lambda s: s["start"]):
-        if entity.get("layer", "entity") != "entity":
+    drop: set = set()
+    ends = {s["end"]: s for s in entities if s.get("layer", "entity") == "entity"}
+    for m in _SHORT_FORM.finditer(text):
+        short, entity = m.group(1), ends.get(m.start())
+        if entity is None or entity["text"] == short or not _long_form(text, short, entity):
+            entity = None
+            window = text[max(0, m.start() - 120):m.start()]
+            words = list(re.finditer(r"[A-Za-z0-9]+", window))[-min(len(short) + 5, 2 * len(short)):]
+            if not any(_abbreviates(short, window[w.start():]) for w in words):
+                continue  # not a definition: "(n=12)", "(see above)"
+        drop.update(s["id"] for s in entities if _table_sense(s, short) and s["start"] >= m.start(1))
+        if entity is None:
             continue
-        m = _SHORT_FORM.match(text, entity["end"])
-        if not m or not _abbreviates(m.group(1), entity["text"]):
-            continue
-        short = m.group(1)
+        taken = [(s["start"], s["end"]) for s in entities + spans if s["id"] not in drop]
         for occurrence in re.finditer(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text[m.start(1):]):
             start, end = m.start(1) + occurrence.start(), m.start(1) + occurrence.end()
             if any(a < end and start < b for a, b in taken):
@@ -219,7 +265,7 @@ def _defined_abbreviations(text: str, entities: list[dict], id_prefix: str = "d"
             spans.append(span)
             taken.append((start, end))
             long_forms[span["id"]] = entity["text"]
-    return spans, long_forms
+    return spans, long_forms, drop
 
 
 def _unit(score) -> float:
@@ -298,8 +344,15 @@ class ClinicalPipeline:
             for span in predict_ner(self.ner, [text], id_prefix="n")[0]:
                 if not any(a < span["end"] and span["start"] < b for a, b in known):
                     entities.append(span)
-        defined, long_forms = _defined_abbreviations(text, entities)
-        entities += defined + _morphological_problems(text, entities, self.config)
+        problem = _problem_label(self.config)
+        entities = entity_rules.split_induced(text, entities, self.matcher, problem)
+        entities = entity_rules.adjust_medications(text, entities)
+        if "MEDICATION" in _label_terminologies(self.config):
+            entities += entity_rules.compound_codes(text, entities)
+        entities += _morphological_problems(text, entities, self.config)
+        entities = entity_rules.extend_problems(text, entities, problem)
+        defined, long_forms, drop = _defined_abbreviations(text, entities)
+        entities = [s for s in entities if s["id"] not in drop] + defined
         attributes, relations = _attribute_spans(text, entities)
         spans = entities + attributes
         assign_assertions(text, spans, detect_sections(text))

@@ -1,0 +1,143 @@
+"""Span rules applied after terminology matching: where a problem or drug mention begins and ends.
+
+- "heparin-induced thrombocytopenia": the drug is a medication mention and the problem is what it induced;
+- "D-penicillamine", "L-dopa": the stereo prefix belongs to the drug name;
+- "NMDA receptor": the drug name is the part before the target;
+- "liver injury", "cardiac toxicity", "hemorrhagic cystitis", "diabetic nephropathy": an organ or a disease
+  adjective written right before a problem is part of the problem.
+"""
+from __future__ import annotations
+
+import re
+
+from annotators.notes import lexicon
+
+_INDUCED = re.compile(r"^(?P<agent>\S.*?)[ \t]*-[ \t]*(?:induced|associated|related)[ \t]+(?P<rest>\S.*)$",
+                      re.IGNORECASE)
+# Organs and systems written as adjectives or nouns before a problem ("renal toxicity", "liver injury").
+ORGAN_WORDS = frozenset({
+    "cardiac", "heart", "renal", "kidney", "hepatic", "liver", "myocardial", "pulmonary", "lung", "cerebral", "brain",
+    "endometrial", "ovarian", "gastric", "ocular", "retinal", "neurologic", "neurological", "hematologic",
+    "hematological", "haematological", "cardiovascular", "vascular", "coronary", "spinal", "pancreatic",
+    "colorectal", "urothelial", "mitochondrial", "auditory", "orbital", "intestinal", "bladder", "breast", "skin",
+    "bone", "muscle", "thyroid", "prostate", "cervical", "uterine", "testicular", "gastrointestinal", "hepatocellular",
+    "cortical", "neuronal", "tubular", "glomerular", "biliary", "esophageal", "oesophageal", "colonic", "rectal",
+})
+# Pathology adjectives that narrow the problem after them ("hemorrhagic cystitis", "cholestatic hepatitis").
+PATHOLOGY_WORDS = frozenset({"hemorrhagic", "haemorrhagic", "cholestatic", "necrotizing", "necrotising",
+                             "granulomatous", "ischemic", "ischaemic", "diabetic", "thrombotic", "hypertensive",
+                             "septic"})
+
+# "renal impairment", "cardiac dysfunction": an organ word and a head that means "not working" name a problem even
+# where no vocabulary phrase does.
+_ORGAN_HEAD = re.compile(r"(?<![\w-])(" + "|".join(sorted(ORGAN_WORDS)) + r")[ \t]+(?:dysfunction|impairment|"
+                         r"disease|damage|insufficiency|failure|injury|toxicity|deficits?)(?![\w-])", re.IGNORECASE)
+# A problem followed by one of these is the name of a syndrome: "capillary leak syndrome".
+_SYNDROME_TAIL = re.compile(r"[ \t]+(?:syndrome|disease|disorder)(?![\w-])", re.IGNORECASE)
+_ADJECTIVE = re.compile(r"^[A-Za-z]+(?:ic|ive|ian|al|ous)$")
+
+
+def _clear_concept(span: dict) -> None:
+    span["concept"] = None
+    span["candidates"] = []
+    span["attributes"] = {**span.get("attributes", {}), "source": "rule"}
+
+
+def split_induced(text: str, entities: list[dict], matcher, problem: str | None) -> list[dict]:
+    """A problem span "X-induced Y" becomes the problem Y and, where X names a medication, a medication span X."""
+    out = []
+    for span in entities:
+        m = _INDUCED.match(span["text"]) if span["label"] == problem else None
+        if not m:
+            out.append(span)
+            continue
+        start = span["start"]
+        rest = {**span, "start": start + m.start("rest"), "end": span["end"], "text": m.group("rest")}
+        _clear_concept(rest)
+        out.append(rest)
+        for drug in matcher.match(m.group("agent"), id_prefix=f"{span['id']}i"):
+            if drug["label"] == "MEDICATION":
+                out.append({**drug, "start": start + drug["start"], "end": start + drug["end"]})
+    return sorted(out, key=lambda s: s["start"])
+
+
+def adjust_medications(text: str, entities: list[dict]) -> list[dict]:
+    """Stereo prefixes join the drug ("D-penicillamine"); "X receptor" keeps X only."""
+    out = []
+    for span in entities:
+        if span["label"] != "MEDICATION":
+            out.append(span)
+            continue
+        if lexicon.NOT_MEDICATION.match(span["text"]):
+            continue
+        receptor = lexicon.RECEPTOR_WORDS.search(span["text"])
+        if receptor:
+            if receptor.start() == 0:
+                continue
+            span = {**span, "end": span["start"] + receptor.start(), "text": span["text"][:receptor.start()]}
+            _clear_concept(span)
+        prefix = lexicon.STEREO_PREFIX.search(text, max(0, span["start"] - 12), span["start"])
+        if prefix and not any(o is not span and o["start"] < span["start"] and o["end"] > prefix.start()
+                              for o in entities):
+            span = {**span, "start": prefix.start(), "text": text[prefix.start():span["end"]]}
+        out.append(span)
+    return out
+
+
+def extend_problems(text: str, entities: list[dict], problem: str | None) -> list[dict]:
+    """A problem takes in the organ or pathology word right before it (merging an ANATOMY span or a one-word
+    adjectival PROBLEM span there), repeatedly: "acute renal toxicity" -> "renal toxicity"."""
+    if problem is None:
+        return entities
+    spans = sorted(entities, key=lambda s: s["start"])
+    for m in _ORGAN_HEAD.finditer(text):
+        inside = [s for s in spans if s["start"] < m.end() and m.start() < s["end"]]
+        if all(m.start() <= s["start"] and s["end"] <= m.end() and s["label"] in (problem, "ANATOMY") for s in inside):
+            spans = [s for s in spans if s not in inside]
+            spans.append({"id": f"o{m.start()}", "start": m.start(), "end": m.end(), "label": problem,
+                          "layer": "entity", "text": m.group(), "concept": None, "candidates": [],
+                          "attributes": {"source": "rule"}})
+    for i, span in enumerate(spans):
+        tail = _SYNDROME_TAIL.match(text, span["end"]) if span["label"] == problem else None
+        if tail and not any(o["start"] < tail.end() and o["end"] > span["end"] for o in spans):
+            spans[i] = {**span, "end": tail.end(), "text": text[span["start"]:tail.end()]}
+            _clear_concept(spans[i])
+    spans.sort(key=lambda s: s["start"])
+    changed = True
+    while changed:
+        changed = False
+        for i, span in enumerate(spans):
+            if span["label"] != problem:
+                continue
+            before = re.search(r"(?<![\w-])([A-Za-z]+)[ \t]+$", text[max(0, span["start"] - 30):span["start"]])
+            if not before:
+                continue
+            word = before.group(1).lower()
+            if (word not in ORGAN_WORDS and word not in PATHOLOGY_WORDS) or _ADJECTIVE.search(span["text"]):
+                continue  # "cortical epileptic": an adjective is no problem head to extend
+            start = span["start"] - (len(before.group(0)))
+            neighbour = spans[i - 1] if i and spans[i - 1]["end"] > start else None
+            if neighbour is not None and not (neighbour["start"] == start and neighbour["end"] == start + len(word)
+                                              and neighbour["label"] in (problem, "ANATOMY")):
+                continue
+            merged = {**span, "start": start, "text": text[start:span["end"]]}
+            _clear_concept(merged)
+            spans[i] = merged
+            if neighbour is not None:
+                del spans[i - 1]
+            changed = True
+            break
+    return spans
+
+
+def compound_codes(text: str, entities: list[dict]) -> list[dict]:
+    """Medication spans for research compound codes ("MK-801", "FK506") that no other span covers."""
+    taken = [(s["start"], s["end"]) for s in entities]
+    out = []
+    for m in lexicon.COMPOUND_CODE.finditer(text):
+        if any(a < m.end() and m.start() < b for a, b in taken):
+            continue
+        out.append({"id": f"c{len(out) + 1}", "start": m.start(), "end": m.end(), "label": "MEDICATION",
+                    "layer": "entity", "text": m.group(), "concept": None, "candidates": [], "score": 0.3,
+                    "attributes": {"source": "pattern"}})
+    return out
