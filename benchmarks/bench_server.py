@@ -2,7 +2,8 @@
 
 - bulk import of 10,000 text items through the API, items/s, on SQLite and PostgreSQL;
 - p50/p95 latency of "get my next item" and "save annotation" with 20 concurrent clients against the production
-  server (gunicorn), on SQLite and PostgreSQL, with 10^3, 10^5 and 10^6 items in the project.
+  server (gunicorn), on SQLite and PostgreSQL, with 10^3, 10^5 and 10^6 items in the project, and the throughput
+  of that mix (req/s, with its p95); benchmarks/bench_hot_path.py gives each request's statements and CPU.
 
 Usage: python benchmarks/bench_server.py [--sizes 1000,100000,1000000] [--clients 20] [--requests 30]
 """
@@ -134,10 +135,14 @@ def latency(server: LiveServer, tokens: list[str], project_id: int, requests: in
                     errors.append(f"save {status} {body}")
 
     threads = [threading.Thread(target=run, args=(t,)) for t in tokens]
+    started = time.perf_counter()
     [t.start() for t in threads]
     [t.join() for t in threads]
+    elapsed = time.perf_counter() - started
+    both = next_times + save_times
     return {"next_p50_ms": pct(next_times, 0.5), "next_p95_ms": pct(next_times, 0.95),
             "save_p50_ms": pct(save_times, 0.5), "save_p95_ms": pct(save_times, 0.95),
+            "p95_ms": pct(both, 0.95), "req_per_s": round(len(both) / elapsed, 1),
             "samples": len(next_times), "errors": len(errors), "first_error": errors[0] if errors else None}
 
 

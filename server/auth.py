@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import ValidationError
 
@@ -41,9 +41,13 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_USER_BY_ID = select(User).where(User.id == bindparam("user_id"))  # built once (see server/statements.py)
+
+
 @login_manager.user_loader
 def _load_user(user_id: str):
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    user = db.session.execute(_USER_BY_ID, {"user_id": int(user_id)}).scalar_one_or_none() if user_id.isdigit() \
+        else None
     if user is None or not user.is_active:
         return None
     if session.get("sv") != user.session_version:
@@ -158,6 +162,11 @@ def touch_session() -> None:
     session["last_seen"] = utcnow().timestamp()
 
 
+# Built once, like _USER_BY_ID: constructing a statement costs more CPU than running it (server/statements.py).
+_TOKEN_LOOKUP = select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(
+    ApiToken.token_hash == bindparam("digest"))
+
+
 def load_api_user() -> User | None:
     """Resolve the caller of an API request into g.user (None when anonymous). Raises 401 on a bad credential."""
     g.user, g.token = None, None
@@ -166,14 +175,16 @@ def load_api_user() -> User | None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise ApiError(401, "Authorization header must be 'Bearer <token>'")
-        token = db.session.execute(
-            select(ApiToken).where(ApiToken.token_hash == _token_digest(value.strip()))
-        ).scalar_one_or_none()
+        # Token and user in one statement, read on every request and never cached: a revocation, a disabled
+        # account or a changed password (which revokes tokens) holds from the very next request, in every web
+        # process. A per-process cache would still need one read per request to learn of such changes.
+        row = db.session.execute(_TOKEN_LOOKUP, {"digest": _token_digest(value.strip())}).first()
+        token, user = row if row is not None else (None, None)
         if token is None or token.revoked_at is not None or as_utc(token.expires_at) <= utcnow():
             raise ApiError(401, "token is invalid, expired or revoked")
-        if not token.user.is_active:
+        if not user.is_active:
             raise ApiError(401, "account is disabled")
-        g.user, g.token = token.user, token
+        g.user, g.token = user, token
         return g.user
     if current_user.is_authenticated:
         if session_expired():

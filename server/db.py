@@ -32,6 +32,23 @@ def begin_writes(session) -> None:
         _request_mode.set("immediate")
 
 
+def insert_unless_exists(session, model, values: dict, unique: list[str]):
+    """INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING the new row; None when such a row exists already. A
+    first write racing with another one (two tabs, a retry) gets an answer instead of an IntegrityError, without
+    a savepoint or a read before it."""
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from server.statements import once
+
+    dialect = session.get_bind().dialect.name
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = once(("insert_unless_exists", model, tuple(values), tuple(unique), dialect), lambda: dialect_insert(
+        model).values({key: bindparam(f"v_{key}") for key in values}).on_conflict_do_nothing(
+        index_elements=unique).returning(model))
+    return session.scalars(stmt, {f"v_{key}": value for key, value in values.items()}).first()
+
+
 @contextlib.contextmanager
 def immediate_writes():
     """In a worker, transactions begun inside this block take SQLite's write lock up front (BEGIN IMMEDIATE), so

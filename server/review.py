@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import combinations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from annotators.base import registry
 from server.errors import ApiError
@@ -31,10 +31,19 @@ def validated_payload(project: Project, payload: dict) -> dict:
         raise ApiError(400, str(exc)) from None
 
 
+# Read on every submission: built once (server/statements.py).
+_HUMAN_VERSIONS = select(Annotation).where(
+    Annotation.item_id == bindparam("item_id"), Annotation.stage == bindparam("stage"), Annotation.source == "human",
+    Annotation.status.in_(("submitted", "accepted"))).order_by(Annotation.id)
+_MODEL_DRAFT = select(Annotation).where(Annotation.item_id == bindparam("item_id"), Annotation.source == "model"
+                                        ).order_by(Annotation.id.desc()).limit(1)
+_AGREEMENT_ROW = select(ItemAgreement).where(ItemAgreement.item_id == bindparam("item_id"))
+_GOLD = select(Annotation).where(Annotation.item_id == bindparam("item_id"), Annotation.stage == "gold",
+                                 Annotation.status == "accepted")
+
+
 def latest_human_versions(item_id: int, stage: str = "annotate") -> list[Annotation]:
-    rows = db.session.execute(select(Annotation).where(
-        Annotation.item_id == item_id, Annotation.stage == stage, Annotation.source == "human",
-        Annotation.status.in_(("submitted", "accepted"))).order_by(Annotation.id)).scalars().all()
+    rows = db.session.execute(_HUMAN_VERSIONS, {"item_id": item_id, "stage": stage}).scalars().all()
     latest: dict[int | None, Annotation] = {}
     for row in rows:
         latest[row.author_id] = row
@@ -42,15 +51,12 @@ def latest_human_versions(item_id: int, stage: str = "annotate") -> list[Annotat
 
 
 def latest_model_draft(item_id: int) -> Annotation | None:
-    return db.session.execute(select(Annotation).where(
-        Annotation.item_id == item_id, Annotation.source == "model").order_by(Annotation.id.desc()).limit(1)
-    ).scalar_one_or_none()
+    return db.session.execute(_MODEL_DRAFT, {"item_id": item_id}).scalar_one_or_none()
 
 
 def make_gold(project: Project, item: Item, payload: dict, author_id: int | None, source: str,
               supersedes: int | None) -> Annotation:
-    for old in db.session.execute(select(Annotation).where(
-            Annotation.item_id == item.id, Annotation.stage == "gold", Annotation.status == "accepted")).scalars():
+    for old in db.session.execute(_GOLD, {"item_id": item.id}).scalars():
         old.status = "superseded"
     gold = Annotation(item_id=item.id, project_id=item.project_id, author_id=author_id, source=source,
                       stage="gold", status="accepted", payload=payload, supersedes_id=supersedes)
@@ -79,7 +85,7 @@ def assess(project: Project, item: Item, versions: list[Annotation]) -> dict:
     modality = registry.get(project.modality)
     view = item_view(item)
     names = dict(db.session.execute(select(User.id, User.username).where(
-        User.id.in_([v.author_id for v in versions if v.author_id]))).all())
+        User.id.in_([v.author_id for v in versions if v.author_id]))).all()) if len(versions) > 1 else {}
     pairs = []
     for a, b in combinations(versions, 2):
         metrics = modality.agree(a.payload, b.payload, view, project.label_config)
@@ -113,7 +119,7 @@ def assess(project: Project, item: Item, versions: list[Annotation]) -> dict:
 def measure(project: Project, item: Item, assessment: dict) -> ItemAgreement:
     """Store an assessment once per item (incremental: dashboards aggregate these rows)."""
     a = assessment
-    row = db.session.execute(select(ItemAgreement).where(ItemAgreement.item_id == item.id)).scalar_one_or_none()
+    row = db.session.execute(_AGREEMENT_ROW, {"item_id": item.id}).scalar_one_or_none()
     if row is None:
         row = ItemAgreement(project_id=project.id, item_id=item.id, agreement=a["agreement"], pairs=a["pairs"])
         db.session.add(row)
@@ -136,7 +142,9 @@ def after_submission(project: Project, item: Item, stage: str) -> bool:
     if stage != "annotate" or item.stage != "annotate":
         return False
     workflow = merged_workflow(project.workflow, None)
-    if submitted_count(item.id) < int(workflow["annotators_per_item"]):
+    k = int(workflow["annotators_per_item"])
+    # With k = 1 the count is the caller's own submission (mark_submitted closed their assignment just before).
+    if k > 1 and submitted_count(item.id) < k:
         return False
     versions = latest_human_versions(item.id)
     if not versions:
@@ -145,7 +153,10 @@ def after_submission(project: Project, item: Item, stage: str) -> bool:
     if work_size(item, versions) > INLINE_WORK_LIMIT:
         item.stage = "routing"
         return True
-    route(project, item, versions)
+    # The reads of routing depend on nothing pending here: the item's changes (slots, priority, stage) are written
+    # once, by make_gold's flush or the request's commit, instead of once before each read.
+    with db.session.no_autoflush:
+        route(project, item, versions)
     return False
 
 

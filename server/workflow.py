@@ -1,39 +1,34 @@
 """The annotator queue: which item a user gets next, leases, skips and submissions.
 
-Slots are taken with a conditional UPDATE (`slots_taken < k`), so two annotators racing for the last slot of an item
-cannot both get it, on SQLite and PostgreSQL alike.
+Slots are taken with a conditional UPDATE (`slots_taken` as read), so two annotators racing for the last slot of an
+item cannot both get it, on SQLite and PostgreSQL alike.
 """
 from __future__ import annotations
 
 import random
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
+from server.db import insert_unless_exists
 from server.extensions import db
-from server.models import Assignment, Item, utcnow
+from server.models import Assignment, Item, as_utc, utcnow
+from server.statements import once
 from server.workflow_config import merged_workflow
 
-CANDIDATES_PER_TRY = 16
-MAX_ROUNDS = 5
+EXPIRE_BATCH = 500
 
 
-def expire_leases(project_id: int) -> int:
-    """Return the slots of abandoned items to the pool. Cheap when nothing expired (indexed)."""
-    now = utcnow()
-    stale = db.session.execute(
-        select(Assignment.id, Assignment.item_id).where(
-            Assignment.status == "active", Assignment.lease_expires_at < now, Assignment.project_id == project_id)
-        .limit(500)
-    ).all()
-    for assignment_id, item_id in stale:
+def _expire(stale: list[Assignment], now) -> None:
+    """Return the slots of abandoned leases to the pool."""
+    for assignment in stale:
         done = db.session.execute(update(Assignment).where(
-            Assignment.id == assignment_id, Assignment.status == "active").values(status="expired", finished_at=now))
+            Assignment.id == assignment.id, Assignment.status == "active").values(status="expired", finished_at=now))
         if done.rowcount:
-            db.session.execute(update(Item).where(Item.id == item_id, Item.slots_taken > 0)
+            db.session.execute(update(Item).where(Item.id == assignment.item_id, Item.slots_taken > 0)
                                .values(slots_taken=Item.slots_taken - 1))
-    return len(stale)
 
 
 def release_leases_of(project_id: int, user_id: int) -> int:
@@ -50,79 +45,104 @@ def release_leases_of(project_id: int, user_id: int) -> int:
     return count
 
 
-def _limit() -> int:
-    return 1 if db.dialect == "postgresql" else CANDIDATES_PER_TRY
+def _leases_statement():
+    """The caller's active leases at this stage (with their items, first) and the project's expired leases, in one
+    statement. Each side of the OR repeats the common terms, so each is answered from its own index
+    (ix_assignments_user, ix_assignments_lease) instead of a scan of the project's assignments."""
+    mine = and_(Assignment.project_id == bindparam("project_id"), Assignment.user_id == bindparam("user_id"),
+                Assignment.stage == bindparam("stage"), Assignment.status == "active")
+    stale = and_(Assignment.status == "active", Assignment.lease_expires_at < bindparam("now"),
+                 Assignment.project_id == bindparam("project_id"))
+    return (select(Assignment, Item).join(Item, Item.id == Assignment.item_id).where(or_(mine, stale))
+            .order_by(case((Assignment.user_id == bindparam("user_id"), 0), else_=1), Assignment.id)
+            .limit(EXPIRE_BATCH + 1))
 
 
-def _candidate_ids(project, user_id: int, stage: str, slots: int, ordering: str) -> list[int]:
-    mine = exists().where(Assignment.item_id == Item.id, Assignment.user_id == user_id, Assignment.stage == stage)
-    base = select(Item.id).where(Item.project_id == project.id, Item.stage == stage, Item.status == "ready",
-                                 Item.slots_taken == slots, ~mine)
-    if db.dialect == "postgresql":
-        # The queue pattern: lock the candidate row, skip rows other annotators are taking right now. Without it,
-        # concurrent callers queue up behind each other's row locks on the same first candidates.
-        base = base.with_for_update(skip_locked=True, of=Item)
-    if ordering == "uncertain":
-        return list(db.session.execute(base.order_by(Item.priority, Item.id).limit(_limit())).scalars())
-    if ordering == "random":
-        lo, hi = db.session.execute(select(func.min(Item.id), func.max(Item.id))
-                                    .where(Item.project_id == project.id)).one()
-        if lo is None:
-            return []
-        start = random.randint(lo, hi)
-        ids = list(db.session.execute(base.where(Item.id >= start).order_by(Item.id)
-                                      .limit(_limit())).scalars())
-        return ids or list(db.session.execute(base.order_by(Item.id).limit(_limit())).scalars())
-    return list(db.session.execute(base.order_by(Item.id).limit(_limit())).scalars())
+def _take_statement(uncertain: bool, from_start: bool):
+    """Take a slot of the next open item with `slots` slots taken, and read the item, in one statement: an
+    UPDATE of the first candidate (RETURNING the row). SQLite runs it under the request's write lock, so no
+    one else takes the slot in between; on PostgreSQL the candidate row is locked and rows other annotators are
+    taking right now are skipped (the queue pattern), so concurrent callers never wait on each other."""
+    def build():
+        candidate = aliased(Item, name="candidate")
+        mine = exists().where(Assignment.item_id == candidate.id, Assignment.user_id == bindparam("w_user_id"),
+                              Assignment.stage == bindparam("w_stage"))
+        pick = select(candidate.id).where(
+            candidate.project_id == bindparam("w_project_id"), candidate.stage == bindparam("w_stage"),
+            candidate.status == "ready", candidate.slots_taken == bindparam("w_slots"), ~mine)
+        if from_start:
+            pick = pick.where(candidate.id >= bindparam("w_start"))
+        pick = pick.order_by(candidate.priority, candidate.id) if uncertain else pick.order_by(candidate.id)
+        # SQLite renders no lock clause (the write lock is held already).
+        pick = pick.limit(1).with_for_update(skip_locked=True, of=candidate)
+        return update(Item).where(Item.id == pick.scalar_subquery(), Item.slots_taken == bindparam("w_slots"),
+                                  Item.stage == bindparam("w_stage")).values(
+            slots_taken=bindparam("taken")).returning(Item)
+
+    return once(("next.take", uncertain, from_start), build)
 
 
-def next_assignment(project, user, stage: str = "annotate") -> Assignment | None:
-    """The caller's current lease, or a new one on the next open item; None when the queue is empty for them."""
+def _leases(project_id: int, user_id: int, stage: str, now) -> list[tuple[Assignment, Item]]:
+    return db.session.execute(once("next.leases", _leases_statement), {
+        "project_id": project_id, "user_id": user_id, "stage": stage, "now": now}).all()
+
+
+def _take(project, user_id: int, stage: str, slots: int, ordering: str, start: int | None = None) -> Item | None:
+    # (An UPDATE reserves bind names equal to its table's columns: hence w_.)
+    params = {"w_project_id": project.id, "w_user_id": user_id, "w_stage": stage, "w_slots": slots,
+              "taken": slots + 1, "w_start": start}
+    return db.session.execute(_take_statement(ordering == "uncertain", start is not None), params,
+                              execution_options={"synchronize_session": False, "populate_existing": True}
+                              ).scalars().first()
+
+
+def _take_in_order(project, user_id: int, stage: str, slots: int, ordering: str) -> Item | None:
+    if ordering != "random":
+        return _take(project, user_id, stage, slots, ordering)
+    lo, hi = db.session.execute(select(func.min(Item.id), func.max(Item.id))
+                                .where(Item.project_id == project.id)).one()
+    if lo is None:
+        return None
+    return (_take(project, user_id, stage, slots, ordering, random.randint(lo, hi))
+            or _take(project, user_id, stage, slots, ordering))
+
+
+def next_assignment(project, user, stage: str = "annotate") -> tuple[Assignment, Item] | None:
+    """The caller's current lease (renewed), or a new one on the next open item, with its item (read in the same
+    statements); None when the queue is empty for them."""
     workflow = merged_workflow(project.workflow, None)
     now = utcnow()
     lease = timedelta(minutes=int(workflow["lease_minutes"]))
-    current = db.session.execute(select(Assignment).where(
-        Assignment.project_id == project.id, Assignment.user_id == user.id, Assignment.stage == stage,
-        Assignment.status == "active", Assignment.lease_expires_at >= now).order_by(Assignment.id).limit(1)
-    ).scalar_one_or_none()
+    leases = _leases(project.id, user.id, stage, now)
+    current = next(((a, i) for a, i in leases if a.user_id == user.id and a.stage == stage
+                    and as_utc(a.lease_expires_at) >= now), None)
     if current is not None:
-        current.lease_expires_at = now + lease
+        current[0].lease_expires_at = now + lease
         return current
-    expire_leases(project.id)
+    _expire([a for a, _ in leases if as_utc(a.lease_expires_at) < now][:EXPIRE_BATCH], now)
     k = int(workflow["annotators_per_item"]) if stage == "annotate" else 1
+    ordering = workflow["ordering"] if stage == "annotate" else "uncertain"  # riskiest reviews first
     # Fill partly annotated items first, so finished items reach review sooner.
     for slots in range(k - 1, -1, -1):
-        for attempt in range(MAX_ROUNDS):
-            ordering = workflow["ordering"] if stage == "annotate" else "uncertain"  # riskiest reviews first
-            candidates = _candidate_ids(project, user.id, stage, slots, ordering)
-            if not candidates:
+        for _attempt in range(3):
+            item = _take_in_order(project, user.id, stage, slots, ordering)
+            if item is None:
                 break
-            if attempt:
-                random.shuffle(candidates)  # concurrent annotators: stop racing for the same few items
-            assignment = _take_first_free(project, user, stage, slots, candidates, now + lease)
+            assignment = _insert_lease(item, user.id, stage, now + lease)
             if assignment is not None:
-                return assignment
+                return assignment, item
+            # The caller's own submit of this item (without a lease, from another tab) wrote its row just now:
+            # give the slot back and take another item.
+            db.session.execute(update(Item).where(Item.id == item.id).values(slots_taken=Item.slots_taken - 1))
     return None
 
 
-def _take_first_free(project, user, stage: str, slots: int, candidates: list[int], expires) -> Assignment | None:
-    for item_id in candidates:
-        taken = db.session.execute(update(Item).where(
-            Item.id == item_id, Item.slots_taken == slots, Item.stage == stage).values(slots_taken=slots + 1))
-        if taken.rowcount != 1:
-            continue  # someone else took this slot in the meantime
-        previous = db.session.execute(select(Assignment).where(
-            Assignment.item_id == item_id, Assignment.user_id == user.id, Assignment.stage == stage)
-        ).scalar_one_or_none()
-        if previous is not None:  # an expired lease of this user: take it up again
-            previous.status, previous.lease_expires_at, previous.finished_at = "active", expires, None
-            return previous
-        assignment = Assignment(item_id=item_id, project_id=project.id, user_id=user.id, stage=stage,
-                                status="active", lease_expires_at=expires)
-        db.session.add(assignment)
-        db.session.flush()
-        return assignment
-    return None
+def _insert_lease(item: Item, user_id: int, stage: str, expires) -> Assignment | None:
+    """The candidate query excludes items the caller ever held at this stage, so the row is new, unless a
+    concurrent submit of the caller's inserted it meanwhile (None then; uq_assignment, no error)."""
+    return insert_unless_exists(db.session, Assignment, {
+        "item_id": item.id, "project_id": item.project_id, "user_id": user_id, "stage": stage, "status": "active",
+        "lease_expires_at": expires}, ["item_id", "user_id", "stage"])
 
 
 def skip(project, user, item_id: int, stage: str, reason: str) -> Assignment:
@@ -140,6 +160,14 @@ def skip(project, user, item_id: int, stage: str, reason: str) -> Assignment:
 def mark_submitted(project, user, item: Item, stage: str) -> None:
     """Close the caller's lease on submit. A submit after the lease expired is kept (nothing lost) and re-counted."""
     now = utcnow()
+    # The usual case, a submit under the caller's active lease, in one statement; the others read the row below.
+    closed = db.session.execute(once("submit.close_lease", lambda: update(Assignment).where(
+        Assignment.item_id == bindparam("w_item_id"), Assignment.user_id == bindparam("w_user_id"),
+        Assignment.stage == bindparam("w_stage"), Assignment.status == "active").values(
+        status="submitted", finished_at=bindparam("now"))),
+        {"w_item_id": item.id, "w_user_id": user.id, "w_stage": stage, "now": now})
+    if closed.rowcount == 1:
+        return
     assignment = db.session.execute(select(Assignment).where(
         Assignment.item_id == item.id, Assignment.user_id == user.id, Assignment.stage == stage)
     ).scalar_one_or_none()

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from flask import g
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server import audit
 from server.api.blueprint import api_bp
@@ -14,50 +15,79 @@ from server.extensions import db
 from server.models import Annotation, AnnotationDraft, Item, Project, User, utcnow
 from server.permissions import can, require_object, require_project
 from server.review import after_submission, reopen_for_review, start_routing, validated_payload
+from server.statements import once
 from server.workflow import mark_submitted, next_assignment, skip
+
+
+def _visible_statement(see_all: bool):
+    """An item's annotations with their authors' names (one statement); annotators see their own and the
+    models' and imports' (blind to each other's)."""
+    def build():
+        stmt = select(Annotation, User.username).outerjoin(User, User.id == Annotation.author_id).where(
+            Annotation.item_id == bindparam("item_id"))
+        if not see_all:
+            stmt = stmt.where(or_(Annotation.author_id == bindparam("user_id"),
+                                  Annotation.source.in_(("model", "import"))))
+        return stmt.order_by(Annotation.id)
+
+    return once(("annotations.visible", see_all), build)
+
+
+_MINE_AT_STAGE = select(Annotation.id).where(
+    Annotation.item_id == bindparam("item_id"), Annotation.author_id == bindparam("user_id"),
+    Annotation.stage == bindparam("stage"), Annotation.source == "human")
+_SPEND_DRAFT = delete(AnnotationDraft).where(
+    AnnotationDraft.item_id == bindparam("item_id"), AnnotationDraft.user_id == bindparam("user_id"),
+    AnnotationDraft.stage == bindparam("stage"))
+
+
+def _update_statement(keys: tuple[str, ...]):
+    """The optimistic update (the sent version must be current; frozen is re-checked in the write itself: a
+    reviewer's accept may land between the read and this update), for the fields a request sets."""
+    def build():
+        # (w_: an UPDATE reserves bind names equal to its table's columns.)
+        item_open = ~select(Item.id).where(Item.id == bindparam("w_item_id"), Item.stage == "done").exists()
+        return update(Annotation).where(
+            Annotation.id == bindparam("annotation_id"), Annotation.version == bindparam("sent_version"),
+            Annotation.status.notin_(FROZEN_STATUSES), item_open).values(
+            version=Annotation.version + 1, **{key: bindparam(f"new_{key}") for key in keys})
+
+    return once(("annotations.update", keys), build)
 
 
 @api_bp.get("/items/<int:item_id>/annotations")
 @api_bp.doc(summary="Annotations of an item the caller may see (annotators: their own and model drafts, blind)")
 def list_annotations(item_id):
     item, role = require_object(Item, item_id, "items.read", "item")
-    stmt = select(Annotation).where(Annotation.item_id == item.id)
     see_all = can(role, "annotations.see_all")
-    if not see_all:
-        stmt = stmt.where(or_(Annotation.author_id == g.user.id, Annotation.source.in_(("model", "import"))))
-    rows = db.session.execute(stmt.order_by(Annotation.id)).scalars().all()
-    names = dict(db.session.execute(select(User.id, User.username).where(
-        User.id.in_({r.author_id for r in rows if r.author_id})
-    )).all()) if rows else {}
+    rows = db.session.execute(_visible_statement(see_all), {"item_id": item.id, "user_id": g.user.id}).all()
     audit.record(db.session, actor=actor_name(), action="annotations.read", object_type="item", object_id=item.id,
                  project_id=item.project_id, details={"count": len(rows)})
     db.session.commit()
-    return {"items": [annotation_out(a, names.get(a.author_id) or a.model_version,
-                                     blind=not see_all and a.author_id != g.user.id) for a in rows]}
+    return {"items": [annotation_out(a, name or a.model_version, blind=not see_all and a.author_id != g.user.id)
+                      for a, name in rows]}
 
 
 @api_bp.post("/items/<int:item_id>/annotations")
 @api_bp.input(AnnotationIn)
 @api_bp.doc(summary="Create the caller's annotation of an item at a stage")
 def create_annotation(item_id, json_data):
-    item, role = require_object(Item, item_id, "annotations.write", "item")
+    # Two saves of the same first annotation at once (double click, retry, two tabs) must not both pass the checks
+    # below: on PostgreSQL the item's row lock, taken by this first read, orders them (SQLite's write lock already
+    # does).
+    item, role = require_object(Item, item_id, "annotations.write", "item", lock=True)
     stage = json_data["stage"]
     if stage != "annotate" and not can(role, "review.decide"):
         raise ApiError(403, f"your role '{role}' cannot write {stage} annotations")
-    project = db.session.get(Project, item.project_id)
+    project = db.session.get(Project, item.project_id)  # read with the item: no statement
     payload = validated_payload(project, json_data["payload"])
-    # Two saves of the same first annotation at once (double click, retry, two tabs) must not both pass the checks
-    # below: on PostgreSQL the item's row lock orders them (SQLite's write lock already does).
-    db.session.refresh(item, with_for_update=True)
     if item.status != "ready":
         raise ApiError(409, f"item {item.id} is {item.status} and cannot be annotated")
     if item.stage == "done":
         raise ApiError(409, f"item {item.id} is done (its gold was decided in review) and is frozen; to change "
                             "your version, POST /annotations/{your annotation id}/revisions: it goes to a new "
                             "review round", code="frozen")
-    existing = db.session.execute(select(Annotation.id).where(
-        Annotation.item_id == item.id, Annotation.author_id == g.user.id, Annotation.stage == stage,
-        Annotation.source == "human")).first()
+    existing = db.session.execute(_MINE_AT_STAGE, {"item_id": item.id, "user_id": g.user.id, "stage": stage}).first()
     if existing:
         raise ApiError(409, f"you already have annotation {existing[0]} on this item at stage {stage}; "
                             f"update it with PUT /annotations/{existing[0]}")
@@ -89,8 +119,7 @@ def _frozen_reason(ann: Annotation, item: Item) -> str | None:
 def _on_saved(project: Project, item: Item, ann: Annotation) -> bool:
     """Workflow after a save: the autosaved draft is spent; a submission closes the lease and may complete the
     item (True: routing is queued after commit)."""
-    db.session.execute(delete(AnnotationDraft).where(
-        AnnotationDraft.item_id == item.id, AnnotationDraft.user_id == g.user.id, AnnotationDraft.stage == ann.stage))
+    db.session.execute(_SPEND_DRAFT, {"item_id": item.id, "user_id": g.user.id, "stage": ann.stage})
     if ann.status != "submitted":
         return False
     mark_submitted(project, g.user, item, ann.stage)
@@ -101,26 +130,24 @@ def _on_saved(project: Project, item: Item, ann: Annotation) -> bool:
 @api_bp.input(AnnotationPut)
 @api_bp.doc(summary="Update the caller's annotation; `version` must be the current one (else 409)")
 def update_annotation(annotation_id, json_data):
-    ann, role = require_object(Annotation, annotation_id, "annotations.write", "annotation")
+    ann, role = require_object(Annotation, annotation_id, "annotations.write", "annotation", with_item=True)
     if ann.author_id != g.user.id:
         if not can(role, "annotations.see_all"):
             raise ApiError(404, f"annotation {annotation_id} not found")
         raise ApiError(403, "only the author can edit an annotation; reviewers create a review version")
-    item = db.session.get(Item, ann.item_id)
+    item = db.session.get(Item, ann.item_id)  # read with the annotation, as its project: no statement
     frozen = _frozen_reason(ann, item)
     if frozen:
         raise ApiError(409, frozen, code="frozen")
     project = db.session.get(Project, ann.project_id)
     payload = validated_payload(project, json_data["payload"])
-    values = {"payload": payload, "version": Annotation.version + 1, "updated_at": utcnow()}
+    values = {"payload": payload, "updated_at": utcnow()}
     for key in ("status", "time_spent_ms", "comment"):
         if key in json_data:
             values[key] = json_data[key]
-    # Frozen is re-checked in the write itself: a reviewer's accept may land between the read and this update.
-    item_open = ~select(Item.id).where(Item.id == ann.item_id, Item.stage == "done").exists()
-    result = db.session.execute(update(Annotation).where(
-        Annotation.id == ann.id, Annotation.version == json_data["version"],
-        Annotation.status.notin_(FROZEN_STATUSES), item_open).values(**values))
+    result = db.session.execute(_update_statement(tuple(values)), {
+        "annotation_id": ann.id, "sent_version": json_data["version"], "w_item_id": ann.item_id,
+        **{f"new_{key}": value for key, value in values.items()}}, execution_options={"synchronize_session": False})
     if result.rowcount != 1:
         db.session.rollback()
         current = db.session.get(Annotation, annotation_id)
@@ -132,7 +159,10 @@ def update_annotation(annotation_id, json_data):
                          details={"sent_version": json_data["version"], "current_version": current.version})
         raise ApiError(409, f"annotation {annotation_id} is at version {current.version}, you sent version "
                             f"{json_data['version']}; reload and apply your change again")
-    db.session.refresh(ann)
+    # The row is now exactly what was written (the version matched): no read back.
+    values["version"] = json_data["version"] + 1
+    for key, value in values.items():
+        set_committed_value(ann, key, value)
     routing = _on_saved(project, item, ann)
     audit.record(db.session, actor=actor_name(), action="annotation.update", object_type="annotation",
                  object_id=ann.id, project_id=ann.project_id, details={"version": ann.version})
@@ -189,11 +219,11 @@ def next_item(project_id, query_data):
     stage = query_data["stage"]
     if stage != "annotate" and not can(role, "review.decide"):
         raise ApiError(403, f"your role '{role}' cannot take {stage} work")
-    assignment = next_assignment(project, g.user, stage)
-    if assignment is None:
+    taken = next_assignment(project, g.user, stage)
+    if taken is None:
         db.session.commit()
         return "", 204
-    item = db.session.get(Item, assignment.item_id)
+    assignment, item = taken
     audit.record(db.session, actor=actor_name(), action="item.read", object_type="item", object_id=item.id,
                  project_id=project.id, details={"via": "next", "stage": stage})
     db.session.commit()

@@ -19,6 +19,9 @@ def _authenticate():
     if g.user is not None and request.endpoint not in ENROLMENT_ENDPOINTS and must_enrol(g.user):
         raise ApiError(403, "two-factor login is required for your role: set it up on your account page "
                             "(/account) first", code="2fa_required")
-    db.session.commit()  # end the authentication read: no lock is held while the body is validated
-    if request.method not in SAFE_METHODS:
+    if request.method not in SAFE_METHODS and db.dialect == "sqlite":
+        # A SQLite read transaction cannot become a writing one safely: end the authentication read here, and
+        # the request's first statement begins with the write lock. Reading requests go on in the same deferred
+        # transaction, and PostgreSQL needs neither (a second transaction would cost a pool check-out and a ping).
+        db.session.commit()
         set_request_mode("immediate")

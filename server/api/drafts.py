@@ -6,13 +6,14 @@ from __future__ import annotations
 from apiflask import Schema, fields
 from apiflask.validators import OneOf, Range
 from flask import g
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from server import audit
 from server.api.blueprint import api_bp
 from server.api.schemas import DB_ID, PAYLOAD_MAX, UI_STATE_MAX, JsonSize
 from server.auth import actor_name
 from server.errors import ApiError
+from server.db import insert_unless_exists
 from server.extensions import db
 from server.models import AnnotationDraft, Item, Project, utcnow
 from server.permissions import require_object
@@ -41,10 +42,20 @@ def _out(draft: AnnotationDraft) -> dict:
             "updated_at": draft.updated_at.isoformat()}
 
 
+# (w_: an UPDATE reserves bind names equal to its table's columns.)
+_THE_DRAFT = (AnnotationDraft.item_id == bindparam("w_item_id"), AnnotationDraft.user_id == bindparam("w_user_id"),
+              AnnotationDraft.stage == bindparam("w_stage"))
+_MINE = select(AnnotationDraft).where(*_THE_DRAFT)
+# An autosave: one conditional UPDATE, built once (server/statements.py); a stale tab's revision matches no row.
+_AUTOSAVE = update(AnnotationDraft).where(*_THE_DRAFT, AnnotationDraft.revision == bindparam("sent")).values(
+    revision=bindparam("new_revision"), payload=bindparam("new_payload"), ui_state=bindparam("new_ui_state"),
+    updated_at=bindparam("new_updated_at"), base_annotation_id=bindparam("new_base_annotation_id"),
+    base_version=bindparam("new_base_version"))
+
+
 def _mine(item_id: int, stage: str) -> AnnotationDraft | None:
-    return db.session.execute(select(AnnotationDraft).where(
-        AnnotationDraft.item_id == item_id, AnnotationDraft.user_id == g.user.id, AnnotationDraft.stage == stage)
-    ).scalar_one_or_none()
+    return db.session.execute(_MINE, {"w_item_id": item_id, "w_user_id": g.user.id, "w_stage": stage}
+                              ).scalar_one_or_none()
 
 
 @api_bp.get("/items/<int:item_id>/draft")
@@ -69,26 +80,29 @@ def put_draft(item_id, json_data):
     project = db.session.get(Project, item.project_id)
     payload = validated_payload(project, json_data["payload"])
     stage, sent = json_data["stage"], json_data["revision"]
-    draft = _mine(item.id, stage)
     values = {"payload": payload, "ui_state": json_data["ui_state"], "updated_at": utcnow(), "base_annotation_id": json_data["base_annotation_id"],
               "base_version": json_data["base_version"]}
-    if draft is None:
-        if sent != 0:
-            raise ApiError(409, f"there is no draft at revision {sent} any more (it was saved or discarded); "
-                                "reload the item")
-        draft = AnnotationDraft(project_id=item.project_id, item_id=item.id, user_id=g.user.id, stage=stage,
-                                revision=1, **values)
-        db.session.add(draft)
-    else:
-        done = db.session.execute(update(AnnotationDraft).where(
-            AnnotationDraft.id == draft.id, AnnotationDraft.revision == sent)
-            .values(revision=AnnotationDraft.revision + 1, **values))
+    if sent == 0:  # the first save of this item: the draft must not exist yet (two tabs at once: one wins)
+        draft = insert_unless_exists(db.session, AnnotationDraft, {
+            "project_id": item.project_id, "item_id": item.id, "user_id": g.user.id, "stage": stage, "revision": 1,
+            **values}, ["item_id", "user_id", "stage"])
+        if draft is None:
+            current = _mine(item.id, stage)
+            raise ApiError(409, f"your draft is at revision {current.revision if current else 1}, this page sent "
+                                "0: it was changed in another tab; reload the item")
+    else:  # every later autosave: one conditional UPDATE (the revision guards against a stale tab), no read back
+        done = db.session.execute(_AUTOSAVE, {
+            "w_item_id": item.id, "w_user_id": g.user.id, "w_stage": stage, "sent": sent, "new_revision": sent + 1,
+            **{f"new_{key}": value for key, value in values.items()}}, execution_options={"synchronize_session": False})
         if done.rowcount != 1:
             db.session.rollback()
-            raise ApiError(409, f"your draft is at revision {_mine(item.id, stage).revision}, this page sent "
+            current = _mine(item.id, stage)
+            if current is None:
+                raise ApiError(409, f"there is no draft at revision {sent} any more (it was saved or discarded); "
+                                    "reload the item")
+            raise ApiError(409, f"your draft is at revision {current.revision}, this page sent "
                                 f"{sent}: it was changed in another tab; reload the item")
-    db.session.flush()
-    db.session.refresh(draft)
+        draft = AnnotationDraft(stage=stage, revision=sent + 1, **values)  # what the row now holds, for the reply
     audit.record(db.session, actor=actor_name(), action="draft.save", object_type="item", object_id=item.id,
                  project_id=item.project_id, details={"revision": draft.revision})
     db.session.commit()

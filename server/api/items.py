@@ -5,14 +5,14 @@ import json
 import os
 
 from flask import current_app, g, request, send_file
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 
 from annotators.base import ItemInput, registry
 from server import audit
 from server.api.blueprint import api_bp
-from server.api.pagination import page
+from server.api.pagination import page_of_rows
 from server.api.schemas import ItemQuery
-from server.api.serialize import item_out
+from server.api.serialize import ITEM_LIST_COLUMNS, item_out, item_row_out
 from server.auth import actor_name
 from server.errors import ApiError
 from server.extensions import db
@@ -23,6 +23,7 @@ from server.ingest import spool, stage_inputs, store_staged
 from server.uploads import consumable_uploads, mark_consumed
 from server.models import Annotation, Asset, Item
 from server.permissions import require_object, require_project
+from server.statements import once
 
 MAX_JSON_RECORDS = 10_000  # more records: upload them as a JSONL file (imported by a job)
 
@@ -188,31 +189,43 @@ def _import_as_job(project, inputs, uploads, spooled, atomic, plan, adding, keep
 @api_bp.doc(summary="List items (filters: status, stage, kind, annotated; keyset cursor)")
 def list_items(project_id, query_data):
     require_project(project_id, "items.read")
-    stmt = select(Item).where(Item.project_id == project_id)
-    for key in ("status", "stage", "kind"):
-        if key in query_data:
-            stmt = stmt.where(getattr(Item, key) == query_data[key])
-    if "annotated" in query_data:
-        has = exists().where(Annotation.item_id == Item.id, Annotation.source == "human")
-        stmt = stmt.where(has if query_data["annotated"] else ~has)
-    rows, nxt = page(db.session, stmt, Item.id, query_data["limit"], query_data["cursor"])
+    filters = tuple(key for key in ("status", "stage", "kind") if key in query_data)
+    annotated = query_data.get("annotated")
+
+    def statement(after: bool):
+        # Only the listed columns, as rows: no note text, no ORM objects; built once per shape.
+        def build():
+            t = Item.__table__
+            stmt = select(*ITEM_LIST_COLUMNS).where(t.c.project_id == bindparam("project_id"),
+                                                    *(t.c[key] == bindparam(key) for key in filters))
+            if annotated is not None:
+                has = exists().where(Annotation.item_id == t.c.id, Annotation.source == "human")
+                stmt = stmt.where(has if annotated else ~has)
+            stmt = stmt.where(t.c.id > bindparam("after")) if after else stmt
+            return stmt.order_by(t.c.id).limit(bindparam("limit"))
+
+        return once(("items.list", filters, annotated, after), build)
+
+    rows, nxt = page_of_rows(db.session, statement, {"project_id": project_id, **{k: query_data[k] for k in filters}},
+                             query_data["limit"], query_data["cursor"])
     # names and metadata may identify patients: a list is a PHI read like an item's detail
     audit.record(db.session, actor=actor_name(), action="items.list", object_type="project", object_id=project_id,
                  project_id=project_id, details={"count": len(rows), "items": [i.id for i in rows][:500]})
     db.session.commit()
-    return {"items": [item_out(i) for i in rows], "next_cursor": nxt}
+    return {"items": [item_row_out(i) for i in rows], "next_cursor": nxt}
 
 
 @api_bp.get("/items/<int:item_id>")
 def get_item(item_id):
     item, _ = require_object(Item, item_id, "items.read", "item")
-    audit.record(db.session, actor=actor_name(), action="item.read", object_type="item", object_id=item.id,
-                 project_id=item.project_id)
     out = item_out(item, with_content=True)
+    # Assets are derivatives of an item's media file (server/derive.py): an item without one has none to read.
+    assets = db.session.execute(select(Asset).where(Asset.item_id == item.id).order_by(Asset.name)).scalars() \
+        if item.storage_key or item.source_path else ()
     out["assets"] = [{"name": a.name, "media_type": a.media_type, "size": a.size, "producer": a.producer,
-                      "meta": a.meta, "url": f"/api/v1/items/{item.id}/media?variant={a.name}"}
-                     for a in db.session.execute(select(Asset).where(Asset.item_id == item.id)
-                                                 .order_by(Asset.name)).scalars()]
+                      "meta": a.meta, "url": f"/api/v1/items/{item.id}/media?variant={a.name}"} for a in assets]
+    audit.record(db.session, actor=actor_name(), action="item.read", object_type="item", object_id=item.id,
+                 project_id=item.project_id)  # last: SQLite's write lock is held from here to the commit
     db.session.commit()
     return out
 

@@ -40,3 +40,13 @@ def page(session, stmt: Select, id_column, limit: int, cursor: str | None, desce
     rows = rows[:limit]
     key = id_column.key
     return rows, (encode_cursor(getattr(rows[-1], key)) if more and rows else None)
+
+
+def page_of_rows(session, statement_for, params: dict, limit: int, cursor: str | None):
+    """page() for a column select built once (server/statements.py): `statement_for(after)` gives it, ordered by
+    `id` ascending, with the bind parameters `after` (only when `after` is true) and `limit`; rows, not objects."""
+    after = decode_cursor(cursor)
+    rows = session.execute(statement_for(after is not None), {**params, "after": after, "limit": limit + 1}).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].id) if more and rows else None)
