@@ -1,10 +1,11 @@
 """Writers for annotated notes. Each takes (item, payload) pairs, the label config and a binary file object.
 
-Formats: our JSONL, spaCy DocBin, brat standoff (zip), CoNLL-2003 BIO, BioC XML, Label Studio JSON, and
-de-identified text (zip); the peers' PubTator, WebAnno TSV3, IOB2/BIOES, doccano, Prodigy and MedCATtrainer formats
-are written by formats_export_peers and formats_export_webanno. The de-identified export runs PHI detection again
-on every note and adds the annotators' PHI spans; a note whose detection fails is left out (fail closed) and listed
-by id in the zip's manifest.json.
+Formats: our JSONL, spaCy DocBin, brat standoff (zip), CoNLL-2003 BIO (formats_export_conll), BioC XML, Label
+Studio JSON, and de-identified text (zip); the peers' PubTator, WebAnno TSV3, IOB2/BIOES, doccano, Prodigy and
+MedCATtrainer formats are written by formats_export_peers and formats_export_webanno. `pairs` is an iterable the
+server streams from the database: writers go through it once and write as they go. The de-identified export runs
+PHI detection again on every note and adds the annotators' PHI spans; a note whose detection fails is left out
+(fail closed) and listed by id in the zip's manifest.json.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from .schema import ASSERTIONS
 
 Pairs = Iterable[tuple[Any, "dict | None"]]
 _EMPTY = {"spans": [], "relations": []}
+_JSON = json.JSONEncoder(ensure_ascii=False)
+_LINES_PER_WRITE = 256
 _tokenizer_nlp = None
 
 
@@ -50,10 +53,24 @@ def _non_overlapping(spans: list[dict]) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------------------- JSONL
 def write_jsonl(pairs: Pairs, config: dict, out: BinaryIO) -> None:
+    """A line per note: the bytes of json.dumps({"id", "text", "meta", "payload", "provenance"},
+    ensure_ascii=False). A payload may come as the JSON text json.dumps gave it (the server streams it as stored:
+    accepts_json_text below); it is then written as it is, not decoded and encoded again."""
+    # One encoder for the whole export (json.dumps with an option builds one per call), one write per batch of
+    # lines.
+    encode, lines = _JSON.encode, []
     for item, payload in pairs:
-        record = {"id": item.id, "text": item.text, "meta": item.meta, "payload": payload or _EMPTY,
-                  "provenance": _provenance(item)}
-        out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        head = encode({"id": item.id, "text": item.text, "meta": item.meta})[:-1]
+        body = payload if isinstance(payload, str) else encode(payload or _EMPTY)
+        lines.append(f'{head}, "payload": {body}, "provenance": {encode(_provenance(item))}}}')
+        if len(lines) == _LINES_PER_WRITE:
+            out.write(("\n".join(lines) + "\n").encode("utf-8"))
+            lines = []
+    if lines:
+        out.write(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+write_jsonl.accepts_json_text = True  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------------------------------------ spaCy DocBin
@@ -203,43 +220,6 @@ def write_brat(pairs: Pairs, config: dict, out: BinaryIO) -> None:
         archive.writestr("annotation.conf", brat_conf(config, used))  # last: it declares what the files used
 
 
-# ------------------------------------------------------------------------------------------------------- CoNLL
-def conll_sentences(text: str, payload: dict | None) -> list[list[tuple[str, str, int]]]:
-    """Sentences of (token, BIO tag, char offset). Entity spans are snapped to tokens; where they overlap, the
-    longest wins (BIO cannot nest). A line break also ends a sentence."""
-    from spacy.util import filter_spans
-
-    doc = _nlp()(text)
-    spans = [doc.char_span(s["start"], s["end"], label=s["label"], alignment_mode="expand")
-             for s in _entity_spans(payload)]
-    tags = ["O"] * len(doc)
-    for span in filter_spans([s for s in spans if s is not None and len(s)]):
-        for i in range(span.start, span.end):
-            tags[i] = ("B-" if i == span.start else "I-") + span.label_
-    sentences, current, after_newline = [], [], False
-    for token in doc:
-        if token.is_space:
-            after_newline = after_newline or "\n" in token.text
-            continue
-        if current and (token.is_sent_start or after_newline):
-            sentences.append(current)
-            current = []
-        after_newline = "\n" in token.whitespace_
-        current.append((token.text, tags[token.i], token.idx))
-    if current:
-        sentences.append(current)
-    return sentences
-
-
-def write_conll(pairs: Pairs, config: dict, out: BinaryIO) -> None:
-    for item, payload in pairs:
-        lines = ["-DOCSTART- -X- -X- O", ""]
-        for sentence in conll_sentences(item.text or "", payload):
-            lines.extend(f"{token} -X- _ {tag}" for token, tag, _ in sentence)
-            lines.append("")
-        out.write(("\n".join(lines) + "\n").encode("utf-8"))
-
-
 # -------------------------------------------------------------------------------------------------------- BioC
 def write_bioc(pairs: Pairs, config: dict, out: BinaryIO) -> None:
     """One document per note, one passage at offset 0. CR is written as a character reference, because XML parsers
@@ -305,9 +285,10 @@ def label_studio_config(config: dict) -> str:
 
 
 def write_label_studio(pairs: Pairs, config: dict, out: BinaryIO) -> None:
-    """Tasks importable by Label Studio: data.text + annotations[].result; offsets in UTF-16 code units."""
-    tasks = []
-    for item, payload in pairs:
+    """Tasks importable by Label Studio: data.text + annotations[].result; offsets in UTF-16 code units. The JSON
+    array is written task by task (the bytes json.dumps(tasks, ensure_ascii=False) gives, without the list)."""
+    out.write(b"[")
+    for number, (item, payload) in enumerate(pairs):
         text = item.text or ""
         provenance = _provenance(item)
         from_model = provenance.get("origin") in ("model", "import")
@@ -345,8 +326,8 @@ def write_label_studio(pairs: Pairs, config: dict, out: BinaryIO) -> None:
         elif payload:
             task["annotations"].append({"result": result, "ground_truth": bool(provenance.get("gold")),
                                         "meta": {"clinlabel_provenance": provenance}})
-        tasks.append(task)
-    out.write(json.dumps(tasks, ensure_ascii=False).encode("utf-8"))
+        out.write(((", " if number else "") + _JSON.encode(task)).encode("utf-8"))
+    out.write(b"]")
 
 
 # ---------------------------------------------------------------------------------------- de-identified text
@@ -392,6 +373,7 @@ def make_deid_writer(mode: str, detector_factory: Callable | None = None) -> Cal
 
 
 def exporters(detector_factory: Callable | None = None) -> dict[str, Exporter]:
+    from .formats_export_conll import write_conll
     from .formats_export_peers import make_iob_writer, write_doccano, write_medcat, write_prodigy, write_pubtator
     from .formats_export_webanno import write_webanno
 

@@ -93,6 +93,10 @@ def create_export(project_id, json_data):
     stage = options.setdefault("stage", "all")
     if stage not in EXPORT_STAGES:
         raise ApiError(400, f"options.stage must be one of {', '.join(EXPORT_STAGES)} (got {stage!r})")
+    if not isinstance(options.get("gzip", False), bool):
+        raise ApiError(400, f"options.gzip must be true or false (got {options['gzip']!r})")
+    if options.get("gzip") and formats[json_data["format"]].media_type == "application/zip":
+        raise ApiError(400, f"options.gzip: the {json_data['format']} export is a zip archive already")
     job = start_job(project, "export", {"format": json_data["format"], "options": options},
                     actor_name(), created_by=g.user.id)
     return job_out(job), 202

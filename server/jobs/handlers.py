@@ -3,15 +3,12 @@ returns a JSON result. Other kinds register where they live (agreement in analyt
 ontology_load in ontology_service, a modality's own in its tasks.py), through server.jobs.kinds."""
 from __future__ import annotations
 
-import os
-import tempfile
-
-from flask import current_app
 from sqlalchemy import select
 
 from annotators.base import ItemView, registry
 from server.extensions import db
 from server.item_views import item_view
+from server.jobs.exports import attach_assets, count_items, provenance, write_export
 from server.jobs.kinds import JobFailed, job_kind
 from server.models import Annotation, Item, ModelVersion, Project
 
@@ -88,17 +85,7 @@ def _usernames(ids) -> dict[int, str]:
 
 
 def _provenance(ann: Annotation, names: dict[int, str]) -> dict:
-    """Who stands behind an exported annotation: human, model@version, consensus or a reviewer's gold."""
-    if ann.source == "model":
-        return {"origin": "model", "model_version": ann.model_version, "reviewed": False}
-    if ann.source == "import":
-        return {"origin": "import", "reviewed": False}
-    if ann.stage == "gold":
-        origin = {"consensus": "consensus", "review": "reviewer"}.get(ann.source, "human")
-        return {"origin": origin, "gold": True, "reviewed": origin == "reviewer",
-                "by": names.get(ann.author_id), "annotation_id": ann.id}
-    return {"origin": "human", "gold": False, "reviewed": False, "by": names.get(ann.author_id),
-            "annotation_id": ann.id}
+    return provenance(ann.source, ann.stage, ann.id, names.get(ann.author_id), ann.model_version)
 
 
 @job_kind("fit", wants_gpu=_fit_wants_gpu, user_startable=True, params={"preannotator": (str, 120)})
@@ -109,7 +96,7 @@ def fit(ctx) -> dict:
     if len(pairs) < 2:
         raise JobFailed(f"fit needs at least 2 accepted annotations, the project has {len(pairs)}")
     if modality.fit_assets:
-        _attach_assets(pairs, modality.fit_assets)
+        attach_assets(pairs, modality.fit_assets)
     db.session.commit()  # end the reads before progress() writes (see preannotate)
     ctx.progress(1, 10)
     name = ctx.job.params.get("preannotator") or modality.preannotators(project.label_config)[0].name
@@ -131,60 +118,22 @@ def fit(ctx) -> dict:
     return {"model_version": f"{name}@{version}", "active": better, "metrics": mv.metrics, "trained_on": len(pairs)}
 
 
-def _attach_assets(pairs: list[tuple[ItemView, dict]], names: tuple[str, ...]) -> None:
-    """Local paths of the derived assets an exporter reads (a redacted recording is written from the decoded PCM;
-    on S3 storage they are fetched into the worker's cache)."""
-    from server.models import Asset
-
-    store = current_app.extensions["media"]
-    views = {view.id: view for view, _ in pairs}
-    for ids in (list(views)[i:i + 500] for i in range(0, len(views), 500)):
-        for asset in db.session.execute(select(Asset).where(Asset.item_id.in_(ids), Asset.name.in_(names))).scalars():
-            views[asset.item_id].assets[asset.name] = str(store.local_path(asset.storage_key))
-
-
 @job_kind("export")
 def export(ctx) -> dict:
+    """Streamed into the file (server/jobs/exports.py): the rows are never all in memory."""
     project = job_project(ctx)
     modality = registry.get(project.modality)
     fmt = ctx.job.params.get("format")
     exporter = modality.exporters().get(fmt)
     if exporter is None:
         raise JobFailed(f"unknown export format {fmt!r}; available: {', '.join(sorted(modality.exporters()))}")
-    stage = ctx.job.params.get("options", {}).get("stage", "all")
-    pairs = accepted_pairs(project, stage)
-    if stage == "all":
-        have = {view.id for view, _ in pairs}
-        latest_model: dict[int, tuple[ItemView, dict]] = {}
-        rows = db.session.execute(select(Annotation, Item).join(Item, Item.id == Annotation.item_id).where(
-            Annotation.project_id == project.id, Annotation.source.in_(("model", "import")))
-            .order_by(Annotation.id)).all()
-        for ann, item in rows:
-            if item.id not in have:
-                view = item_view(item)
-                view.provenance = _provenance(ann, {})
-                latest_model[item.id] = (view, ann.payload)
-        pairs += list(latest_model.values())
-    pairs.sort(key=lambda pair: pair[0].id)
-    if exporter.assets:
-        _attach_assets(pairs, exporter.assets)
+    options = ctx.job.params.get("options", {})
+    stage = options.get("stage", "all")
+    compress = options.get("gzip") is True
+    if compress and exporter.media_type == "application/zip":
+        raise JobFailed(f"the {fmt} export is a zip archive already: it is not gzipped")
+    total = count_items(project.id, stage)
     db.session.commit()  # end the reads before progress() writes (see preannotate)
-    ctx.progress(len(pairs) // 2, max(1, len(pairs)))
-    store = current_app.extensions["media"]
-    out_dir = store.export_dir(current_app.config)
-    name = f"export-{ctx.job.id}.{exporter.extension.lstrip('.')}"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".partial-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            exporter.write(pairs, project.label_config, fh)
-        size = os.path.getsize(tmp)
-        store.save_export(current_app.config, tmp, name)  # a local rename, or an upload to the bucket
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    origins: dict[str, int] = {}
-    for view, _ in pairs:
-        origins[view.provenance["origin"]] = origins.get(view.provenance["origin"], 0) + 1
-    return {"file": name, "format": fmt, "stage": stage, "items": len(pairs),
-            "origins": origins, "media_type": exporter.media_type, "size": size}
+    ctx.progress(0, max(1, total))
+    result = write_export(exporter, project, stage, ctx.job.id, compress)
+    return {**result, "format": fmt, "stage": stage}
