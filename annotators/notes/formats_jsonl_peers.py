@@ -242,8 +242,8 @@ def read_prodigy_record(record: dict, where: str, config: dict | None) -> Ingest
     return _note(text, name, meta, payloads)
 
 
-def _list(record: dict, key: str, where: str) -> list:
-    value = record.get(key)
+def bounded_list(value, where: str, key: str) -> list:
+    """A list field of a peer's record: absent is empty; not a list, or longer than the schema allows, is refused."""
     if value is None:
         return []
     if not isinstance(value, list):
@@ -251,6 +251,10 @@ def _list(record: dict, key: str, where: str) -> list:
     if len(value) > MAX_SPANS:
         raise FormatError(f"{where}: '{key}' holds {len(value)} entries, more than {MAX_SPANS}")
     return value
+
+
+def _list(record: dict, key: str, where: str) -> list:
+    return bounded_list(record.get(key), where, key)
 
 
 def _tokens(tokens, where: str) -> dict:

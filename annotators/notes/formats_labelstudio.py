@@ -17,7 +17,7 @@ import re
 from annotators.base import FormatError, IngestedItem, ItemRejected
 
 from .formats_import import MAX_RECORDS, _note, check_note, check_payload, decode_text
-from .formats_jsonl_peers import MAX_SPANS, Utf16Offsets
+from .formats_jsonl_peers import Utf16Offsets, bounded_list
 from .schema import ASSERTIONS, layer_of_label
 
 _MEDIA_KEYS = {"audio": "audio", "image": "image", "img": "image", "video": "video", "pdf": "PDF",
@@ -96,14 +96,7 @@ def _task(task, where: str, config: dict) -> IngestedItem:
     return _note(text, where, meta, payloads)
 
 
-def _list(value, where: str, key: str) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise FormatError(f"{where}: '{key}' is not a list")
-    if len(value) > MAX_SPANS:
-        raise FormatError(f"{where}: '{key}' holds {len(value)} entries, more than {MAX_SPANS}")
-    return value
+_list = bounded_list
 
 
 def _answer(value: dict) -> str:

@@ -29,17 +29,14 @@ from annotators.base import FormatError, IngestedItem, ItemRejected
 
 from .formats_import import _note, check_note, check_payload, decode_text, max_chars
 from .formats_jsonl_peers import Utf16Offsets
+from .formats_webanno_cells import _disambiguated, _escaped, _split, _unescape_value
 from .schema import layer_of_label
 
 _FORMAT = re.compile(r"^#FORMAT=WebAnno TSV 3(?:\.(\d+))?\s*$")
 _ROW = re.compile(r"^(\d+-\d+(?:\.\d+)?)\t(\d+)-(\d+)\t")
 _SOURCE = re.compile(r"^(\d+-\d+(?:\.\d+)?)(?:\[(\d+)_(\d+)\])?$")
 _TARGET = re.compile(r"^(\d+-\d+(?:\.\d+)?)(?:\[(\d+)\])?$")
-_DISAMBIGUATED = re.compile(r"^(.*)\[(\d+)\]$", re.S)
 _CHAIN_LINK = re.compile(r"^(.*)->(\d+)-(\d+)$", re.S)
-_VALUE_ESCAPES = {"\\": "\\", "[": "[", "]": "]", "|": "|", "_": "_", "->": "->", ";": ";", "t": "\t", "n": "\n",
-                  "*": "*"}
-_VALUE_ESCAPE = re.compile(r"\\(->|[\\\[\]|_;tn*])")
 _TEXT_ESCAPE = re.compile(r"\\([\\tnfrb]|[\x00-\x07\x0e-\x1f])")
 _JAVA_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|[0-7]{1,3}|[\\tnfrb'\"])")
 _TEXT_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "f": "\f", "r": "\r", "b": "\b", "'": "'", '"': '"'}
@@ -50,43 +47,6 @@ MAX_ANNOTATIONS = 100_000
 
 def is_webanno(data: bytes) -> bool:
     return data.lstrip(b"\xef\xbb\xbf")[:32].startswith(b"#FORMAT=WebAnno TSV")
-
-
-def _unescape_value(raw: str) -> str:
-    return _VALUE_ESCAPE.sub(lambda m: _VALUE_ESCAPES[m.group(1)], raw) if "\\" in raw else raw
-
-
-def _split(raw: str, separator: str) -> list[str]:
-    """Split at separators that are not escaped by a backslash."""
-    if "\\" not in raw:
-        return raw.split(separator)
-    parts, current, index = [], [], 0
-    while index < len(raw):
-        char = raw[index]
-        if char == "\\" and index + 1 < len(raw):
-            current.append(raw[index:index + 2])
-            index += 2
-            continue
-        if char == separator:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        index += 1
-    parts.append("".join(current))
-    return parts
-
-
-def _escaped(raw: str, position: int) -> bool:
-    run = len(raw[:position]) - len(raw[:position].rstrip("\\"))
-    return run % 2 == 1
-
-
-def _disambiguated(raw: str) -> tuple[str, int]:
-    match = _DISAMBIGUATED.match(raw)
-    if match and not _escaped(raw, match.start(2) - 1):
-        return match.group(1), int(match.group(2))
-    return raw, 0
 
 
 class _Layer:
