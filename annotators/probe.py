@@ -74,7 +74,7 @@ def probe(path: str, max_pixels: int = MAX_PIXELS) -> dict:
                 raise ValueError(f"frame size {frame.width}x{frame.height} is larger than the limit of "
                                  f"{max_pixels // 1_000_000} megapixels")
             info.width, info.height = info.width or frame.width, info.height or frame.height
-            info.rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+            info.rotation = -int(getattr(frame, "rotation", 0) or 0) % 360  # PyAV: counterclockwise; ours: clockwise
     if info.duration_ms <= 0 and not info.frame_count:
         raise ValueError("the file holds no audio or video data (truncated or empty stream)")
     return info.to_dict()

@@ -145,3 +145,80 @@ def video_at(path, times_s, codec: str = "libx264", container: str | None = None
         for packet in stream.encode():
             out.mux(packet)
     return str(path)
+
+
+def long_video(path, seconds: int = 7200, fps: int = 25, size=(64, 48), chunk: int = 50) -> str:
+    """A long H.264 MP4 made in seconds: one closed GOP of `chunk` frames (frame j a flat grey of 5 * j, no
+    B-frames) encoded once, then its packets muxed again and again with shifted timestamps. Frame k shows grey
+    5 * (k % chunk) (in a centre block on a still background when larger than 64 px), so a frame deep in a two-hour video is still checked exactly on its pixels."""
+    import io
+
+    import av
+    import numpy as np
+
+    gop = io.BytesIO()
+    with av.open(gop, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(chunk), "bf": "0",
+                                                              "keyint_min": str(chunk), "sc_threshold": "0"})
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        width, height = size
+        for j in range(chunk):
+            # A still background with the grey in a centre block: the file stays small at any size.
+            picture = np.full((height, width, 3), 40 if width > 64 else 0, np.uint8)
+            cy, cx, half = height // 2, width // 2, 16
+            picture[max(0, cy - half):cy + half, max(0, cx - half):cx + half] = j * 5 % 255
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = j
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    gop.seek(0)
+    with av.open(gop, "r", format="mp4") as src, av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        source = src.streams.video[0]
+        packets = [(bytes(p), p.pts, p.dts, p.is_keyframe) for p in src.demux(source) if p.dts is not None]
+        target = out.add_stream_from_template(source)
+        period = packets[1][1] - packets[0][1] if len(packets) > 1 else 1  # one frame in the stream's time base
+        for n in range(seconds * fps // chunk):
+            shift = n * chunk * period
+            for data, pts, dts, key in packets:
+                packet = av.Packet(data)
+                packet.pts, packet.dts, packet.time_base = pts + shift, dts + shift, source.time_base
+                packet.is_keyframe, packet.stream = key, target
+                out.mux(packet)
+    return str(path)
+
+
+def phone_video(path, frames: int = 30, fps: int = 25, size=(64, 48), clockwise: int = 90,
+                codec: str = "libx264") -> str:
+    """An H.264 MP4 filmed "sideways", as phones write them: coded landscape, with a track matrix telling the player
+    to turn it `clockwise` degrees. The top half of every frame is white and the bottom black, so a player that
+    honours the matrix shows white on the right (90) or left (270). FFmpeg 8 no longer writes the old `rotate` tag,
+    so the matrix is patched into the `tkhd` box the way a phone's muxer writes it."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        options = {"preset": "ultrafast", "g": "10", "bf": "0"} if codec == "libx264" else \
+            {"preset": "ultrafast", "x265-params": "log-level=error:keyint=10:bframes=0"}
+        stream = out.add_stream(codec, rate=fps, options=options)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for _ in range(frames):
+            picture = np.zeros((size[1], size[0], 3), np.uint8)
+            picture[: size[1] // 2] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    one, w, h = 0x10000, size[0] << 16, size[1] << 16
+    a, b, c, d, tx, ty = {90: (0, one, -one, 0, h, 0), 180: (-one, 0, 0, -one, w, h),
+                          270: (0, -one, one, 0, 0, w)}[clockwise]
+    matrix = struct.pack(">9i", a, b, 0, c, d, 0, tx, ty, 0x40000000)
+    with open(path, "r+b") as fh:
+        data = fh.read()
+        at = data.index(b"tkhd")
+        version = data[at + 4]
+        offset = at + 4 + 4 + (32 if version == 1 else 20) + 8 + 8  # past the times, ids, reserved, layer...volume
+        fh.seek(offset)
+        fh.write(matrix)
+    return str(path)

@@ -4,6 +4,7 @@ is a flat grey of 5 * i); phases set with hotkeys, a boundary dragged on the tim
 and a comment; submitted, reloaded and read back through the API with frames and milliseconds from the index."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -265,5 +266,78 @@ def test_review_stacks_both_timelines_and_marks_where_they_differ(browser, live,
     expect(page.locator("#curation-units .curation-unit label").first).to_contain_text(
         "surg_a: Preparation 0–24 · CalotTriangleDissection 25–35 · ClippingCutting 36–49; 0 tag(s), 0 comment(s)")
     page.screenshot(path=str(tmp_path / "surgical-review.png"), full_page=True)
+    context.close()
+    assert not problems, problems
+
+
+def test_a_two_hour_video_steps_exact_frames_deep_inside_and_zooms_to_single_frames(browser, live, token, tmp_path):
+    """Smoothness is measured by benchmarks/bench_surgical_ui.py; this checks the same session does the work: jumps
+    to boundaries 90,000 frames in, steps frames and seconds there (each checked on the presented pixels), zooms from
+    two hours to single frames, pans, plays."""
+    from surgical_long_session import open_long_video, step_zoom_and_play
+
+    context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(f"uncaught JS error: {exc}"))
+    _, frames = open_long_video(page, live, token, str(tmp_path))
+    assert frames == 180_000
+    start = page.eval_on_selector("#surgical-timeline", "c => Number(c.dataset.viewStart)")
+    measured = step_zoom_and_play(page, frames)
+    greys = measured["greys"]
+    assert greys[0][0] == 90_037 and len(greys) == 51
+    wrong = [(k, g) for k, g in greys if abs(g - (k % 50) * 5) > 4]  # frame k is grey 5 * (k % 50)
+    assert not wrong, wrong
+    assert measured["frame_step"]["steps"] == 40 and measured["second_step"]["steps"] == 10
+    assert measured["timeline_zoom"]["px_per_frame"] >= 20  # the whole two hours down to single frames
+    assert page.eval_on_selector("#surgical-timeline", "c => Number(c.dataset.viewStart)") != start
+    assert measured["playing_4x"]["played_frames"] > 0
+    page.screenshot(path=str(tmp_path / "surgical-two-hours.png"), full_page=True)
+    context.close()
+    assert not problems, problems
+
+
+UPRIGHT = """() => {
+  const v = document.querySelector('#surgical-video');
+  const c = document.createElement('canvas');
+  c.width = v.videoWidth; c.height = v.videoHeight;
+  const g = c.getContext('2d');
+  g.drawImage(v, 0, 0);
+  const at = (x, y) => g.getImageData(x, y, 1, 1).data[0];
+  return { width: v.videoWidth, height: v.videoHeight, left: at(2, c.height >> 1), right: at(c.width - 3, c.height >> 1) };
+}"""
+
+
+def test_phone_videos_filmed_upright_play_upright_whether_remuxed_or_encoded(browser, live, token, tmp_path):
+    """A phone's H.264 MP4 (remuxed: the browser honours its matrix) and its H.265 twin (encoded: the pixels are
+    turned) both show portrait, the white top of the sensor on the right; frame stepping still counts frames."""
+    import media_files
+
+    pid = api(live, token, "POST", "/projects", {"name": "Phone recordings", "modality": "surgical"})["id"]
+    files = [media_files.phone_video(tmp_path / "phone-h264.mp4", codec="libx264"),
+             media_files.phone_video(tmp_path / "phone-hevc.mp4", codec="libx265")]
+    created = live.upload(f"/api/v1/projects/{pid}/items", [(os.path.basename(f), open(f, "rb").read()) for f in files],
+                          token)[1]["created"]
+    context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(f"uncaught JS error: {exc}"))
+    for entry, made_by in zip(created, ("remux", "h264")):
+        for _ in range(300):
+            item = api(live, token, "GET", f"/items/{entry['id']}")
+            if item["status"] in ("ready", "failed"):
+                break
+            time.sleep(0.2)
+        assert item["status"] == "ready", item
+        assets = {a["name"]: a["meta"] for a in item["assets"]}
+        assert assets["proxy"]["made_by"] == made_by and assets["frames"]["rotation"] == 90, assets
+        assert assets["sprite"]["thumb_height"] > assets["sprite"]["thumb_width"]  # thumbnails upright too
+        page.goto(f"/projects/{pid}/annotate?item={entry['id']}")
+        expect(page.locator("#item-view[data-ready=true]")).to_be_visible()
+        expect(page.locator("#surgical-frame")).to_contain_text("frame 0 / 30")
+        press(page, "ArrowRight", 3)
+        expect(page.locator("#surgical-frame")).to_contain_text("frame 3 / 30")
+        seen = page.evaluate(UPRIGHT)
+        assert (seen["width"], seen["height"]) == (48, 64), (made_by, seen)
+        assert seen["left"] < 30 and seen["right"] > 225, (made_by, seen)
+        page.screenshot(path=str(tmp_path / f"phone-{made_by}.png"))
     context.close()
     assert not problems, problems

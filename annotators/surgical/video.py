@@ -5,6 +5,7 @@
 - `proxy`: what the browser plays. An H.264 MP4/MOV is remuxed (no re-encode: same frames, same timestamps,
   `moov` moved to the front); anything else is encoded to H.264 <= 720p with a keyframe every second (frame-accurate
   seeking) and the source's timestamps kept, so the frame index maps the player's `mediaTime` to frame numbers.
+  Rotation (phones): a remux keeps the display matrix, which the browser honours; an encode turns the pixels.
 - `sprite`: thumbnails for the timeline, one JPEG grid (at most 200 thumbnails).
 """
 from __future__ import annotations
@@ -68,6 +69,10 @@ def make_frame_index(view, out_dir: str) -> dict:
     return {"file": "frames.json", "media_type": "application/json", "meta": meta}
 
 
+def _rotation(view) -> int:
+    return int(getattr(view.media, "rotation", 0) or 0) % 360 if view.media else 0
+
+
 def remuxable(info) -> bool:
     return bool(info and info.video_codec == "h264" and info.container in _REMUXABLE)
 
@@ -78,7 +83,7 @@ def make_proxy(view, out_dir: str) -> dict:
         _remux(view.media_path, path)
         how = "remux"
     else:
-        _encode(view.media_path, path)
+        _encode(view.media_path, path, _rotation(view))
         how = "h264"
     return {"file": "proxy.mp4", "media_type": "video/mp4", "meta": {"made_by": how}}
 
@@ -104,13 +109,23 @@ def _proxy_size(width: int, height: int) -> tuple[int, int]:
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
-def _encode(source: str, target: str) -> None:
+def upright(rgb: np.ndarray, clockwise: int) -> np.ndarray:
+    """A decoded picture as the viewer must see it (the container's display matrix applied)."""
+    turns = {90: -1, 180: 2, 270: 1}.get(clockwise % 360, 0)  # np.rot90 turns counterclockwise
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def _encode(source: str, target: str, clockwise: int = 0) -> None:
+    """Encode to H.264; a rotated source (a phone held upright) is turned upright in the pixels, since the new
+    stream carries no display matrix."""
     import av
 
     with av.open(source) as src, av.open(target, "w", format="mp4", options={"movflags": "faststart"}) as out:
         video = _video_stream(src)
         rate = video.average_rate or video.guessed_rate or Fraction(25)
-        width, height = _proxy_size(video.codec_context.width, video.codec_context.height)
+        coded_w, coded_h = video.codec_context.width, video.codec_context.height
+        turned = clockwise % 180 == 90
+        width, height = _proxy_size(coded_h, coded_w) if turned else _proxy_size(coded_w, coded_h)
         stream = out.add_stream("libx264", rate=rate,
                                 options={"preset": "ultrafast", "g": str(max(1, round(float(rate)))),
                                          "bf": "0", "crf": "26"})
@@ -119,7 +134,12 @@ def _encode(source: str, target: str) -> None:
         for frame in src.decode(video):
             if frame.pts is None:
                 continue
-            picture = frame.reformat(width=width, height=height, format="yuv420p")
+            if clockwise % 360:
+                rgb = upright(frame.reformat(width=height if turned else width, height=width if turned else height,
+                                             format="rgb24").to_ndarray(), clockwise)
+                picture = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            else:
+                picture = frame.reformat(width=width, height=height, format="yuv420p")
             picture.pts, picture.time_base = frame.pts, video.time_base
             for packet in stream.encode(picture):
                 out.mux(packet)
@@ -137,7 +157,10 @@ def make_sprite(view, out_dir: str) -> dict:
     thumbs = []
     with av.open(view.media_path) as container:
         stream = _video_stream(container)
+        clockwise = _rotation(view)  # thumbnails upright, like the player shows the video
         width, height = stream.codec_context.width, stream.codec_context.height
+        if clockwise % 180 == 90:
+            width, height = height, width
         thumb_w = THUMB_WIDTH
         thumb_h = max(2, int(round(height * thumb_w / max(1, width))) // 2 * 2)
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
@@ -151,7 +174,10 @@ def make_sprite(view, out_dir: str) -> dict:
                     break
             if picture is None:
                 break
-            thumbs.append(picture.reformat(width=thumb_w, height=thumb_h, format="rgb24").to_ndarray())
+            turned = clockwise % 180 == 90
+            thumbs.append(upright(picture.reformat(width=thumb_h if turned else thumb_w,
+                                                   height=thumb_w if turned else thumb_h,
+                                                   format="rgb24").to_ndarray(), clockwise))
     if not thumbs:
         raise ValueError("no frame could be decoded for the thumbnails")
     rows = math.ceil(len(thumbs) / SPRITE_COLUMNS)

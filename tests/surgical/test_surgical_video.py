@@ -102,3 +102,30 @@ def test_a_video_without_frames_is_refused_by_the_index(tmp_path):
     wav = media_files.wav(tmp_path / "sound.wav", seconds=1.0)
     with pytest.raises(ValueError, match="no video stream"):
         video.make_frame_index(ItemView(id=1, kind="video", media_path=wav), str(tmp_path))
+
+
+@pytest.mark.parametrize("clockwise", [90, 180, 270])
+def test_a_phone_video_turned_by_its_matrix_is_probed_clockwise_and_encoded_upright(tmp_path, clockwise):
+    """Phones film landscape and write how to turn it (the track matrix). The probe reports the clockwise turn the
+    player must make (PyAV's angle is counterclockwise); a remux keeps the matrix; an encode (H.265 source) turns
+    the pixels, since its new stream has no matrix: the white top of the sensor ends up where the viewer sees it."""
+    h264 = media_files.phone_video(tmp_path / "h264.mp4", clockwise=clockwise)
+    hevc = media_files.phone_video(tmp_path / "hevc.mp4", clockwise=clockwise, codec="libx265")
+    assert probe(h264)["rotation"] == probe(hevc)["rotation"] == clockwise
+    (tmp_path / "remux").mkdir()
+    assert video.make_proxy(view_of(h264), str(tmp_path / "remux"))["meta"]["made_by"] == "remux"
+    assert probe(str(tmp_path / "remux" / "proxy.mp4"))["rotation"] == clockwise
+    (tmp_path / "encode").mkdir()
+    assert video.make_proxy(view_of(hevc), str(tmp_path / "encode"))["meta"]["made_by"] == "h264"
+    encoded = str(tmp_path / "encode" / "proxy.mp4")
+    assert probe(encoded)["rotation"] == 0
+    with av.open(encoded) as container:
+        picture = next(container.decode(video=0)).to_ndarray(format="gray").astype(int)
+    height, width = picture.shape
+    assert (width, height) == ((48, 64) if clockwise != 180 else (64, 48))
+    edges = {"top": picture[2, width // 2], "bottom": picture[-3, width // 2], "left": picture[height // 2, 2],
+             "right": picture[height // 2, -3]}
+    white = {90: "right", 180: "bottom", 270: "left"}[clockwise]
+    assert edges[white] > 225 and min(edges.values()) < 30, edges
+    sprite = video.make_sprite(view_of(hevc), str(tmp_path / "encode"))["meta"]
+    assert (sprite["thumb_height"] > sprite["thumb_width"]) == (clockwise != 180)
