@@ -16,10 +16,12 @@ import zipfile
 from typing import BinaryIO
 
 from annotators.base import FormatError, ItemInput
+from annotators.surgical.formats_exchange import is_label_studio, read_csv, read_label_studio
 from annotators.surgical.schema import MAX_FRAME, MAX_SEGMENTS
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a 4-hour video's per-frame phase file is ~9 MB
-SIDECAR_SUFFIXES = ("-phase.txt", "-tool.txt", "_phase.txt", "_tool.txt", ".json")
+MIN_SAMPLE_STEP = 10  # a sampled phase file skips at least this many frames; a smaller gap is a damaged file
+SIDECAR_SUFFIXES = ("-phase.txt", "-tool.txt", "_phase.txt", "_tool.txt", "-tags.csv", "_tags.csv", ".json")
 
 
 def sidecar_stem(name: str) -> str:
@@ -63,29 +65,39 @@ def _frame(value: str, where: str) -> int:
 
 
 def read_phases(item: ItemInput, phases: list[str]) -> list[dict]:
-    """Runs of equal phase codes; frames must increase by one (a gap or a repeat is an error: a truncated or
-    concatenated file)."""
+    """Runs of equal phases, named or by their 0-based id in the project's list (the 1-fps variant). Frames start
+    at 0 and go up by one, or by a constant step of at least MIN_SAMPLE_STEP (a sample then stands for the frames
+    up to the next one); a gap or a repeat is an error: a truncated or concatenated file."""
     known = {p.casefold(): p for p in phases}
-    out, expected = [], 0
+    out, expected, step = [], 0, None
     for number, _header, cells in _rows(item, "Frame"):
         where = f"{item.name} line {number}"
         if len(cells) != 2:
             raise FormatError(f"{where}: expected a frame number and a phase")
         frame = _frame(cells[0], where)
-        if frame != expected:
-            raise FormatError(f"{where}: frame {frame} where {expected} was expected (frames go up by one)")
+        if step is None and out:
+            step = frame if frame >= MIN_SAMPLE_STEP else 1  # the second line sets the sampling
+        if frame != expected and not (step and frame == expected - 1 + step):
+            raise FormatError(f"{where}: frame {frame} where {expected if step is None else expected - 1 + step} "
+                              f"was expected (frames go up by {step or 1})")
         phase = known.get(cells[1].casefold())
+        if phase is None and cells[1].isdigit() and int(cells[1]) < len(phases):
+            phase = phases[int(cells[1])]
         if phase is None:
-            raise FormatError(f"{where}: phase {cells[1][:40]!r} is not one of the project's phases")
+            raise FormatError(f"{where}: phase {cells[1][:40]!r} is not one of the project's phases (a name or "
+                              f"an id from 0 to {len(phases) - 1})")
         if out and out[-1]["phase"] == phase:
             out[-1]["end_frame"] = frame + 1
         else:
             if len(out) >= MAX_SEGMENTS:
                 raise FormatError(f"{item.name}: more than {MAX_SEGMENTS} phase changes")
+            if out:
+                out[-1]["end_frame"] = frame
             out.append({"id": f"p{len(out) + 1}", "phase": phase, "start_frame": frame, "end_frame": frame + 1})
         expected = frame + 1
     if not out:
         raise FormatError(f"{item.name}: no frames")
+    out[-1]["end_frame"] += (step or 1) - 1  # the last sample stands for its step too
     return out
 
 
@@ -124,15 +136,18 @@ def read_tools(item: ItemInput, tracks: list[str]) -> list[dict]:
             for n, (column, start, stop) in enumerate(sorted(tags, key=lambda t: (t[1], t[0])))]
 
 
-def read_json(item: ItemInput) -> dict:
+def read_json(item: ItemInput, label_config: dict) -> dict:
     try:
         data = json.loads(_text(item))
     except json.JSONDecodeError as exc:
         raise FormatError(f"{item.name}: not JSON (line {exc.lineno}: {exc.msg})") from None
     if isinstance(data, dict) and isinstance(data.get("payload"), dict):
         data = data["payload"]  # one line of our JSONL export
+    if is_label_studio(data):
+        return read_label_studio(data, sidecar_stem(item.name), item.name, label_config)
     if not isinstance(data, dict) or "phases" not in data:
-        raise FormatError(f"{item.name}: expected an object with \"phases\" (our export's payload)")
+        raise FormatError(f"{item.name}: expected an object with \"phases\" (our export's payload) or a Label "
+                          "Studio export")
     return data
 
 
@@ -143,7 +158,9 @@ def read_sidecars(sidecars: list[ItemInput], label_config: dict) -> dict | None:
     for sidecar in sidecars:
         lower = sidecar.name.casefold()
         if lower.endswith(".json"):
-            payload = {**read_json(sidecar), **{k: v for k, v in payload.items() if v}}
+            payload = {**read_json(sidecar, label_config), **{k: v for k, v in payload.items() if v}}
+        elif lower.endswith(("-tags.csv", "_tags.csv")):
+            payload = {**payload, **{k: v for k, v in read_csv(sidecar, _text(sidecar), label_config).items() if v}}
         elif lower.endswith(("-phase.txt", "_phase.txt")):
             payload["phases"] = read_phases(sidecar, label_config.get("phases") or [])
         elif lower.endswith(("-tool.txt", "_tool.txt")):
@@ -167,24 +184,31 @@ def _stem(view) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
+def tool_table(view, payload: dict, label_config: dict, step: int = 25) -> str:
+    """Cholec80's tool file: instruments present (0/1) at every `step`-th frame."""
+    instruments = [t["name"] for t in label_config.get("tracks") or [] if t.get("kind") == "instrument"]
+    phases = payload.get("phases", [])
+    total = max([p["end_frame"] for p in phases] + [(view.media.frame_count or 0) if view.media else 0])
+    tags = [t for t in payload.get("tags", []) if t["track"] in instruments]
+    tools = io.StringIO()
+    tools.write("Frame\t" + "\t".join(instruments) + "\n")
+    for frame in range(0, max(total, 1), step):
+        present = ["1" if any(t["track"] == name and t["start_frame"] <= frame < t["end_frame"] for t in tags)
+                   else "0" for name in instruments]
+        tools.write(f"{frame}\t" + "\t".join(present) + "\n")
+    return tools.getvalue()
+
+
 def write_cholec80(pairs, label_config: dict, fh: BinaryIO) -> None:
     """A zip with `<video>-phase.txt` (every frame) and `<video>-tool.txt` (every 25th frame) per item."""
-    instruments = [t["name"] for t in label_config.get("tracks") or [] if t.get("kind") == "instrument"]
     with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as archive:
         for view, payload in pairs:
+            payload = payload or {}
             phases = sorted((p for p in payload.get("phases", []) if p.get("phase")), key=lambda p: p["start_frame"])
-            total = max([p["end_frame"] for p in phases] + [(view.media.frame_count or 0) if view.media else 0])
             text = io.StringIO()
             text.write("Frame\tPhase\n")
             for seg in phases:
                 for frame in range(seg["start_frame"], seg["end_frame"]):
                     text.write(f"{frame}\t{seg['phase']}\n")
             archive.writestr(f"{_stem(view)}-phase.txt", text.getvalue())
-            tools = io.StringIO()
-            tools.write("Frame\t" + "\t".join(instruments) + "\n")
-            tags = [t for t in payload.get("tags", []) if t["track"] in instruments]
-            for frame in range(0, max(total, 1), 25):
-                present = ["1" if any(t["track"] == name and t["start_frame"] <= frame < t["end_frame"] for t in tags)
-                           else "0" for name in instruments]
-                tools.write(f"{frame}\t" + "\t".join(present) + "\n")
-            archive.writestr(f"{_stem(view)}-tool.txt", tools.getvalue())
+            archive.writestr(f"{_stem(view)}-tool.txt", tool_table(view, payload, label_config))

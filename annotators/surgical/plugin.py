@@ -7,9 +7,10 @@ import os
 from annotators.agreement import pairwise_report
 from annotators.base import (Derivative, Exporter, IngestedItem, ItemInput, ItemRejected, MetricSpec, Modality)
 from annotators.surgical import formats, metrics, schema, video
+from annotators.surgical import formats_exchange as exchange
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm")
-SIDECARS = (".txt", ".json")
+SIDECARS = (".txt", ".json", ".csv")
 MEDIA_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
                ".avi": "video/x-msvideo", ".webm": "video/webm"}
 MAX_HOURS = 8
@@ -46,7 +47,8 @@ class SurgicalModality(Modality):
         ext = os.path.splitext(item.name or "")[1].lower()
         if ext not in VIDEO_EXTENSIONS:
             raise ItemRejected(f"{item.name}: not a video file (accepted: {', '.join(VIDEO_EXTENSIONS)}; Cholec80 "
-                               "-phase.txt / -tool.txt and our .json go next to their video, same base name)")
+                               "-phase.txt / -tool.txt, our -tags.csv and .json or a Label Studio .json go next to their "
+                               "video, same base name)")
         if item.path is None and item.data is None:
             raise ItemRejected(f"{item.name}: upload the video file itself")
         size = item.size if item.size is not None else len(item.data or b"")
@@ -102,7 +104,10 @@ class SurgicalModality(Modality):
 
     def exporters(self) -> dict[str, Exporter]:
         return {"json": Exporter("json", "jsonl", "application/x-ndjson", formats.write_json),
-                "cholec80": Exporter("cholec80", "zip", "application/zip", formats.write_cholec80)}
+                "cholec80": Exporter("cholec80", "zip", "application/zip", formats.write_cholec80),
+                "cholec80_1fps": Exporter("cholec80_1fps", "zip", "application/zip", exchange.write_cholec80_1fps),
+                "csv": Exporter("csv", "csv", "text/csv", exchange.write_csv, assets=("frames",)),
+                "label_studio": Exporter("label_studio", "json", "application/json", exchange.write_label_studio)}
 
     # -- agreement -----------------------------------------------------------------------------------------------
     def agree(self, a: dict, b: dict, item, label_config: dict) -> dict[str, float]:

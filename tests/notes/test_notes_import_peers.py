@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from pathlib import Path
 
@@ -533,25 +532,22 @@ def test_pubtator_hostile_files(monkeypatch):
 
 
 # ===================================================================================================== speed
-def test_pubtator_and_bioc_large_files_read_fast():
-    """10,000-document corpora with 30 mentions each are the benchmark; 2,000 keep the test short. The threshold is
-    loose (shared CI machines), the benchmark reports the real rate."""
+def test_pubtator_and_bioc_large_files_read_whole():
+    """2,000 documents with 30 mentions each read completely (the rate is benchmarks/bench_import.py's to report:
+    speed is measured, not asserted)."""
     words = [f"word{i}" for i in range(60)]
     text = " ".join(words)
     mentions = [(text.index(w + " "), text.index(w + " ") + len(w)) for w in words[::2]]
     pubtator = "".join(f"{d}|t|{text}\n{d}|a|{text}\n" + "".join(
         f"{d}\t{s}\t{e}\t{text[s:e]}\tDisease\tD00{d % 9}\n" for s, e in mentions) + "\n" for d in range(2000))
-    start = time.perf_counter()
-    assert len(read_pubtator(pubtator.encode(), "big.pubtator", CONFIG)) == 2000
-    pubtator_rate = 2000 / (time.perf_counter() - start)
+    read = read_pubtator(pubtator.encode(), "big.pubtator", CONFIG)
+    assert len(read) == 2000 and all(len(i.annotations[0]["spans"]) == 30 for i in read)
     documents = "".join(f"<document><id>{d}</id><passage><offset>0</offset><text>{text}</text>" + "".join(
         f'<annotation id="{n}"><infon key="type">Disease</infon><infon key="MESH">D00{d % 9}</infon>'
         f'<location offset="{s}" length="{e - s}"/><text>{text[s:e]}</text></annotation>'
         for n, (s, e) in enumerate(mentions)) + "</passage></document>" for d in range(2000))
-    start = time.perf_counter()
-    assert len(read_bioc(f"<collection>{documents}</collection>".encode(), "big.xml", CONFIG)) == 2000
-    bioc_rate = 2000 / (time.perf_counter() - start)
-    assert pubtator_rate > 500 and bioc_rate > 500, (pubtator_rate, bioc_rate)
+    read = read_bioc(f"<collection>{documents}</collection>".encode(), "big.xml", CONFIG)
+    assert len(read) == 2000 and all(len(i.annotations[0]["spans"]) == 30 for i in read)
 
 
 # ======================================================================================================= API
