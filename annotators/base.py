@@ -165,6 +165,11 @@ class Exporter:
     write: Callable[[Iterable[tuple[Any, dict | None]], dict, Any], None]
     """write(pairs of (item, gold-or-latest payload), label_config, binary file object)."""
     assets: tuple[str, ...] = ()  # derived assets the writer reads (filled into each item's `assets` as local paths)
+    # A per-item media step the export job runs in the media sandbox before the writer sees the item (a video
+    # re-encoded with faces blurred): a module-level function prepare(view, out_dir, label_config) -> {"file", ...}
+    # like Derivative.make. Its file's path is in view.assets[name] (the exporter's name) while the writer holds
+    # the item, and is deleted when the writer takes the next one; a failure leaves view.meta["prepare_error"].
+    prepare: Callable[[Any, str, dict], dict] | None = None
 
 
 @dataclass
@@ -218,6 +223,16 @@ class Modality(ABC):
         """Files to derive from each media item after ingest (waveform peaks, frame index, browser proxy,
         thumbnails). A generic `derive` job runs them (sandboxed) and stores them as the item's assets."""
         return []
+
+    def project_derivatives(self, label_config: dict) -> list[Derivative]:
+        """The derivatives for a project's items: `derivatives()` unless the project's settings change one (a
+        proxy with faces blurred). Give a changed derivative its own version, so a setting's change rebuilds it."""
+        return self.derivatives()
+
+    def original_hidden(self, label_config: dict) -> bool:
+        """True where a project's annotators and reviewers get derived assets only, never the uploaded file
+        (its proxy has faces masked): the media route refuses them the original."""
+        return False
 
     # -- configuration and payloads ------------------------------------------------------------------------------
     def validate_label_config(self, config: dict) -> dict:

@@ -75,6 +75,8 @@ class Derivative:
     # "always" | callable(MediaInfo) -> bool: e.g. a proxy only when the source is not browser-playable.
     when: Callable[[MediaInfo | None], bool] | None = None
     timeout_s: int | None = None  # wall clock; None: the server's default scaled by the media duration
+    # JSON handed to `make` as a third argument when not None (a project's settings: Modality.project_derivatives)
+    options: dict | None = None
 
 
 class Report(Protocol):

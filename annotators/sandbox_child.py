@@ -22,15 +22,16 @@ def _resolve(target: str):
     return obj
 
 
-def call_derivative(target: str, view: dict, out_dir: str):
-    """Run a modality's Derivative.make on an ItemView rebuilt from JSON (the worker's view of the item)."""
+def call_derivative(target: str, view: dict, out_dir: str, *options):
+    """Run a modality's Derivative.make (or an Exporter.prepare) on an ItemView rebuilt from JSON (the worker's view
+    of the item); `options`: the JSON third argument, when the caller has one."""
     from annotators.base import ItemView
     from annotators.media import MediaInfo
 
     item = ItemView(id=view["id"], kind=view["kind"], text=view.get("text"), meta=view.get("meta") or {},
                     media_path=view.get("media_path"), media=MediaInfo.from_dict(view.get("media")),
                     assets=view.get("assets") or {})
-    return _resolve(target)(item, out_dir)
+    return _resolve(target)(item, out_dir, *options)
 
 
 def main() -> int:

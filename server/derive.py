@@ -59,10 +59,11 @@ def _build(derivative, view, out_dir: str, config: dict) -> dict:
         target = f"{derivative.make.__module__}:{derivative.make.__qualname__}"
         if "<locals>" in target:
             raise JobFailed(f"derivative {derivative.name!r} must be a module-level function to run sandboxed")
-        result = sandbox.run("annotators.sandbox_child:call_derivative", [target, _view_dict(view), out_dir],
+        extra = [derivative.options] if derivative.options is not None else []
+        result = sandbox.run("annotators.sandbox_child:call_derivative", [target, _view_dict(view), out_dir, *extra],
                              **_limits(config, view.media, derivative.timeout_s))
     else:
-        result = derivative.make(view, out_dir)
+        result = derivative.make(view, out_dir, *([derivative.options] if derivative.options is not None else []))
     if isinstance(result, str):
         result = {"file": result}
     name = os.path.basename(str(result.get("file") or ""))
@@ -90,7 +91,7 @@ def prepare_item(item: Item, modality, label_config: dict, config: dict) -> tupl
             view.media = info
             db.session.execute(update(Item).where(Item.id == item.id).values(media_info=info.to_dict()))
             db.session.commit()
-        for derivative in modality.derivatives():
+        for derivative in modality.project_derivatives(label_config):
             if derivative.when is not None and not derivative.when(info):
                 continue
             producer = f"{modality.name}/{derivative.name}@{derivative.version}"

@@ -6,7 +6,7 @@ import os
 
 from annotators.agreement import pairwise_report
 from annotators.base import (Derivative, Exporter, IngestedItem, ItemInput, ItemRejected, MetricSpec, Modality)
-from annotators.surgical import formats, metrics, schema, video
+from annotators.surgical import deidentify, formats, metrics, schema, video
 from annotators.surgical import formats_exchange as exchange
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm")
@@ -82,8 +82,24 @@ class SurgicalModality(Modality):
 
     def derivatives(self) -> list[Derivative]:
         return [Derivative("frames", video.make_frame_index, "application/json", version="1"),
-                Derivative("proxy", video.make_proxy, "video/mp4", version="1"),
+                # 2: no source SEI or tags in a remux (stripped); items derived again get the new proxy
+                Derivative("proxy", video.make_proxy, "video/mp4", version="2"),
                 Derivative("sprite", video.make_sprite, "image/jpeg", version="1")]
+
+    def project_derivatives(self, label_config: dict) -> list[Derivative]:
+        """`deidentify.blur_faces_at_ingest`: the proxy the annotators play, and the sprite, are made with faces
+        masked (the original stays stored; the frame index is built from it and holds for the proxy: same pts)."""
+        settings = (label_config or {}).get("deidentify") or {}
+        if not settings.get("blur_faces_at_ingest"):
+            return self.derivatives()
+        options = {k: settings[k] for k in ("detect_every", "method", "extra_regions") if k in settings}
+        version = "blur-1"  # its own producer version: turning the setting on or off rebuilds the proxy
+        return [Derivative("frames", video.make_frame_index, "application/json", version="1"),
+                Derivative("proxy", deidentify.make_blurred_proxy, "video/mp4", version=version, options=options),
+                Derivative("sprite", deidentify.make_blurred_sprite, "image/jpeg", version=version)]
+
+    def original_hidden(self, label_config: dict) -> bool:
+        return bool(((label_config or {}).get("deidentify") or {}).get("blur_faces_at_ingest"))
 
     def preannotators(self, label_config: dict):
         from annotators.surgical.preannotate import PhasePreannotator
@@ -107,7 +123,10 @@ class SurgicalModality(Modality):
                 "cholec80": Exporter("cholec80", "zip", "application/zip", formats.write_cholec80),
                 "cholec80_1fps": Exporter("cholec80_1fps", "zip", "application/zip", exchange.write_cholec80_1fps),
                 "csv": Exporter("csv", "csv", "text/csv", exchange.write_csv, assets=("frames",)),
-                "label_studio": Exporter("label_studio", "json", "application/json", exchange.write_label_studio)}
+                "label_studio": Exporter("label_studio", "json", "application/json", exchange.write_label_studio),
+                # each video re-encoded in the media sandbox with faces masked and no source metadata
+                "blurred_video": Exporter("blurred_video", "zip", "application/zip", deidentify.write_blurred_video,
+                                          prepare=deidentify.blur_for_export)}
 
     # -- agreement -----------------------------------------------------------------------------------------------
     def agree(self, a: dict, b: dict, item, label_config: dict) -> dict[str, float]:

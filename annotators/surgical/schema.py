@@ -37,6 +37,17 @@ LABEL_CONFIG_SCHEMA = {
         "checkpoint_path": {"type": ["string", "null"], "maxLength": 500, "default": None,
                             "title": "Pretrained backbone checkpoint (a path on the worker)"},
         "instructions": {"type": "string", "maxLength": 5000, "title": "Instructions for annotators"},
+        "deidentify": {"type": "object", "additionalProperties": False, "title": "Face blurring (de-identification)",
+                       "properties": {
+                           "blur_faces_at_ingest": {"type": "boolean", "default": False,
+                                                    "title": "Annotators see a proxy with faces masked"},
+                           "detect_every": {"type": "integer", "minimum": 1, "maximum": 25, "default": 5,
+                                            "title": "Frames between face detections"},
+                           "method": {"enum": ["blur", "pixelate", "black"], "default": "blur"},
+                           # fixed regions always masked, as fractions of the picture: [x, y, width, height]
+                           "extra_regions": {"type": "array", "maxItems": 20, "items": {
+                               "type": "array", "minItems": 4, "maxItems": 4,
+                               "items": {"type": "number", "minimum": 0, "maximum": 1}}}}},
     },
 }
 

@@ -6,6 +6,8 @@
   `moov` moved to the front); anything else is encoded to H.264 <= 720p with a keyframe every second (frame-accurate
   seeking) and the source's timestamps kept, so the frame index maps the player's `mediaTime` to frame numbers.
   Rotation (phones): a remux keeps the display matrix, which the browser honours; an encode turns the pixels.
+  Neither carries the source's tags (creation time, GPS, make/model, handler names: `clean_metadata`), data tracks
+  or, in a remux, its H.264 SEI messages (cameras write serial numbers and settings there; x264 its options).
 - `sprite`: thumbnails for the timeline, one JPEG grid (at most 200 thumbnails).
 """
 from __future__ import annotations
@@ -88,8 +90,19 @@ def make_proxy(view, out_dir: str) -> dict:
     return {"file": "proxy.mp4", "media_type": "video/mp4", "meta": {"made_by": how}}
 
 
+def clean_metadata(container) -> None:
+    """No tag of the source reaches a file we write: the output container's and every stream's metadata emptied
+    (PyAV does not copy them today; this keeps it so if it ever does). The MP4 muxer then writes only its own
+    `encoder` tag ("Lavf...": says nothing about the recording), generic handler names and zero creation times in
+    mvhd/tkhd/mdhd, as it does when no `creation_time` is given."""
+    container.metadata.clear()
+    for stream in container.streams:
+        stream.metadata.clear()
+
+
 def _remux(source: str, target: str) -> None:
     import av
+    from av.bitstream import BitStreamFilterContext
 
     with av.open(source) as src, av.open(target, "w", format="mp4", options={"movflags": "faststart"}) as out:
         video = _video_stream(src)
@@ -97,11 +110,20 @@ def _remux(source: str, target: str) -> None:
         if src.streams.audio and src.streams.audio[0].codec_context.name == "aac":
             audio = src.streams.audio[0]
             streams[audio.index] = out.add_stream_from_template(audio)
+        clean_metadata(out)
+        # SEI NAL units (type 6) dropped: user-data SEI carries camera serials and settings. Decoding needs none
+        # of them here (every proxy that is remuxed starts with an IDR frame, as H.264 MP4s from cameras do).
+        sei = BitStreamFilterContext("filter_units=remove_types=6", video, streams[video.index])
         for packet in src.demux(*[s for s in src.streams if s.index in streams]):
-            if packet.dts is None:
-                continue
-            packet.stream = streams[packet.stream.index]
-            out.mux(packet)
+            if packet.stream.index == video.index:
+                packets = sei.filter(packet if packet.size else None)  # the empty packet flushes the filter
+            else:
+                packets = [packet]
+            for out_packet in packets:
+                if out_packet.dts is None:
+                    continue
+                out_packet.stream = streams[packet.stream.index]
+                out.mux(out_packet)
 
 
 def _proxy_size(width: int, height: int) -> tuple[int, int]:
@@ -131,6 +153,7 @@ def _encode(source: str, target: str, clockwise: int = 0) -> None:
                                          "bf": "0", "crf": "26"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = video.time_base  # the source's timestamps, so the frame index stays valid
+        clean_metadata(out)
         for frame in src.decode(video):
             if frame.pts is None:
                 continue

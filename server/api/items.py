@@ -21,7 +21,7 @@ from server.file_import import keep_for_job, needs_job
 from server.import_labels import effective_plan, map_labels, may_add, requested_plan, store_config
 from server.ingest import spool, stage_inputs, store_staged
 from server.uploads import consumable_uploads, mark_consumed
-from server.models import Annotation, Asset, Item
+from server.models import Annotation, Asset, Item, Project
 from server.permissions import require_object, require_project
 from server.statements import once
 
@@ -233,12 +233,17 @@ def get_item(item_id):
 @api_bp.get("/items/<int:item_id>/media")
 @api_bp.doc(summary="Stream an item's media or one of its derived assets (?variant=NAME); supports HTTP Range")
 def get_item_media(item_id):
-    item, _ = require_object(Item, item_id, "items.read", "item")
+    item, role = require_object(Item, item_id, "items.read", "item")
     variant = request.args.get("variant")
     unknown = set(request.args) - {"variant"}
     if unknown:
         raise ApiError(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
     store = current_app.extensions["media"]
+    if not variant and role in ("annotator", "reviewer"):
+        project = db.session.get(Project, item.project_id)  # in the identity map since require_object
+        if registry.get(project.modality).original_hidden(project.label_config):
+            raise ApiError(403, f"item {item_id}: this project shows its annotators and reviewers the derived "
+                                "media only (faces masked); a manager can download the original")
     if variant:
         asset = db.session.execute(select(Asset).where(Asset.item_id == item.id, Asset.name == variant)
                                    ).scalar_one_or_none()

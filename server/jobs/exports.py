@@ -12,11 +12,13 @@ only. Ties go to the latest version.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import io
 import json
 import os
 import re
+import shutil
 import tempfile
 import zlib
 from typing import Iterator
@@ -29,12 +31,14 @@ from annotators.base import ItemView
 from annotators.media import MediaInfo
 from server.extensions import db
 from server.models import Annotation, Item, User
+from server.sandbox import SandboxError
 
 STREAM_BATCH = 1000  # rows fetched from the database at a time
 # zlib level 3: 100,000 notes of JSONL (152 MB) compress 5.2x in 2.3 s of the second core; gzip's default, 6,
 # gives 6.3x in 5.9 s, longer than the export itself.
 GZIP_LEVEL = 3
 GZIP_MEDIA_TYPE = "application/gzip"
+PREPARE_WALL_FACTOR = 8  # wall-clock seconds an Exporter.prepare step may take per second of media
 _FRACTION = re.compile(r"[0-9]\.[0-9]")
 _PEOPLE = ("human", "consensus", "review")
 _MACHINES = ("model", "import")
@@ -116,11 +120,12 @@ def _json_text(raw: str, exact: bool) -> str | dict:
     return json.loads(raw)
 
 
-def export_pairs(project_id: int, stage: str, assets: tuple[str, ...] = (),
-                 json_text: bool = False) -> Iterator[tuple[ItemView, dict | str]]:
+def export_pairs(project_id: int, stage: str, assets: tuple[str, ...] = (), json_text: bool = False,
+                 media_keys: dict | None = None) -> Iterator[tuple[ItemView, dict | str]]:
     """(item view with provenance, payload) per exported item, streamed. `assets`: derived assets the writer
     reads, filled in per batch. `json_text`: the writer takes a payload as JSON text (a str) too, which spares
-    decoding and encoding it again (write_jsonl: 40 % of its time)."""
+    decoding and encoding it again (write_jsonl: 40 % of its time). `media_keys`: filled with item id -> storage
+    key where the view has no local media path (S3: the media is fetched one item at a time, when needed)."""
     store = current_app.extensions["media"] if has_app_context() else None
     cheap = store is not None and store.kind == "filesystem"
     # JSON columns come as text and are decoded here: what SQLAlchemy's JSON type does on SQLite, in half the
@@ -148,6 +153,8 @@ def export_pairs(project_id: int, stage: str, assets: tuple[str, ...] = (),
                     view.media_path = str(store.local_path(storage_key))
                 elif source_path:
                     view.media_path = source_path
+                elif storage_key and media_keys is not None:
+                    media_keys[item_id] = storage_key
                 view.provenance = provenance(source, stage_, annotation_id, author, model_version)
                 batch.append((view, _json_text(payload, exact) if json_text and payload is not None else payload))
             if assets:
@@ -248,6 +255,38 @@ def _heap_frozen():
         gc.unfreeze()
 
 
+def _prepared(pairs, exporter, label_config: dict, media_keys: dict, work_dir: str):
+    """Runs the exporter's per-item media step (Exporter.prepare) in the media sandbox, one item at a time, with
+    the derive job's limits: the worker never decodes an untrusted file itself, and a file that crashes or hangs
+    the decoder fails that item, not the export. Each result is deleted once the writer asks for the next item."""
+    from annotators.media import Derivative
+    from server.derive import _build
+
+    store = current_app.extensions["media"]
+    step = Derivative(exporter.name, exporter.prepare, "application/octet-stream", options=label_config)
+    for view, payload in pairs:
+        out_dir = tempfile.mkdtemp(prefix="item-", dir=work_dir)
+        try:
+            key = media_keys.pop(view.id, None)
+            if key and not view.media_path:
+                view.media_path = str(store.local_path(key))
+            if not view.media_path or not os.path.exists(view.media_path):
+                view.meta = {**view.meta, "prepare_error": "the media file is missing from storage"}
+            else:
+                # a re-encode of full-size footage may run slower than real time: 8x the duration before it is stopped
+                seconds = view.media.duration_ms / 1000 if view.media else 0
+                wall = int(max(int(current_app.config["SANDBOX_DERIVE_MIN_WALL_S"]), seconds * PREPARE_WALL_FACTOR))
+                try:
+                    built = _build(dataclasses.replace(step, timeout_s=wall), view, out_dir, current_app.config)
+                    view.assets[exporter.name] = built["path"]
+                    view.meta = {**view.meta, "prepared": built["meta"]}
+                except SandboxError as exc:
+                    view.meta = {**view.meta, "prepare_error": str(exc)[:300]}
+            yield view, payload
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
+
+
 def write_export(exporter, project, stage: str, job_id: int, compress: bool) -> dict:
     """Streams the export into a temporary file beside its final place, then moves it there (a rename, or an
     upload to the bucket). Returns the job's result."""
@@ -256,7 +295,13 @@ def write_export(exporter, project, stage: str, job_id: int, compress: bool) -> 
     name = f"export-{job_id}.{exporter.extension.lstrip('.')}" + (".gz" if compress else "")
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".partial-")
     json_text = getattr(exporter.write, "accepts_json_text", False)
-    tally = _Tally(export_pairs(project.id, stage, exporter.assets, json_text))
+    media_keys: dict | None = {} if exporter.prepare is not None else None
+    pairs = export_pairs(project.id, stage, exporter.assets, json_text, media_keys)
+    work_dir = None
+    if exporter.prepare is not None:
+        work_dir = tempfile.mkdtemp(prefix=".prepare-", dir=out_dir)
+        pairs = _prepared(pairs, exporter, project.label_config, media_keys, work_dir)
+    tally = _Tally(pairs)
     try:
         with _heap_frozen(), os.fdopen(fd, "wb", buffering=1 << 20) as fh:
             if compress:
@@ -270,6 +315,9 @@ def write_export(exporter, project, stage: str, job_id: int, compress: bool) -> 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    finally:
+        if work_dir:
+            shutil.rmtree(work_dir, ignore_errors=True)
     result = {"file": name, "items": tally.items, "origins": tally.origins, "size": size,
               "media_type": GZIP_MEDIA_TYPE if compress else exporter.media_type}
     if compress:
