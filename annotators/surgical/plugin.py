@@ -20,7 +20,8 @@ class SurgicalModality(Modality):
     name = "surgical"
     title = "Surgical video"
     description = ("Surgical recordings: a frame-accurate phase timeline (Cholec80 phases by default), instrument "
-                   "and event tag tracks, comments; frame accuracy, Jaccard and kappa between annotators.")
+                   "and event tag tracks, comments; frame accuracy, kappa, per-phase precision/recall/Jaccard (also "
+                   "with Cholec80's relaxed boundaries), segmental edit score and F1, boundary distance.")
     item_kinds = ("video",)
     accepts = VIDEO_EXTENSIONS + SIDECARS
     sidecar_extensions = SIDECARS
@@ -28,12 +29,29 @@ class SurgicalModality(Modality):
     label_config_schema = schema.LABEL_CONFIG_SCHEMA
     payload_schema = schema.PAYLOAD_SCHEMA
     default_label_config = schema.default_label_config()
-    metric_specs = (MetricSpec("agreement", description="share of frames with the same phase"),
+    # a = the first version, the reference of every asymmetric measure; see metrics.py and metrics_segments.py
+    metric_specs = (MetricSpec("agreement", description="share of frames with the same phase (frame accuracy)"),
                     MetricSpec("phase_accuracy", description="share of frames with the same phase"),
-                    MetricSpec("phase_jaccard", description="mean over phases of frames in both / in either"),
                     MetricSpec("phase_kappa", range=(-1.0, 1.0), description="Cohen's kappa over frames"),
+                    MetricSpec("phase_precision", description="mean over phases of frames b gave phase k that a "
+                               "also did / frames b gave phase k"),
+                    MetricSpec("phase_recall", description="mean over phases of frames a gave phase k that b "
+                               "also did / frames a gave phase k"),
+                    MetricSpec("phase_jaccard", description="mean over phases of frames in both / in either"),
+                    MetricSpec("relaxed_accuracy", description="frame accuracy with the Cholec80/M2CAI16 10 s "
+                               "relaxed boundaries (an adjacent phase near a transition of a counts)"),
+                    MetricSpec("relaxed_precision", description="mean precision per phase of a, relaxed boundaries"),
+                    MetricSpec("relaxed_recall", description="mean recall per phase of a, relaxed boundaries"),
+                    MetricSpec("relaxed_jaccard", description="mean Jaccard per phase of a, relaxed boundaries"),
+                    MetricSpec("edit_score", description="segmental edit score: 1 - Levenshtein distance of the "
+                               "segment label sequences / the longer one"),
+                    MetricSpec("f1_10", description="segmental F1 at IoU 0.10 (MS-TCN)"),
+                    MetricSpec("f1_25", description="segmental F1 at IoU 0.25 (MS-TCN)"),
+                    MetricSpec("f1_50", description="segmental F1 at IoU 0.50 (MS-TCN)"),
                     MetricSpec("boundary_frames", higher_is_better=False, range=(0.0, None),
                                description="mean distance between phase boundaries (frames, both ways)"),
+                    MetricSpec("boundary_seconds", higher_is_better=False, range=(0.0, None),
+                               description="mean distance between phase boundaries (seconds, both ways)"),
                     MetricSpec("tag_f1", description="F1 of tag presence per track and frame"))
     ui_module = "js/modalities/surgical.js"
     ui_template = ""
@@ -130,10 +148,20 @@ class SurgicalModality(Modality):
 
     # -- agreement -----------------------------------------------------------------------------------------------
     def agree(self, a: dict, b: dict, item, label_config: dict) -> dict[str, float]:
-        return metrics.agree(a, b)
+        media = getattr(item, "media", None)
+        return metrics.agree(a, b, label_config.get("phases"), media.fps if media is not None else None)
 
     def agree_many(self, annotations, label_config: dict) -> dict:
-        return pairwise_report(annotations, metrics.agree, [spec.name for spec in self.metric_specs])
+        per_phase = []
+
+        def measure(a: dict, b: dict) -> dict[str, float]:
+            values, phases = metrics.evaluate(a, b, label_config.get("phases"))
+            per_phase.append(phases)  # pairwise_report calls this once per pair and item: nothing is recomputed
+            return values
+
+        report = pairwise_report(annotations, measure, [spec.name for spec in self.metric_specs])
+        report.per_label = metrics.mean_per_phase(per_phase)
+        return report
 
     def merge(self, payloads, item, label_config: dict) -> dict:
         return payloads[0]
