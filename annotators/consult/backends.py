@@ -37,6 +37,9 @@ CHOICES = ("auto", *BACKENDS)
 _MODULES = {"openai-whisper": "whisper", "faster-whisper": "faster_whisper"}
 WINDOW_SAMPLES = 30 * MODEL_RATE  # Whisper's encoder always sees 30 s
 FRAMES_PER_S = 100  # log-mel frames (hop of 10 ms)
+# The temperature fallback samples: seeded per window, so the same audio gives the same draft every time (and the
+# draft's recorded decoding parameters reproduce it).
+SAMPLING_SEED = 1234
 _load_lock = threading.Lock()
 
 
@@ -111,7 +114,12 @@ class OpenAIWhisper:
         for start, end in windows:
             a, b = int(start * MODEL_RATE), int(end * MODEL_RATE)
             piece = np.ascontiguousarray(mono[a:b], dtype="float32")
-            yield a / MODEL_RATE, self.model.transcribe(piece, verbose=None, **self.options()).get("segments", [])
+            import torch
+
+            with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+                torch.manual_seed(SAMPLING_SEED)
+                segments = self.model.transcribe(piece, verbose=None, **self.options()).get("segments", [])
+            yield a / MODEL_RATE, segments
 
 
 class FasterWhisper:
@@ -244,7 +252,10 @@ class FasterWhisper:
         return list(zip(out, rests)), last_speech
 
     def _sequential(self, piece: np.ndarray) -> list[dict]:
+        import ctranslate2
+
         decode = self.decode
+        ctranslate2.set_random_seed(SAMPLING_SEED)
         segments, _ = self.model.transcribe(
             piece, language=self.language, beam_size=1, best_of=5, temperature=list(decode["temperature"]),
             compression_ratio_threshold=decode["compression_ratio_threshold"],

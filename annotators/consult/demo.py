@@ -11,7 +11,7 @@ from annotators.base import ItemInput
 
 # Three voices a voice encoder tells apart as it would three people (resemblyzer similarity about 0.7 between them,
 # 0.85 within one). A variant on "en-gb" is silently ignored by espeak-ng: "en-gb+f2" is the plain male en-gb voice.
-VOICES = {"clinician": "en-us+m3", "patient": "en+f2", "companion": "en+Annie"}
+VOICES = {"clinician": "en-us+m3", "patient": "en-us+f2", "companion": "en+Annie"}
 # No dither: sox otherwise adds random noise when it resamples to 16 bits, so every synthesis differed and the tests'
 # word error rates moved by several points between runs (int8 decoding is sensitive to it).
 SOX_REPEATABLE = ("-D",)
