@@ -139,7 +139,9 @@ class PhasePreannotator:
                 payload["phases"] = self._trained_phases(view, times)
             if not self.has_tag_track:
                 payload["tags"] = []
-            out.append(Prediction(view.id, payload))
+            # The item's score is its least certain segment: the review queue takes the riskiest items first.
+            scores = [p["score"] for p in payload["phases"] if p.get("score") is not None]
+            out.append(Prediction(view.id, payload, score=min(scores) if scores else None))
             if report is not None:
                 report.progress(len(out), len(items))
         return out

@@ -38,7 +38,9 @@ def test_a_model_trained_on_accepted_timelines_labels_a_new_video(tmp_path):
     new, _truth = case(tmp_path, 9, (10, 6, 9))
     model = PhasePreannotator()
     model.setup("cpu", CONFIG, first["params"])
-    phases = model.predict([new])[0].payload["phases"]
+    prediction = model.predict([new])[0]
+    phases = prediction.payload["phases"]
+    assert prediction.score == min(p["score"] for p in phases)  # the least certain segment ranks the item
     assert [p["phase"] for p in phases] == PHASES, phases
     assert abs(phases[1]["start_frame"] - 10 * FPS) <= FPS and abs(phases[2]["start_frame"] - 16 * FPS) <= FPS
     assert phases[-1]["end_frame"] == 25 * FPS and all(0 < p["score"] <= 1 for p in phases)
