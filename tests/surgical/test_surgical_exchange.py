@@ -121,3 +121,29 @@ def test_a_bad_exchange_file_is_refused_with_its_name_and_line(admin, video, nam
     status, body = upload(admin, pid, {"case07.mp4": video, name: text.encode()})
     assert status == 422, body
     assert name in body["failed"][0]["error"] and problem in body["failed"][0]["error"], body
+
+
+def test_an_audio_only_mp4_is_refused_by_name_and_the_next_video_still_imports(admin, video, tmp_path):
+    import av
+    import numpy as np
+
+    voice = str(tmp_path / "dictation.mp4")
+    with av.open(voice, "w") as out:
+        stream = out.add_stream("aac", rate=16000, layout="mono")
+        pcm = (0.2 * np.sin(np.arange(16000) / 5)).astype("float32").reshape(1, -1)
+        for start in range(0, 16000, 1024):
+            chunk = av.AudioFrame.from_ndarray(pcm[:, start:start + 1024], format="flt", layout="mono")
+            chunk.sample_rate = 16000
+            for packet in stream.encode(chunk):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    pid = project(admin)
+    status, body = upload(admin, pid, {"dictation.mp4": voice, "case07.mp4": video})
+    assert status == 201, body
+    states = {}
+    for created in body["created"]:
+        _, item = admin.get(f"/items/{created['id']}")
+        states[created["name"]] = (item["status"], item["status_reason"] or "")
+    assert states["case07.mp4"][0] == "ready", states
+    assert states["dictation.mp4"][0] == "invalid" and "no video stream (audio only)" in states["dictation.mp4"][1], states

@@ -129,3 +129,24 @@ def test_a_phone_video_turned_by_its_matrix_is_probed_clockwise_and_encoded_upri
     assert edges[white] > 225 and min(edges.values()) < 30, edges
     sprite = video.make_sprite(view_of(hevc), str(tmp_path / "encode"))["meta"]
     assert (sprite["thumb_height"] > sprite["thumb_width"]) == (clockwise != 180)
+
+
+def test_a_one_pixel_video_is_indexed_proxied_and_thumbnailed(tmp_path):
+    """1x1 (lossless FFV1 in Matroska): H.264 needs even sizes, so the proxy is 2x2; nothing divides by zero."""
+    path = str(tmp_path / "tiny.mkv")
+    with av.open(path, "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 1, 1, "yuv444p"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((1, 1, 3), i * 20, np.uint8), format="rgb24")
+            frame = frame.reformat(format="yuv444p")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    assert index_of(path, tmp_path)["frames"] == 10
+    assert video.make_proxy(view_of(path), str(tmp_path))["meta"]["made_by"] == "h264"
+    proxy = probe(str(tmp_path / "proxy.mp4"))
+    assert (proxy["width"], proxy["height"], proxy["frame_count"]) == (2, 2, 10)
+    assert video.make_sprite(view_of(path), str(tmp_path))["meta"]["count"] == 1
