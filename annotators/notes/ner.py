@@ -68,14 +68,14 @@ class TermMatcher:
         return result
 
 
-def _doc_with_entities(nlp, text: str, spans: Sequence[dict]):
-    """A training Doc: entity-layer spans snapped outward to token edges; overlaps keep the longest."""
+def _doc_with_entities(nlp, text: str, spans: Sequence[dict], layer: str = "entity"):
+    """A training Doc: the spans of one layer snapped outward to token edges; overlaps keep the longest."""
     from spacy.util import filter_spans
 
     doc = nlp.make_doc(text)
     ents = []
     for span in spans:
-        if span.get("layer", "entity") != "entity":
+        if span.get("layer", "entity") != layer:
             continue
         ent = doc.char_span(span["start"], span["end"], label=span["label"], alignment_mode="expand")
         if ent is not None and ent.text.strip():
@@ -106,8 +106,10 @@ def _prf(nlp, docs) -> dict[str, float]:
 
 def train_ner(examples: Sequence[tuple[str, Sequence[dict]]], base_params: dict | None = None, seed: int = 0,
               n_iter: int = 15, held_out: float = 0.2, patience: int = 3, max_seconds: float = 240.0,
-              labels: Sequence[str] | None = None, min_epochs: int = 5) -> tuple[bytes, dict]:
-    """Train a spaCy `ner` from (text, spans) pairs; returns (model blob, metrics on the held-out part).
+              labels: Sequence[str] | None = None, min_epochs: int = 5,
+              layer: str = "entity") -> tuple[bytes, dict]:
+    """Train a spaCy `ner` from (text, spans) pairs on the spans of one layer ("entity", or "phi" for the PHI
+    model of phi_ner.py); returns (model blob, metrics on the held-out part).
 
     A dev tenth of the training part drives early stopping (F1 not improving for `patience` epochs, counted after
     `min_epochs`, since a fresh NER predicts nothing for its first epochs) and the best epoch's weights are kept;
@@ -124,7 +126,7 @@ def train_ner(examples: Sequence[tuple[str, Sequence[dict]]], base_params: dict 
     fix_random_seed(seed)
     nlp = spacy.blank("en")
     ner = nlp.add_pipe("ner")
-    docs = [_doc_with_entities(nlp, text, spans) for text, spans in examples if text.strip()]
+    docs = [_doc_with_entities(nlp, text, spans, layer) for text, spans in examples if text.strip()]
     for label in sorted(set(labels or []) | {e.label_ for d in docs for e in d.ents}):
         ner.add_label(label)
     if not ner.labels:
@@ -187,11 +189,13 @@ def load_ner(blob: bytes):
     return nlp
 
 
-def predict_ner(nlp, texts: Sequence[str], batch_size: int = 16, id_prefix: str = "n") -> list[list[dict]]:
-    """Entity-layer spans per text (offsets into the given text)."""
+def predict_ner(nlp, texts: Sequence[str], batch_size: int = 16, id_prefix: str = "n",
+                layer: str = "entity") -> list[list[dict]]:
+    """Spans of `layer` per text (offsets into the given text)."""
     out = []
     for doc in nlp.pipe(texts, batch_size=batch_size):
         out.append([{"id": f"{id_prefix}{i + 1}", "start": e.start_char, "end": e.end_char, "label": e.label_,
-                     "layer": "entity", "text": e.text, "attributes": {"source": "ner"}}
+                     "layer": layer, "text": e.text,
+                     "attributes": {"source": "ner" if layer == "entity" else f"{layer}_ner"}}
                     for i, e in enumerate(doc.ents)])
     return out

@@ -62,6 +62,14 @@ def lexicons() -> tuple[dict[str, int], dict[str, int], frozenset[str], frozense
     return first, surnames, frozenset(lines("english.txt.gz")) | rare, frozenset(lines("medical.txt.gz")), rare
 
 
+@functools.lru_cache(maxsize=1)
+def clinical_abbreviations() -> frozenset[str]:
+    """Common clinical abbreviations, lower case (data/phi/clinical_abbreviations.txt, written for this project):
+    an ALL-CAPS word among them ("SR", "NRB", "LLL") is shorthand, never a care site's acronym."""
+    text = (DATA / "clinical_abbreviations.txt").read_text(encoding="ascii")
+    return frozenset(w.lower() for line in text.splitlines() if not line.startswith("#") for w in line.split())
+
+
 @functools.lru_cache(maxsize=65536)
 def word_class(word: str) -> str:
     """The class of one word (any case; possessive "'s" ignored; a hyphenated word is a name when a part is)."""

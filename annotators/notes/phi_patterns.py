@@ -50,7 +50,7 @@ _ID_KEYWORDS = (r"(?i:MRN|MR\s?#|medical\s+record|record|acct|account|accession|
                 r"patient\s+id|pt\s+id|member\s+id|policy|insurance\s+id|subscriber\s+id|health\s+plan|NPI|DEA|"
                 r"license|licence|chart|case|specimen|serial|device|medicaid|medicare|passport|ID)")
 _NOT_A_DATE_BEFORE = (r"(?i:pain|scale|strength|grade|murmur|score|GCS|rated|ratio|BP|motor|power|PS|PEEP|CPAP|"
-                      r"BIPAP|IPAP|EPAP|PSV|IMV|SIMV|AC|vent|settings|MAE|grips?)"
+                      r"BIPAP|IPAP|EPAP|PSV|IMV|SIMV|vent|settings|MAE|grips?)"
                       r"\s*(?:is|of|at|:)?\s*")
 _NOT_A_DATE_AFTER = (r"\s*(?i:strength|NS\b|way|amp|cc\b|ml\b|PEEP|PS\b|CPAP|murmur|systolic|diastolic|holosystolic|tabs?\b|tablets?|pills?|caps?\b|"
                      r"capsules?|pain|scale|motor|power|puffs?)")
@@ -90,7 +90,7 @@ CUSTOM_PATTERNS = [
      rf"\b{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,2}},[ \t]*[A-Z]{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?\b"),
     ("STREET_ADDRESS", "LOCATION", 3, 0.8, r"(?<=\b(?i:zip(?:\s+code)?)\s*:?\s*)\d{5}(?:-\d{4})?\b"),
     ("CLINICAL_DATE", "DATE", 2, 0.6,
-     rf"(?<![\d/.\w])(?<!{_NOT_A_DATE_BEFORE})(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?:/(?:\d{{4}}|\d{{2}}))?"
+     rf"(?<![\d/\w])(?<![\d/]\.)(?<!{_NOT_A_DATE_BEFORE})(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?:/(?:\d{{4}}|\d{{2}}))?"
      rf"(?![\d/])(?!{_NOT_A_DATE_AFTER})"),
     ("CLINICAL_DATE", "DATE", 2, 0.6, r"\b(?:0?[1-9]|1[0-2])[\-.](?:0?[1-9]|[12]\d|3[01])[\-.](?:\d{4}|\d{2})\b"),
     ("CLINICAL_DATE", "DATE", 2, 0.6, r"\b\d{4}[\-/.](?:0?[1-9]|1[0-2])[\-/.](?:0?[1-9]|[12]\d|3[01])\b"),

@@ -69,9 +69,10 @@ NOTE_PATTERNS = [
      r"(?<=\b(?i:in|since|is|its|it's|year|yr|born|dx'?d?|diagnosed|summer|winter|spring|fall|cva|mi|cabg|ca|"
      r"stent|surgery|resection|repair|saying|says|said|thinks)[ \t,]{1,2})(?:19[0-5]\d|20[0-5]\d)(?:'?s)?"
      r"(?!\d|[:/]|\.\d|[ \t]*-|" + _NOT_A_YEAR_AFTER + ")"),
-    ("MONTH_YEAR", "DATE", 2, 0.6,  # two-digit years in a history: "CABG 81, Redo CABG 84", "CVA in 94"
+    ("MONTH_YEAR", "DATE", 2, 0.6,  # two-digit years in a history: "CABG 81, Redo CABG 84", "CVA in 94 and 00"
      r"(?<=\b(?i:cabg|mi|cva|tia|ptca|pci|stent|stents|avr|mvr|ca|cancer|surgery|resection|repair|fx|dvt|"
-     r"transplant|lumpectomy|mastectomy|dx'?d|diagnosed)(?:[ \t]*x[ \t]?\d)?[ \t]+(?:in[ \t]+)?)(?:[3-9]\d|0\d)"
+     r"transplant|lumpectomy|mastectomy|dx'?d|diagnosed)(?:[ \t]*x[ \t]?\d)?[ \t]+(?:in[ \t]+)?"
+     r"(?:(?:[3-9]\d|0\d)[ \t]*(?:,|&|(?i:and))[ \t]*)?)(?:[3-9]\d|0\d)"
      r"(?![\d%.:/']|[ \t]*(?i:mg|ml|cc|min|hrs?|units?|bpm|x\b|y|yo|years?|%|s\b))"),
     ("MONTH_YEAR", "DATE", 2, 0.6,  # month-day after a date word: "returned to OR on 7-8", "BC from 3-5"
      r"(?<=\b(?i:on|since|from|dated)[ \t]+)(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])(?![\d\-/.]|[ \t]*(?i:days?|"
@@ -83,6 +84,10 @@ NOTE_PATTERNS = [
     ("MONTH_YEAR", "DATE", 2, 0.6,  # day and month in any case: "2 nov, 96", "20th of oct"
      r"\b(?:[12]?\d|3[01])(?:st|nd|rd|th)?[ \t]+(?:(?i:of)[ \t]+)?(?i:jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec|"
      r"january|february|april|june|july|august|september|october|november|december)\b\.?(?:,?[ \t]+'?\d{2,4}\b)?"),
+    ("MONTH_YEAR", "DATE", 2, 0.6,  # a full date glued to its cue word: "labs on10/14/82"
+     r"(?<=\b(?i:on|since|from|dated))(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])/(?:\d{4}|\d{2})(?![\d/])"),
+    ("AGE_OVER_89", "AGE_OVER_89", 3, 0.8,  # a history opening a line with the age: "98 s/p fall", "92 w/ CHF"
+     r"(?<=^[ \t]*)(?:9\d|1[01]\d)(?=[ \t]+(?i:s/p|h/o|w/|with)\b)"),
     ("MONTH_YEAR", "DATE", 2, 0.6,  # "it's the 11th."
      r"(?<=\b(?i:the)[ \t]+)(?:[12]?\d|3[01])(?:st|nd|rd|th)(?=[ \t]*(?:[.,;!?\"')]|(?i:of)\b))"),
     ("MONTH_YEAR", "DATE", 2, 0.6,  # a month alone after "in", "since": "in sept.", "since December"
@@ -97,7 +102,8 @@ _NOT_A_DATE_BEFORE = re.compile(
     r"(?i)(?:\b(?:pain|cp|c/o|rat(?:ed|ing|es)|scale|discomfort|angina|ache|headache|ha|ps|psv|peep|cpap|bi-?pap|"
     r"ips|epap|ipap|simv|imv|prvc|cmv|vent|ventilation|mask|settings?|flow-?by|wean(?:ed|ing)?\s+to|trial|svr|ci|"
     r"perrla?|pupils?|crackles|rales|bottles?|grade|murmur|strength|mae|moves|approx|about|"
-    r"extubated\s+from|changed\s+(?:over\s+)?to|vented|vt|tv|rr|fio2|x)|[#~*]|and\s+a)[\s:=,&(]*$|%[ \t,&]+$")
+    r"extubated\s+from|changed\s+(?:over\s+)?to|vented|vt|tv|rr|fio2|x)|[#~*]|and\s+a|"
+    r"(?<!\b[rl][ \t])(?<!\b[rl]t[ \t])\bac)[\s:=,&(]*$|%[ \t,&]+$")  # AC: assist-control, but "R AC": antecubital
 _MIXED_NUMBER = re.compile(r"(?<![/\d.])\d{1,2}(?:[ \t]|-)$")  # "1 1/2 hrs", "3-4/10"
 _NOT_A_DATE_AFTER = re.compile(
     r"(?i)^(?:[ \t]*%|/\d|\.\d|[ \t]*(?:up|bilat\w*|of|hours?|hrs?|hr|dose|doses|rate|strength|ns|"

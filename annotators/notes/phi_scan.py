@@ -41,6 +41,8 @@ _ACTION_AFTER = re.compile(r"[ \t]*(?i:aware|ordered|notified|paged|called|in\b|
                            r"recommends|recommended|spoke|made|informed|updated|,[ \t]*(?:md|np|pa|rn)\b)")
 _SPEECH_AFTER = re.compile(r"[ \t]+(?i:states|stated|says|said|called|visited|visits|reports|reported|verbalizes|"
                            r"verbalized|wishes|wants|asked|agrees|agreed|understands|requests|requested)\b")
+_CONTACT_AFTER = re.compile(r"[ \t]*(?i:cell|cell[ \t]*phone|phone|tel|mobile|home[ \t]*phone|work[ \t]*phone)"
+                            r"[ \t]*(?:#|:|number|no\.?)?[ \t]*[:#]?[ \t]*[\d(]")  # a phone number follows
 _COORD = re.compile(r"[ \t]*(?:,|&|/)[ \t]*|[ \t]+")
 NOT_PHI_PLACES = frozenset("""
 alabama alaska arizona arkansas california calif colorado connecticut delaware florida georgia hawaii idaho illinois
@@ -191,6 +193,15 @@ def _surname_before(doc: NoteTokens, j: int) -> tuple[int, int] | None:
     return (k + 1, j) if k < j - 1 else None
 
 
+def _lone_initial_after_title(doc: NoteTokens, i: int) -> bool:
+    """A title and a single capital letter that no name follows: the letter is the person's initial. "MS" (also
+    morphine, mental status) only with the initial's full stop."""
+    j = i + 1
+    if len(doc.words[j]) != 1 or not doc.words[j].isupper() or doc.lower[i] not in TITLES | WEAK_TITLES:
+        return False
+    return doc.lower[i] not in WEAK_TITLES or doc.gap(j).startswith(".")
+
+
 def find_names(doc: NoteTokens) -> list[dict]:
     found: list[tuple[int, int, str]] = []
     n = len(doc.toks)
@@ -202,6 +213,16 @@ def find_names(doc: NoteTokens) -> list[dict]:
             run = _run(doc, i + 1, strength)
             if run:
                 found.append((*run, strength))
+            elif _lone_initial_after_title(doc, i):
+                found.append((i + 1, i + 1, "title"))  # "mr I remained", "WITH MS S. CARE": the patient's initial
+        if _CONTACT_AFTER.match(doc.text, doc.toks[i].end()) and doc.cls[i] in (NAME, UNK):
+            run = _run(doc, i, "relative", backward=True, most=2)
+            if run:  # "<First> <Last> cell# 555-...": a contact with a number
+                found.append((*run, "relative"))
+        if doc.initial(i) and re.fullmatch(r"\.[ \t]{1,2}", doc.gap(i)) and i + 1 < n and doc.cls[i + 1] == NAME \
+                and doc.text[doc.toks[i].start() - 1:doc.toks[i].start()] in ("", " ", "\t", "(", "\n") \
+                and surname_rank(doc.lower[i + 1].replace("'", "")) and not doc.glued(i + 1):
+            found.append((i, i + 1, "initial"))  # "d. renna", "j. o'brien": an initial and a surname no word shares
         if word in CREDENTIALS and i > 0 and re.fullmatch(r"[ \t]*,?[ \t]*", doc.gap(i - 1)):
             run = _run(doc, i - 1, "credential", backward=True) or _surname_before(doc, i - 1)
             if run:  # "marisol okafor, rn", "EARL N. COOK, RRT", "Okafor-Mason MD"

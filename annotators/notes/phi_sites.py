@@ -2,15 +2,18 @@
 
 Shapes, in any case: place-like words before a facility word ("<X> Memorial", "<x y> hospital", "<X> rehab",
 "<X> Med Ctr"); a ward with its number after a move ("transfer to <Ward> 2", "from <Ward> 3"); an unknown acronym
-after a transfer verb ("sent to <XYZ>", "transferred to <XYZ> cath lab"); a town after "lives in", "from" after a
-relative, or "of" after a person's name; "St. <Name>". States and countries are not PHI (Safe Harbor) and are left.
+after a transfer verb ("sent to <XYZ>", "transferred to <XYZ> cath lab") or where a site stands ("at <XYZ>", "in
+<XYZ>", "<XYZ> EW"; common clinical abbreviations are vetoed); a town after "lives in", "from" after a relative, or
+"of" after a person's name; "St. <Name>". Towns from the gazetteer, regions and employers are phi_places'. States
+and countries are not PHI (Safe Harbor) and are left.
 """
 from __future__ import annotations
 
 import bisect
 import re
 
-from .phi_lexicon import AMB, ENG, NAME, STOP, UNK, is_first_name, looks_misspelled
+from .phi_lexicon import AMB, ENG, NAME, STOP, UNK, clinical_abbreviations, is_first_name, looks_misspelled
+from .phi_places import US_STATE_CODES
 from .phi_scan import NOT_PHI_PLACES, RELATIVES, NoteTokens
 
 SITE_HEADS = frozenset("""
@@ -37,6 +40,11 @@ _WARD_NUMBER = re.compile(r"[ \t]{0,2}\d{1,2}(?!\d|\.\d|[:/%])"
                           r"(?![ \t]*(?i:mg|ml|cc|l\b|hrs?|units?|mcg|%|x\b|yrs?|years?|days?|min|mins|weeks?|wks?|"
                           r"months?))")
 _SPACES = re.compile(r"[ \t]{1,2}")
+ACRONYM_LETTERS = (2, 5)  # an acronym read as a care site has 2 to 5 letters ("GH", "KHB", "NEBMC")
+_ACRONYM_PLACE_PREPS = frozenset("at in from".split())
+_LEAVE = frozenset("leave leaving".split())
+_CALL_OUT = re.compile(r"(?i)\b(?:c/o|call(?:ed)?[ \t]*out)[ \t]*$")  # "c/o to <ward>": called out of the ICU
+_CLAUSE_END = re.compile(r"[ \t]*(?:[,.;:)]|\n|$)")
 _SITE_AFTER = re.compile(r"[ \t]+(?i:ed|er|ew|cath|tcu|campus|hospital|attorneys?)\b")  # "at <XYZ> EW"
 
 
@@ -74,13 +82,14 @@ def _facility(doc: NoteTokens, i: int) -> dict | None:
         return None
     strong = word in _STRONG_HEADS or word in ("med", "medical")
     k = i - 1
-    while k >= 0 and i - k <= 3 and _SPACES.fullmatch(doc.gap(k)) and _place_like(doc, k, strong):
-        k -= 1
+    while k >= 0 and i - k <= 3 and _SPACES.fullmatch(doc.gap(k)) and (
+            _place_like(doc, k, strong) or strong and doc.words[k] in US_STATE_CODES and not doc.upper):
+        k -= 1  # "MD Hospital": a state's code names the site
     if k == i - 1:
         return None
     seen = [doc.cls[j] for j in range(k + 1, i)]
     cue = k >= 0 and (doc.lower[k] in _PREP or doc.lower[k] == "the" or doc.lower[k] in _MOVE)
-    if NAME in seen or UNK in seen or (cue and strong):
+    if NAME in seen or UNK in seen or (cue and strong) or (strong and doc.words[k + 1] in US_STATE_CODES):
         end = i + (word in ("med", "medical"))
         if end + 2 < n and doc.lower[end + 1] in ("and", "or") and doc.cls[end + 2] in (NAME, UNK) \
                 and _place_like(doc, end + 2, False):
@@ -104,12 +113,38 @@ def _after_preposition(doc: NoteTokens, i: int) -> dict | None:
     if ward and len(doc.words[j]) >= 5 and not looks_misspelled(doc.words[j]) and (
             ward.group()[:1] in " \t" or long_word) and (word != "in" or long_word):
         return _span(doc, j, j, "ward", "HOSPITAL", doc.toks[j].end() + len(ward.group()))
-    if long_word and word == "to" and any(w in _TRANSFER for w in prev):
+    moved = any(w in _TRANSFER for w in prev) or _CALL_OUT.search(doc.text, 0, doc.toks[i].start())
+    if long_word and word == "to" and moved:
         return _span(doc, j, j, "ward", "HOSPITAL")  # "transfer to <Ward>"
     acronym = doc.words[j].isupper() and 2 <= len(doc.words[j]) <= 5 or (
         not doc.upper and doc.words[j].islower() and 2 <= len(doc.words[j]) <= 3)
-    if acronym and doc.cls[j] == UNK and word in ("to", "at", "from") and not re.match(r"[\d/]", tail) and (
-            any(w in _TRANSFER for w in prev) or _SITE_AFTER.match(tail)):
+    if acronym and doc.cls[j] == UNK and doc.lower[j] not in clinical_abbreviations() \
+            and not re.match(r"[\d/]", tail) and word in ("to", "at", "from") and moved:
+        return _span(doc, j, j, "acronym", "HOSPITAL")
+    return None
+
+
+def _site_acronym(doc: NoteTokens, j: int) -> dict | None:
+    """"was at GH", "leave GH", "GH EW", "at gh.": a word that no word list knows and that is written as an acronym
+    (ALL-CAPS in a note in mixed case; 2-3 lower-case letters in a note in lower case) is most often a care site
+    after "at"/"in"/"from"/"leave" or before "ED"/"EW"/"attorneys". The common clinical abbreviations
+    (data/phi/clinical_abbreviations.txt) are vetoed: "in SR", "at MN", "from AC". Where case says nothing (a note
+    in capitals, a lower-case word) only "at <X>" ending a clause ("AT GH, BUT", "at gh.") is taken: "in raf,",
+    "from mva," are shorthand.""" 
+    word, lower = doc.words[j], doc.lower[j]
+    if doc.cls[j] != UNK or lower in clinical_abbreviations() or doc.glued(j) \
+            or doc.text[doc.toks[j].start() - 1:doc.toks[j].start()].isdigit():  # "2nd cath"
+        return None
+    if not (ACRONYM_LETTERS[0] <= len(word) <= ACRONYM_LETTERS[1] and word.isupper()
+            or not doc.upper and word.islower() and len(word) <= 3):
+        return None
+    end = doc.toks[j].end()
+    if _SITE_AFTER.match(doc.text, end):
+        return _span(doc, j, j, "acronym", "HOSPITAL")
+    before = doc.lower[j - 1] if j > 0 and _SPACES.fullmatch(doc.gap(j - 1)) else ""
+    ends_clause = _CLAUSE_END.match(doc.text, end)
+    if before in _LEAVE or (before in _ACRONYM_PLACE_PREPS and (
+            word.isupper() and not doc.upper or before == "at" and ends_clause)):
         return _span(doc, j, j, "acronym", "HOSPITAL")
     return None
 
@@ -142,6 +177,8 @@ def find_sites(doc: NoteTokens, names: list[dict] = ()) -> list[dict]:
             ward = _WARD_NUMBER.match(doc.text, doc.toks[i].end())  # "PLAN: <Ward> 2", ", <ward> 2"
             if ward and ward.group()[:1] in " \t":
                 spans.append(_span(doc, i, i, "ward", "HOSPITAL", ward.end()))
+        if doc.cls[i] == UNK and len(word) <= ACRONYM_LETTERS[1]:
+            spans.append(_site_acronym(doc, i))
         if word in SITE_HEADS and i > 0:
             spans.append(_facility(doc, i))
         if word in _PREP and i + 1 < n:
@@ -185,11 +222,12 @@ def site_span(doc: NoteTokens, start: int, end: int, source: str) -> bool:
 
 def scan(text: str, doc: NoteTokens | None = None) -> list[dict]:
     """Name and site candidates of `text` (phi.py's candidate format)."""
+    from .phi_places import find_places
     from .phi_scan import find_names
 
     doc = doc or NoteTokens(text)
     names = find_names(doc)
-    return names + find_sites(doc, names)
+    return names + find_sites(doc, names) + find_places(doc)
 
 
 def repeat_mentions(text: str, found: list[dict]) -> list[dict]:

@@ -283,6 +283,7 @@ class ClinicalPipeline:
         self.store = None
         self.phi = None
         self.ner = None
+        self.phi_ner = None  # the project's PHI NER (phi_ner.py): adds spans to the rules' answer, never removes one
         self.matcher = None
 
     def setup(self, device: str, label_config: dict, params: dict | None = None, resources: dict | None = None):
@@ -295,6 +296,10 @@ class ClinicalPipeline:
         self.store = (resources or {}).get("ontologies")
         self.phi = get_default_detector() if label_config.get("phi_labels") else None
         self.matcher = _matcher(label_config, self.store)
+        if self.phi is not None:
+            from annotators.notes.phi_ner import load_phi_ner
+
+            self.phi_ner = load_phi_ner(params)
         blob = (params or {}).get("ner_model")
         if blob:
             from annotators.notes.ner import load_ner
@@ -363,9 +368,25 @@ class ClinicalPipeline:
                 spans += self.phi.detect(text, id_prefix="p")
             except PhiError:
                 deid = "failed"
+            else:
+                deid = self._add_learnt_phi(text, spans)
         for span in spans:
             span.setdefault("score", 1.0 if span.get("attributes", {}).get("source") else 0.5)
         return {"spans": spans, "relations": relations}, deid
+
+    def _add_learnt_phi(self, text: str, spans: list[dict]) -> str:
+        """Spans of the project's PHI NER that the rules missed, appended to `spans`; 'failed' when the model fails
+        (fail closed: the rules' spans stay, but the note is not marked de-identified)."""
+        if self.phi_ner is None:
+            return "done"
+        from annotators.notes.phi_ner import add_phi_candidates
+
+        try:
+            spans += add_phi_candidates(self.phi_ner, text, [s for s in spans if s.get("layer") == "phi"])
+        except Exception as exc:
+            log.warning("PHI NER failed (%s); the note is not marked de-identified", type(exc).__name__)
+            return "failed"
+        return "done"
 
     def predict(self, items: Sequence[ItemView]) -> list[Prediction]:
         out = []

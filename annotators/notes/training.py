@@ -1,9 +1,12 @@
-"""`fit` for notes: train the spaCy NER on accepted entity spans; keep it only if it beats the previous model."""
+"""`fit` for notes: train the spaCy NER on accepted entity spans, and the PHI NER of phi_ner.py on accepted PHI spans.
+Each model of a new version is the better of the new one and the previous one on held-out accepted notes; the version
+becomes active when one of them improved."""
 from __future__ import annotations
 
 import base64
 
 from annotators.notes.ner import load_ner, predict_ner, train_ner
+from annotators.notes.phi_ner import fit_phi_ner
 
 
 def _examples(accepted) -> list[tuple[str, list[dict]]]:
@@ -25,19 +28,35 @@ def _f1(nlp, examples) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def fit_ner(accepted, label_config: dict, previous: dict | None) -> dict:
-    """Every fifth accepted note is held out; the new model replaces the old one only if it scores at least as well
-    there."""
+def _fit_entities(accepted, label_config: dict, previous: dict | None) -> tuple[dict, dict, bool] | None:
+    """Every fifth accepted note is held out; the new model is kept if it scores at least as well there as the
+    previous one (which is carried over otherwise). None when no accepted note has entity spans."""
     examples = _examples(accepted)
+    if not any(spans for _, spans in examples):
+        return None
     held_out = examples[::5]
     train = [e for i, e in enumerate(examples) if i % 5]
     labels = [label["name"] for label in label_config.get("entity_labels", [])]
     blob, metrics = train_ner(train or examples, labels=labels)
     new_f1 = _f1(load_ner(blob), held_out)
     previous_f1 = None
-    if previous and previous.get("ner_model"):
-        previous_f1 = _f1(load_ner(base64.b64decode(previous["ner_model"])), held_out)
-    return {"params": {"ner_model": base64.b64encode(blob).decode("ascii")},
-            "metrics": {**metrics, "held_out_f1": new_f1, "previous_held_out_f1": previous_f1,
-                        "held_out_notes": len(held_out), "trained_on": len(train or examples)},
-            "better": previous_f1 is None or new_f1 >= previous_f1}
+    old_blob = (previous or {}).get("ner_model")
+    if old_blob:
+        previous_f1 = _f1(load_ner(base64.b64decode(old_blob)), held_out)
+    better = previous_f1 is None or new_f1 >= previous_f1
+    params = {"ner_model": base64.b64encode(blob).decode("ascii") if better else old_blob}
+    return params, {**metrics, "held_out_f1": new_f1, "previous_held_out_f1": previous_f1,
+                    "held_out_notes": len(held_out), "trained_on": len(train or examples)}, better
+
+
+def fit_ner(accepted, label_config: dict, previous: dict | None) -> dict | None:
+    entities = _fit_entities(accepted, label_config, previous)
+    phi_params, phi_metrics, phi_better = fit_phi_ner(accepted, label_config, previous) \
+        if label_config.get("phi_labels") else ({}, {"skipped": "the project has no PHI labels"}, False)
+    if entities is None and not phi_better:
+        if not phi_params:
+            raise ValueError("no entity or PHI spans to learn from")
+        return {"params": phi_params, "metrics": {"phi": phi_metrics}, "better": False}
+    params, metrics, better = entities or ({}, {}, False)
+    return {"params": {**params, **phi_params}, "metrics": {**metrics, "phi": phi_metrics},
+            "better": better or phi_better}
