@@ -20,6 +20,7 @@ SIZE = 64
 EPOCHS_CNN = 25
 EPOCHS_GRU = 60
 SEED = 7
+FINAL_EPOCHS_SHARE = 1 / 3  # the version kept: the held-out-checked model refined on every video
 
 
 def seconds_of(view) -> tuple[np.ndarray, list[float]]:
@@ -80,20 +81,28 @@ def _tensor(pictures: np.ndarray):
     return torch.from_numpy(pictures).float().permute(0, 3, 1, 2) / 255.0
 
 
-def train(sequences: list[tuple[np.ndarray, np.ndarray]], classes: int, checkpoint: str | None, device: str) -> dict:
+def train(sequences: list[tuple[np.ndarray, np.ndarray]], classes: int, checkpoint: str | None, device: str,
+          start_from: dict | None = None, epochs_share: float = 1.0) -> dict:
+    """`start_from`: the weights of a model trained on part of these videos, refined for `epochs_share` of the
+    epochs (the final version after the held-out check: a third of the cost of training again from scratch)."""
     import torch
     from torch import nn
 
     cnn, head, gru, out = _networks(classes)
     if checkpoint:
         cnn.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True), strict=False)
+    if start_from:
+        state = torch.load(io.BytesIO(base64.b64decode(start_from["weights"])), map_location="cpu", weights_only=True)
+        for name, module in (("cnn", cnn), ("head", head), ("gru", gru), ("out", out)):
+            if name in state:
+                module.load_state_dict(state[name])
     for module in (cnn, head, gru, out):
         module.to(device)
     loss = nn.CrossEntropyLoss(ignore_index=-1)
     pictures = torch.cat([_tensor(p) for p, _ in sequences]).to(device)
     targets = torch.cat([torch.from_numpy(y) for _, y in sequences]).to(device)
     optimiser = torch.optim.Adam(list(cnn.parameters()) + list(head.parameters()), lr=3e-3)
-    for _ in range(EPOCHS_CNN):
+    for _ in range(max(1, round(EPOCHS_CNN * epochs_share))):
         for batch in torch.randperm(len(pictures), generator=torch.Generator().manual_seed(SEED)).split(64):
             optimiser.zero_grad()
             loss(head(cnn(pictures[batch])), targets[batch]).backward()
@@ -102,14 +111,15 @@ def train(sequences: list[tuple[np.ndarray, np.ndarray]], classes: int, checkpoi
     optimiser = torch.optim.Adam(list(gru.parameters()) + list(out.parameters()), lr=1e-2)
     with torch.no_grad():
         features = [cnn(_tensor(p).to(device)) for p, _ in sequences]
-    for _ in range(EPOCHS_GRU):
+    for _ in range(max(1, round(EPOCHS_GRU * epochs_share))):
         for feats, (_, y) in zip(features, sequences):
             optimiser.zero_grad()
             hidden, _ = gru(feats[None])
             loss(out(hidden[0]), torch.from_numpy(y).to(device)).backward()
             optimiser.step()
     blob = io.BytesIO()
-    torch.save({"cnn": cnn.state_dict(), "gru": gru.state_dict(), "out": out.state_dict()}, blob)
+    torch.save({"cnn": cnn.state_dict(), "head": head.state_dict(), "gru": gru.state_dict(), "out": out.state_dict()},
+               blob)
     return {"weights": base64.b64encode(blob.getvalue()).decode("ascii")}
 
 
@@ -185,7 +195,8 @@ def fit(accepted, label_config: dict, previous: dict | None) -> dict | None:
     candidate = train(train_set, len(phases), checkpoint, device)
     after = accuracy(candidate, held, len(phases), device)
     before = accuracy(previous, held, len(phases), device) if previous and previous.get("weights") else None
-    final = train(data, len(phases), checkpoint, device) if len(data) > len(train_set) else candidate
+    final = (train(data, len(phases), checkpoint, device, start_from=candidate, epochs_share=FINAL_EPOCHS_SHARE)
+             if len(data) > len(train_set) else candidate)
     return {"params": {**final, "phases": phases},
             "metrics": {"held_out_videos": len(held), "held_out_frame_accuracy": after,
                         "previous_held_out_frame_accuracy": before, "trained_on_seconds": int(sum(len(y) for _, y in data)),
