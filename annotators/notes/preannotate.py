@@ -9,7 +9,7 @@ import threading
 from typing import Sequence
 
 from annotators.base import ItemView, Prediction
-from annotators.notes import entity_rules, lexicon
+from annotators.notes import abbrev_senses, entity_rules, lexicon
 from annotators.notes.assertion import assign_assertions
 from annotators.notes.sections import SECTION_HEADINGS, detect_headings, detect_sections
 
@@ -285,6 +285,7 @@ class ClinicalPipeline:
         self.ner = None
         self.phi_ner = None  # the project's PHI NER (phi_ner.py): adds spans to the rules' answer, never removes one
         self.matcher = None
+        self._sense_linker = None
 
     def setup(self, device: str, label_config: dict, params: dict | None = None, resources: dict | None = None):
         from annotators.notes import phi
@@ -296,6 +297,7 @@ class ClinicalPipeline:
         self.store = (resources or {}).get("ontologies")
         self.phi = get_default_detector() if label_config.get("phi_labels") else None
         self.matcher = _matcher(label_config, self.store)
+        self._sense_linker = abbrev_senses.store_linker(self.store, _label_terminologies(label_config))
         if self.phi is not None:
             from annotators.notes.phi_ner import load_phi_ner
 
@@ -318,6 +320,8 @@ class ClinicalPipeline:
             terminologies = [t for t in bound.get(span["label"], []) if t in available]
             if not terminologies or span.get("layer") != "entity":
                 continue
+            if span.get("attributes", {}).get("source") == abbrev_senses.SOURCE:
+                continue  # linked sense by sense: a search for "ED" would rank one sense first again
             try:
                 found = self.store.candidates((long_forms or {}).get(span["id"], span["text"]), terminologies, k=5)
             except (ValueError, KeyError):
@@ -358,9 +362,12 @@ class ClinicalPipeline:
         entities = entity_rules.extend_problems(text, entities, problem)
         defined, long_forms, drop = _defined_abbreviations(text, entities)
         entities = [s for s in entities if s["id"] not in drop] + defined
+        sections = detect_sections(text)
+        entities = abbrev_senses.disambiguate(text, entities, set(_label_terminologies(self.config)), problem,
+                                              sections, self._sense_linker)
         attributes, relations = _attribute_spans(text, entities)
         spans = entities + attributes
-        assign_assertions(text, spans, detect_sections(text))
+        assign_assertions(text, spans, sections)
         self._link(spans, long_forms)
         deid = "done"
         if self.phi is not None:
