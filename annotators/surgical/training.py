@@ -20,6 +20,7 @@ SIZE = 64
 EPOCHS_CNN = 25
 EPOCHS_GRU = 60
 SEED = 7
+PLATEAU_GAIN, PLATEAU_EPOCHS, PLATEAU_FLOOR = 0.02, 3, 0.01
 FINAL_EPOCHS_SHARE = 1 / 3  # the version kept: the held-out-checked model refined on every video
 
 
@@ -81,6 +82,23 @@ def _tensor(pictures: np.ndarray):
     return torch.from_numpy(pictures).float().permute(0, 3, 1, 2) / 255.0
 
 
+class Plateau:
+    """Early stop: the training loss has not improved by PLATEAU_GAIN for PLATEAU_EPOCHS epochs running, or is
+    below PLATEAU_FLOOR (the data is learnt). Epoch counts are the ceilings; easy projects stop well before them."""
+
+    def __init__(self):
+        self.best, self.stale = float("inf"), 0
+
+    def done(self, value: float) -> bool:
+        if value < PLATEAU_FLOOR:
+            return True
+        if value < self.best * (1 - PLATEAU_GAIN):
+            self.best, self.stale = value, 0
+            return False
+        self.stale += 1
+        return self.stale >= PLATEAU_EPOCHS
+
+
 def train(sequences: list[tuple[np.ndarray, np.ndarray]], classes: int, checkpoint: str | None, device: str,
           start_from: dict | None = None, epochs_share: float = 1.0) -> dict:
     """`start_from`: the weights of a model trained on part of these videos, refined for `epochs_share` of the
@@ -102,21 +120,33 @@ def train(sequences: list[tuple[np.ndarray, np.ndarray]], classes: int, checkpoi
     pictures = torch.cat([_tensor(p) for p, _ in sequences]).to(device)
     targets = torch.cat([torch.from_numpy(y) for _, y in sequences]).to(device)
     optimiser = torch.optim.Adam(list(cnn.parameters()) + list(head.parameters()), lr=3e-3)
+    plateau = Plateau()
     for _ in range(max(1, round(EPOCHS_CNN * epochs_share))):
+        total = 0.0
         for batch in torch.randperm(len(pictures), generator=torch.Generator().manual_seed(SEED)).split(64):
             optimiser.zero_grad()
-            loss(head(cnn(pictures[batch])), targets[batch]).backward()
+            value = loss(head(cnn(pictures[batch])), targets[batch])
+            value.backward()
             optimiser.step()
+            total += float(value.detach()) * len(batch)
+        if plateau.done(total / len(pictures)):
+            break
     cnn.eval()
     optimiser = torch.optim.Adam(list(gru.parameters()) + list(out.parameters()), lr=1e-2)
     with torch.no_grad():
         features = [cnn(_tensor(p).to(device)) for p, _ in sequences]
+    plateau = Plateau()
     for _ in range(max(1, round(EPOCHS_GRU * epochs_share))):
+        total = 0.0
         for feats, (_, y) in zip(features, sequences):
             optimiser.zero_grad()
             hidden, _ = gru(feats[None])
-            loss(out(hidden[0]), torch.from_numpy(y).to(device)).backward()
+            value = loss(out(hidden[0]), torch.from_numpy(y).to(device))
+            value.backward()
             optimiser.step()
+            total += float(value.detach())
+        if plateau.done(total / max(1, len(sequences))):
+            break
     blob = io.BytesIO()
     torch.save({"cnn": cnn.state_dict(), "head": head.state_dict(), "gru": gru.state_dict(), "out": out.state_dict()},
                blob)
