@@ -75,6 +75,10 @@ def create_app(overrides: dict | None = None) -> APIFlask:
 
     register_cli(app)
 
+    from server.audit_sealer import install
+
+    sealer = install(app)
+
     @app.after_request
     def _security_headers(resp):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -101,6 +105,10 @@ def create_app(overrides: dict | None = None) -> APIFlask:
         # Authentication reads first (deferred); the API and web blueprints switch writing requests to "immediate"
         # once the caller is known, so a request that fails validation never waits for another's write.
         set_request_mode("deferred")
+        if sealer is not None:
+            # Started by the first request of each process: gunicorn's forked workers each get one, and `flask`
+            # commands (which serve no request) none.
+            sealer.ensure_started()
 
     @app.teardown_request
     def _reset_transaction_mode(exc):

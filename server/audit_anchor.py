@@ -64,8 +64,13 @@ def check_checkpoints(checkpoints: list[dict], heads: dict[int, str], last_seq: 
 
 
 def write_checkpoint(session: Session) -> dict | None:
-    """Append a signed checkpoint of the head when it moved since the last one; returns it (or None)."""
-    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    """Seal what is committed, then append a signed checkpoint of the head when it moved since the last one;
+    returns it (or None)."""
+    from server.audit_sealer import seal
+
+    seal(session)
+    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.is_not(None))
+                           .order_by(AuditEvent.seq.desc()).limit(1)).first()
     existing, problem = read_checkpoints()
     if head is None or problem or (existing and existing[-1]["seq"] == head[0]):
         session.rollback()

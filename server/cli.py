@@ -127,23 +127,40 @@ def register_cli(app: Flask) -> None:
         if demo:
             for name in load_demo_projects(user):
                 click.echo(f"demo project loaded: {name}")
+        from server.audit_sealer import seal
+
+        seal(db.session)  # this command's own events, before any web server or worker runs
         click.echo("setup done")
 
     audit_group = click.Group("audit", help="Audit trail tools.")
 
     @audit_group.command("verify")
     def audit_verify():
-        """Walk the hash chain; exit 1 and name the first altered row if it is broken."""
+        """Seal, walk the hash chain and check the unsealed tail; exit 1 and name the first altered row if it is
+        broken, or the problem with the tail."""
         from server.audit import verify
 
         result = verify(db.session)
+        if result.get("warning"):
+            click.echo(f"WARNING: {result['warning']}", err=True)
+        tail = result.get("unsealed") or {"count": 0, "oldest_age_s": 0}
+        waiting = (f"{tail['count']} unsealed (oldest {tail['oldest_age_s']:.1f} s)" if tail["count"]
+                   else "none unsealed")
         if result["ok"]:
             click.echo(f"audit chain intact: {result['checked']} events, {result.get('checkpoints', 0)} signed "
-                       f"checkpoints, {result.get('unanchored_tail', 0)} events after the last checkpoint")
+                       f"checkpoints, {result.get('unanchored_tail', 0)} events after the last checkpoint, "
+                       f"{waiting}")
             return
         where = f" at event {result['first_bad_seq']}" if result["first_bad_seq"] else ""
         click.echo(f"audit chain BROKEN{where}: {result['reason']}", err=True)
         sys.exit(1)
+
+    @audit_group.command("seal")
+    def audit_seal():
+        """Chain the unsealed events now (the web server and the worker do it within a second)."""
+        from server.audit_sealer import seal
+
+        click.echo(f"sealed {seal(db.session)} events")
 
     @audit_group.command("checkpoint")
     def audit_checkpoint():

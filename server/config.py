@@ -116,6 +116,13 @@ def load_config(overrides: dict | None = None) -> dict:
     cfg["TOTP_KEY"] = overrides.get("TOTP_KEY") or _env("TOTP_KEY") or _secret_key(data_dir, "totp_key")
     cfg.setdefault("AUDIT_CHECKPOINT_FILE", _env("AUDIT_CHECKPOINT_FILE") or str(data_dir / "audit-checkpoints.jsonl"))
     cfg.setdefault("AUDIT_CHECKPOINT_S", _int("AUDIT_CHECKPOINT_S", 60))
+    # The audit sealer (server/audit_sealer.py): a thread per web process and in the worker. Tests run without it
+    # and seal synchronously, so nothing changes under them while they read the chain.
+    cfg.setdefault("AUDIT_SEALER", _env("AUDIT_SEALER", "0" if cfg.get("TESTING") else "1") != "0")
+    cfg.setdefault("AUDIT_SEAL_INTERVAL_S", float(_env("AUDIT_SEAL_INTERVAL_S", "0.2")))
+    cfg.setdefault("AUDIT_SEAL_GRACE_S", float(_env("AUDIT_SEAL_GRACE_S", "0.25")))
+    # `flask audit verify` reports unsealed rows older than this as a problem: no sealer is running.
+    cfg.setdefault("AUDIT_UNSEALED_ALERT_S", _int("AUDIT_UNSEALED_ALERT_S", 60))
     cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024
     # Werkzeug's multipart limits stop "100k tiny parts" and huge in-memory form fields early.
     cfg["MAX_FORM_PARTS"] = 2000

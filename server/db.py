@@ -79,7 +79,7 @@ def make_engine(url: str, sqlite_immediate: bool = True) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn):
             # Writing web requests take the write lock up front: a deferred transaction that reads and then writes
-            # fails with SQLITE_BUSY instead of waiting, and the audit chain's read-then-append must be serialised.
+            # fails with SQLITE_BUSY instead of waiting.
             # Reading requests (GET) and workers begin deferred so their reads never wait; they call
             # begin_writes() / commit before writing.
             mode = _request_mode.get()

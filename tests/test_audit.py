@@ -12,10 +12,17 @@ from support import ROOT
 pytestmark = pytest.mark.concurrent
 
 
-def _some_events(admin):
+def _some_events(admin, app=None):
     admin.post("/projects", {"name": "Audited", "modality": "labels"})
     admin.get("/projects")
     admin.post("/tokens", {"username": "root", "password": "wrong-one-here"})
+    if app is not None:  # tests run without the sealer's thread: chain the rows now
+        from server.audit import seal
+        from server.extensions import db
+
+        with app.app_context():
+            seal(db.session)
+            db.session.remove()
 
 
 def test_chain_verifies_and_events_have_fields(app, admin):
@@ -43,7 +50,7 @@ def test_tampering_is_pinpointed(app, admin):
     from server.audit import verify
     from server.extensions import db
 
-    _some_events(admin)
+    _some_events(admin, app)
     with app.app_context():
         with db.engine.begin() as conn:  # an attacker with DDL rights drops the guard first
             if db.dialect == "sqlite":
@@ -72,8 +79,10 @@ def test_cli_audit_verify(tmp_path):
                                                             if k in ("PYTHONPATH", "HOME")}}
     flask = [sys.executable, "-m", "flask"]
     subprocess.run(flask + ["setup", "--no-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    sealed = subprocess.run(flask + ["audit", "seal"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert sealed.returncode == 0 and sealed.stdout.startswith("sealed 0 events")  # `setup` sealed its own
     ok = subprocess.run(flask + ["audit", "verify"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert ok.returncode == 0 and "intact" in ok.stdout
+    assert ok.returncode == 0 and "intact" in ok.stdout and "none unsealed" in ok.stdout
     import sqlite3
 
     conn = sqlite3.connect(tmp_path / "clinlabel.sqlite")

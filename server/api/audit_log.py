@@ -15,7 +15,7 @@ from server.permissions import require_site_admin
 
 
 def event_out(ev: AuditEvent) -> dict:
-    return {"seq": ev.seq, "time": iso(ev.time), "actor": ev.actor, "action": ev.action,
+    return {"id": ev.id, "seq": ev.seq, "sealed": ev.seq is not None, "time": iso(ev.time), "actor": ev.actor, "action": ev.action,
             "object_type": ev.object_type, "object_id": ev.object_id, "project_id": ev.project_id,
             "outcome": ev.outcome, "details": ev.details, "hash": ev.hash, "prev_hash": ev.prev_hash}
 
@@ -29,12 +29,13 @@ def list_audit(query_data):
     for key in ("action", "actor", "project_id"):
         if key in query_data:
             stmt = stmt.where(getattr(AuditEvent, key) == query_data[key])
-    rows, nxt = page(db.session, stmt, AuditEvent.seq, query_data["limit"], query_data["cursor"], descending=True)
+    # Insert order: the sealer chains rows in it, and the newest (not yet sealed, seq null) are listed too.
+    rows, nxt = page(db.session, stmt, AuditEvent.id, query_data["limit"], query_data["cursor"], descending=True)
     return {"items": [event_out(e) for e in rows], "next_cursor": nxt}
 
 
 @api_bp.get("/audit/verify")
-@api_bp.doc(summary="Walk the hash chain and name the first altered row (site admin)")
+@api_bp.doc(summary="Seal, walk the hash chain and name the first altered row; report the unsealed tail (site admin)")
 def verify_audit():
     require_site_admin()
     return audit.verify(db.session)

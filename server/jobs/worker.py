@@ -1,7 +1,7 @@
 """Worker entry point: `celery -A server.jobs.worker worker -Q cpu,gpu`.
 
 The worker's main process runs a housekeeping thread: heartbeat for /health, the lease reaper, and pruning of the
-embedded broker's consumed messages.
+embedded broker's consumed messages; and the audit sealer's thread (server/audit_sealer.py).
 """
 from __future__ import annotations
 
@@ -130,11 +130,17 @@ def warm_up() -> dict:
 def _start_housekeeping(sender=None, **_):
     queues = ",".join(sorted(q.name for q in sender.app.amqp.queues.consume_from.values())) if sender else "cpu"
     threading.Thread(target=_housekeeping, args=(_stop, queues), daemon=True, name="housekeeping").start()
+    sealer = flask_app.extensions.get("audit_sealer")
+    if sealer is not None:  # jobs audit too; and rows of `flask` commands get sealed with no web server running
+        sealer.ensure_started()
 
 
 @signals.worker_shutdown.connect
 def _stop_housekeeping(**_):
     _stop.set()
+    sealer = flask_app.extensions.get("audit_sealer")
+    if sealer is not None:
+        sealer.stop(2.0)
 
 
 @signals.worker_process_init.connect

@@ -66,7 +66,7 @@ def annotate(project_id: int):
 @web_bp.get("/audit")
 def audit_page():
     require_site_admin()
-    rows, next_cursor = page(db.session, select(AuditEvent), AuditEvent.seq, 100, request.args.get("cursor"),
+    rows, next_cursor = page(db.session, select(AuditEvent), AuditEvent.id, 100, request.args.get("cursor"),
                              descending=True)
     audit.record(db.session, actor=g.user.username, action="audit.read", object_type="audit", object_id="")
     db.session.commit()
