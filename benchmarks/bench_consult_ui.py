@@ -20,19 +20,11 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from consult_long_session import open_long_consultation, scroll_and_play
-    from live import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, LiveServer
+    from live import LiveServer, admin_page
 
     with tempfile.TemporaryDirectory() as tmp, LiveServer(os.path.join(tmp, "data")) as live, \
             sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(60_000)
-        page = context.new_page()
-        page.goto("/login")
-        page.fill("#username", "admin")
-        page.fill("#password", ADMIN_PASSWORD)
-        page.click("#login-form button[type=submit]")
-        page.locator(".who").wait_for()
+        browser, page = admin_page(p, live, 60_000)
         open_long_consultation(page, live, live.token(), tmp)
         frames = scroll_and_play(page)
         browser.close()

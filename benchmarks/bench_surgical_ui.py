@@ -21,20 +21,12 @@ def main() -> None:
     os.environ.setdefault("CLINLABEL_WORKER_WARM", "0")  # the page is measured, not the worker's model loading
     from playwright.sync_api import sync_playwright
 
-    from live import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, LiveServer
+    from live import LiveServer, admin_page
     from surgical_long_session import open_long_video, step_zoom_and_play
 
     with tempfile.TemporaryDirectory() as tmp, LiveServer(os.path.join(tmp, "data")) as live, \
             sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(120_000)
-        page = context.new_page()
-        page.goto("/login")
-        page.fill("#username", "admin")
-        page.fill("#password", ADMIN_PASSWORD)
-        page.click("#login-form button[type=submit]")
-        page.locator(".who").wait_for()
+        browser, page = admin_page(p, live, 120_000)
         _, frames = open_long_video(page, live, live.token(), tmp, size=(1280, 720))
         measured = step_zoom_and_play(page, frames)
         browser.close()

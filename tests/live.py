@@ -145,3 +145,17 @@ def wait_job(live: "LiveServer", token: str, job_id: int, deadline_s: float = 60
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def admin_page(playwright, live: "LiveServer", timeout_ms: int = 60_000):
+    """Debian's Chromium, headless, logged in to `live` as the admin: (browser, page). For the browser benchmarks."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("#username", "admin")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.locator(".who").wait_for()
+    return browser, page
