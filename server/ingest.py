@@ -5,6 +5,8 @@ import hashlib
 import os
 import logging
 import unicodedata
+from itertools import repeat
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import insert
@@ -60,7 +62,16 @@ def _check_controls(ingested) -> None:
         raise ItemRejected("the text contains NUL bytes (a binary file?)")
     if ingested.name and CONTROL.search(ingested.name):
         raise ItemRejected("the name contains control characters")
-    problem = find_control(ingested.meta or {}, root="meta")
+    meta = ingested.meta
+    if not meta:
+        return
+    # Most metadata is flat (scalars under string keys): one search of the keys and string values together; a hit,
+    # or any nesting, goes to find_control, which names the place.
+    flat = all(isinstance(v, (str, int, float, bool)) or v is None for v in meta.values())
+    if flat and all(isinstance(k, str) for k in meta) and not CONTROL.search(
+            "".join(meta) + "".join(v for v in meta.values() if isinstance(v, str))):
+        return
+    problem = find_control(meta, root="meta")
     if problem:
         raise ItemRejected(problem)
 
@@ -168,6 +179,7 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
     rows: list[dict] = []
     prepares = bool(modality.probe_media or modality.derivatives())
     kept = []  # the staged items created (the others were skipped as already imported)
+    project_id = project.id  # read once: an ORM attribute costs a descriptor call per row
     try:
         for index, ing in staged:
             storage_key, size, source_path = None, 0, None
@@ -195,7 +207,7 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
                     continue
                 skip_hashes.add(digest)
             rows.append(dict(
-                project_id=project.id, kind=ing.kind, name=(ing.name or inputs[index].name)[:MAX_NAME],
+                project_id=project_id, kind=ing.kind, name=(ing.name or inputs[index].name)[:MAX_NAME],
                 content_hash=digest, storage_key=storage_key, media_type=ing.media_type, size=size,
                 text=ing.text, meta=ing.meta or {}, source_path=source_path,
                 # media is probed and its derivatives built by a `derive` job before anyone annotates it
@@ -212,7 +224,7 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
             # One multi-row INSERT ... RETURNING per batch instead of the unit of work's row-by-row flush; only the
             # columns callers read come back (whole items would decode every note's metadata again).
             created = _insert_items(rows)
-        annotations = [dict(item_id=item.id, project_id=project.id, source="import", stage="annotate",
+        annotations = [dict(item_id=item.id, project_id=project_id, source="import", stage="annotate",
                             status="draft", payload=payload, model_version="import")
                        for item, ing in zip(created, kept) for payload in ing.annotations]
         if annotations:
@@ -230,15 +242,67 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
     return created, failed
 
 
+class CreatedItem(NamedTuple):
+    """What callers read of a created item (the shape of the rows INSERT ... RETURNING gave before)."""
+    id: int
+    name: str
+    kind: str
+    status: str
+
+
 def _insert_items(rows: list[dict]) -> list:
     """Rows (id, name, kind, status) of the inserted items, in the order of `rows`.
 
-    PostgreSQL batches an ordered RETURNING. SQLite would fall back to one statement per row for an ordered
-    RETURNING; but within one INSERT it assigns ascending ids in VALUES order, and the transaction holds the only
-    write lock, so sorting the returned rows by id puts them in input order."""
+    PostgreSQL batches an ordered RETURNING. On SQLite the rows go through the driver's executemany (SQLAlchemy's
+    per-row parameter processing cost more than the insert itself), and the ids are computed: see
+    `_sqlite_insert_items`."""
     table = Item.__table__  # Core, not the ORM's bulk path: no per-row primary-key bookkeeping
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        ids = _sqlite_insert_items(connection, table, rows)
+        return [CreatedItem(i, row["name"], row["kind"], row["status"]) for i, row in zip(ids, rows)]
     columns = (table.c.id, table.c.name, table.c.kind, table.c.status)
-    if db.session.get_bind().dialect.name == "sqlite":
-        return sorted(db.session.execute(insert(table).returning(*columns), rows).all(), key=lambda row: row.id)
     return list(db.session.execute(insert(table).returning(*columns, sort_by_parameter_order=True), rows))
 
+
+def _sqlite_insert_items(connection, table, rows: list[dict]) -> range:
+    """Insert `rows` (all with the same keys) through sqlite3's executemany; returns their ids, in order.
+
+    The write transaction holds SQLite's only write lock, and `items.id` is an INTEGER PRIMARY KEY without
+    AUTOINCREMENT: each insert takes max(id) + 1, so the batch gets the consecutive ids after the max before it.
+    That is checked (last_insert_rowid() must be max + n), not assumed. Column values are converted the way
+    SQLAlchemy would (the type's bind processor: JSON, datetimes), column by column; missing columns get their
+    default, computed once per batch."""
+    dialect = connection.dialect
+    keys = list(rows[0])
+    columns, values = [], []
+    for column in table.columns:
+        if column.primary_key:
+            continue
+        process = column.type._cached_bind_processor(dialect)
+        if column.key in keys:
+            value = [row[column.key] for row in rows]
+            if process is not None:
+                value = list(map(process, value))
+        elif column.default is not None and (column.default.is_scalar or column.default.is_callable):
+            default = column.default.arg(None) if column.default.is_callable else column.default.arg
+            value = repeat(process(default) if process is not None else default, len(rows))
+        else:
+            continue
+        columns.append(column)
+        values.append(value)
+    quote = dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+           f"VALUES ({', '.join('?' * len(columns))})")
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"SELECT max({quote(table.c.id.name)}) FROM {quote(table.name)}")
+        before = cursor.fetchone()[0] or 0
+        cursor.executemany(sql, list(zip(*values)))
+        cursor.execute("SELECT last_insert_rowid()")
+        last = cursor.fetchone()[0]
+    finally:
+        cursor.close()
+    if last != before + len(rows):
+        raise RuntimeError(f"items inserted with unexpected ids (max {before} before {len(rows)} rows, last {last})")
+    return range(before + 1, last + 1)

@@ -222,10 +222,15 @@ def _brat_conf_for(confs: dict[str, dict], entry_name: str) -> dict | None:
 _RESERVED_FIELDS = {"text", "spans", "relations", "payload", "annotations", "meta"}
 
 
-def _record_to_item(record: dict, where: str, config: dict | None) -> IngestedItem:
-    from .formats_jsonl_peers import peer_reader  # doccano and Prodigy records share the .jsonl extension
+_peer_reader = None
 
-    peer = peer_reader(record)
+
+def _record_to_item(record: dict, where: str, config: dict | None) -> IngestedItem:
+    global _peer_reader
+    if _peer_reader is None:  # imported once, on first use (doccano and Prodigy records share the .jsonl extension)
+        from .formats_jsonl_peers import peer_reader as _peer_reader
+
+    peer = _peer_reader(record)
     if peer is not None:
         return peer(record, where, config)
     text = record.get("text")

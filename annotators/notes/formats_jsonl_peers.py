@@ -28,6 +28,8 @@ from .schema import layer_of_label
 
 MAX_SPANS = 100_000  # the payload schema's limit; a longer list is refused before it is walked
 _PRODIGY_KEYS = ("answer", "_input_hash", "_task_hash", "_view_id", "tokens")
+# A record holding none of these keys is none of the peers' (the checks below all need one of them).
+_PEER_KEYS = frozenset({"spans", *_PRODIGY_KEYS, "entities", "cats", "label", "labels", "relations"})
 
 
 class Utf16Offsets:
@@ -58,7 +60,7 @@ class Utf16Offsets:
 
 def peer_reader(record: dict) -> Callable[[dict, str, dict | None], IngestedItem] | None:
     """The reader of a doccano or Prodigy record; None for our own records (payload, or spans with layers)."""
-    if "payload" in record:
+    if "payload" in record or record.keys().isdisjoint(_PEER_KEYS):  # most records: text, name, meta
         return None
     spans = record.get("spans")
     if isinstance(spans, list) and all(isinstance(s, dict) and "layer" in s for s in spans):
