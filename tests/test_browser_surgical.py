@@ -341,3 +341,40 @@ def test_phone_videos_filmed_upright_play_upright_whether_remuxed_or_encoded(bro
         page.screenshot(path=str(tmp_path / f"phone-{made_by}.png"))
     context.close()
     assert not problems, problems
+
+
+def test_a_phase_takes_a_step_and_an_action_from_the_projects_vocabulary(browser, live, token, tmp_path):
+    """The hierarchy phase -> step -> action: the step list follows the phase, the action list the step; both are
+    saved with the segment and come back after a reload."""
+    import media_files
+
+    config = {"phases": ["Preparation", "CalotTriangleDissection"],
+              "steps": {"CalotTriangleDissection": ["expose the triangle", "dissect the cystic duct"]},
+              "actions": {"dissect the cystic duct": ["grasp", "hook dissection"]},
+              "tracks": [{"name": "Grasper", "kind": "instrument"}]}
+    pid = api(live, token, "POST", "/projects", {"name": "Steps and actions", "modality": "surgical",
+                                                 "label_config": config})["id"]
+    video = media_files.mp4(tmp_path / "steps.mp4", frames=30, fps=25, size=(64, 48))
+    item_id = live.upload(f"/api/v1/projects/{pid}/items", [("steps.mp4", open(video, "rb").read())], token)[1][
+        "created"][0]["id"]
+    for _ in range(300):
+        if api(live, token, "GET", f"/items/{item_id}")["status"] == "ready":
+            break
+        time.sleep(0.2)
+    assert api(live, token, "POST", f"/projects/{pid}/next")["id"] == item_id
+    api(live, token, "POST", f"/items/{item_id}/annotations", {"status": "draft", "payload": {"phases": [
+        {"id": "p1", "phase": "CalotTriangleDissection", "start_frame": 0, "end_frame": 30}], "tags": [], "comments": []}})
+    context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
+    page.goto(f"/projects/{pid}/annotate?item={item_id}")
+    expect(page.locator("#item-view[data-ready=true]")).to_be_visible()
+    expect(page.locator(".surgical-seg-action")).to_have_count(0)  # no step yet: no action list
+    page.select_option(".surgical-seg-step", "dissect the cystic duct")
+    page.select_option(".surgical-seg-action", "hook dissection")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#toast")).to_have_text("Saved")
+    page.goto(f"/projects/{pid}/annotate?item={item_id}")
+    expect(page.locator("#item-view[data-ready=true]")).to_be_visible()
+    expect(page.locator(".surgical-seg-action")).to_have_value("hook dissection")
+    saved = newest_human(live, token, item_id)["phases"][0]
+    assert (saved["step"], saved["action"]) == ("dissect the cystic duct", "hook dissection")
+    context.close()

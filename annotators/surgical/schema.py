@@ -92,6 +92,7 @@ def check_semantics(payload: dict, label_config: dict) -> None:
     naming the entry (never its comment text)."""
     phases = set(label_config.get("phases") or PHASES)
     steps = label_config.get("steps") or {}
+    actions = label_config.get("actions") or {}
     tracks = {t["name"] for t in label_config.get("tracks") or default_label_config()["tracks"]}
     seen: set[str] = set()
     previous_end = 0
@@ -106,6 +107,8 @@ def check_semantics(payload: dict, label_config: dict) -> None:
             raise ValueError(f"{where}: phase {seg['phase']!r} is not in the project's phases")
         if seg.get("step") and seg["step"] not in steps.get(seg["phase"] or "", []):
             raise ValueError(f"{where}: step {seg['step']!r} is not a step of phase {seg['phase']!r}")
+        if seg.get("action") and seg["action"] not in actions.get(seg.get("step") or "", []):
+            raise ValueError(f"{where}: action {seg['action']!r} is not an action of step {seg.get('step')!r}")
     for index, tag in enumerate(payload.get("tags") or []):
         _check_interval(tag, f"tags[{index}]", seen)
         if tag["track"] not in tracks:

@@ -147,3 +147,14 @@ def test_an_audio_only_mp4_is_refused_by_name_and_the_next_video_still_imports(a
         states[created["name"]] = (item["status"], item["status_reason"] or "")
     assert states["case07.mp4"][0] == "ready", states
     assert states["dictation.mp4"][0] == "invalid" and "no video stream (audio only)" in states["dictation.mp4"][1], states
+
+
+def test_an_action_must_belong_to_its_step():
+    from annotators.surgical.schema import check_semantics
+
+    config = {"phases": ["Preparation"], "steps": {"Preparation": ["port placement"]},
+              "actions": {"port placement": ["incise"]}, "tracks": []}
+    seg = {"id": "p", "phase": "Preparation", "start_frame": 0, "end_frame": 5, "step": "port placement"}
+    check_semantics({"phases": [{**seg, "action": "incise"}]}, config)
+    with pytest.raises(ValueError, match="action 'suture' is not an action of step 'port placement'"):
+        check_semantics({"phases": [{**seg, "action": "suture"}]}, config)

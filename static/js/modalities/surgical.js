@@ -20,6 +20,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
   const cfg = labelConfig || {};
   const names = cfg.phases || [];
   const stepsOf = (phase) => (cfg.steps && phase && cfg.steps[phase]) || [];
+  const actionsOf = (step) => (cfg.actions && step && cfg.actions[step]) || [];
   const tracks = cfg.tracks || [];
   const start = JSON.parse(JSON.stringify(initial || {}));
   let phases = (start.phases || []).sort(byStart);
@@ -246,8 +247,12 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       h('option', { value: '' }, 'unlabelled'), ...names.map((p, n) => h('option', { value: p, selected: p === seg.phase }, n < 9 ? `${n + 1} ${p}` : p)));
       const steps = stepsOf(seg.phase);
       const step = h('select', { class: 'surgical-seg-step', disabled: readOnly || !steps.length, 'aria-label': `segment ${i + 1} step`,
-        onchange: () => { if (step.value) seg.step = step.value; else delete seg.step; refresh(); } },
+        onchange: () => { if (step.value) seg.step = step.value; else delete seg.step; delete seg.action; refresh(); } },
       h('option', { value: '' }, steps.length ? 'step…' : '—'), ...steps.map((s) => h('option', { value: s, selected: s === seg.step }, s)));
+      const acts = actionsOf(seg.step);  // the third level: the step's actions from the project's vocabulary
+      const action = acts.length ? h('select', { class: 'surgical-seg-action', disabled: readOnly, 'aria-label': `segment ${i + 1} action`,
+        onchange: () => { if (action.value) seg.action = action.value; else delete seg.action; refresh(); } },
+      h('option', { value: '' }, 'action…'), ...acts.map((a) => h('option', { value: a, selected: a === seg.action }, a))) : null;
       const edge = (key) => {
         const input = h('input', { type: 'number', min: '0', max: String(idx ? idx.count : ''), step: '1', class: `surgical-seg-${key}`,
           value: String(key === 'start' ? seg.start_frame : seg.end_frame - 1), disabled: readOnly || !idx, 'aria-label': `segment ${i + 1} ${key} frame`,
@@ -261,7 +266,7 @@ export function mount(container, { item, labelConfig, initial, readOnly, mediaUr
       const swatch = h('span', { class: 'surgical-swatch' });
       swatch.style.background = colorOf(names, seg.phase);
       return h('tr', { class: `surgical-seg${seg.phase ? '' : ' unlabelled'}`, dataset: { start: seg.start_frame, end: seg.end_frame, phase: seg.phase || '' } },
-        h('td', {}, swatch), h('td', {}, pick), cfg.steps ? h('td', {}, step) : null,
+        h('td', {}, swatch), h('td', {}, pick), cfg.steps ? h('td', {}, step, action ? ' ' : null, action) : null,
         h('td', { class: 'surgical-seg-frames' }, edge('start'), ' – ', edge('end')),
         h('td', { class: 'muted' }, goBtn(seg.start_frame, '▶', 'surgical-seg-go'), ' ', times(seg.start_frame, seg.end_frame)),
         h('td', {}, ...actions.filter(Boolean)));
