@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from annotators.notes.abbrev_definitions import long_form_before
+
 WINDOW = 8  # tokens either side: a clause or so, as in word-sense disambiguation of clinical abbreviations
 DEFINITION_WEIGHT = 50.0  # the note's own definition outweighs any number of cues
 PATTERN_WEIGHT = 4.0  # a number or unit next to the abbreviation is nearly decisive
@@ -192,13 +194,8 @@ def definitions(text: str, abbr: str) -> tuple[list[int], int | None]:
                 defined.append(i)
                 break
     if not defined:
-        # Imported here: preannotate imports this module, and its Schwartz & Hearst test is the one definitions use.
-        from annotators.notes.preannotate import _abbreviates
-
         for m in re.finditer(rf"\(\s*{abbr}\s*\)", text):
-            window = text[max(0, m.start() - 120):m.start()]
-            words = list(re.finditer(r"[A-Za-z0-9]+", window))[-min(len(abbr) + 5, 2 * len(abbr)):]
-            if any(_abbreviates(abbr, window[w.start():].strip()) for w in words):
+            if long_form_before(text[max(0, m.start() - 120):m.start()].rstrip(), abbr):
                 foreign = m.start()
                 break
     return defined, foreign

@@ -10,6 +10,7 @@ from typing import Sequence
 
 from annotators.base import ItemView, Prediction
 from annotators.notes import abbrev_senses, entity_rules, lexicon
+from annotators.notes.abbrev_definitions import defined_abbreviations
 from annotators.notes.assertion import assign_assertions
 from annotators.notes.sections import SECTION_HEADINGS, detect_headings, detect_sections
 
@@ -191,83 +192,6 @@ def _is_heading(text: str, span: dict, headings) -> bool:
     return text[span["end"]:span["end"] + 1] == ":" and " ".join(span["text"].lower().split()) in _HEADING_WORDS
 
 
-_SHORT_FORM = re.compile(r"[ \t]*\([ \t]*([A-Za-z][A-Za-z0-9/\-]{1,9})[ \t]*\)")
-
-
-def _abbreviates(short: str, long: str) -> bool:
-    """Schwartz & Hearst (2003): the short form's letters and digits occur in order in the long form, its first one
-    at the start of a word of the long form. The short form has a capital and is shorter than the long form."""
-    chars = [c.lower() for c in short if c.isalnum()]
-    if len(chars) < 2 or not any(c.isupper() for c in short) or len(short) >= len(long):
-        return False
-    text = long.lower()
-    li = len(text) - 1
-    for si in range(len(chars) - 1, -1, -1):
-        while li >= 0 and (text[li] != chars[si] or (si == 0 and li > 0 and text[li - 1].isalnum())):
-            li -= 1
-        if li < 0:
-            return False
-        li -= 1
-    return True
-
-
-def _long_form(text: str, short: str, entity: dict) -> bool:
-    """Whether `short` abbreviates the entity, or the entity with up to a few words before it ("levodopa-induced
-    dyskinesia (LID)" where the entity is "dyskinesia"): the window Schwartz & Hearst allow, min(|A| + 5, 2|A|)."""
-    if _abbreviates(short, entity["text"]):
-        return True
-    words = list(re.finditer(r"[A-Za-z0-9]+", text[max(0, entity["start"] - 120):entity["start"]]))
-    base = max(0, entity["start"] - 120)
-    for n in range(1, min(len(short) + 5, 2 * len(short)) + 1):
-        if n > len(words):
-            return False
-        if _abbreviates(short, text[base + words[-n].start():entity["end"]]):
-            return True
-    return False
-
-
-def _table_sense(span: dict, short: str) -> bool:
-    """A span that is `short` matched through the abbreviation table (no concept of its own)."""
-    return span["text"] == short and span.get("concept") is None and \
-        span.get("attributes", {}).get("source") == "terminology"
-
-
-def _defined_abbreviations(text: str, entities: list[dict], id_prefix: str = "d") -> tuple[list[dict], dict, set]:
-    """Notes define abbreviations of their own ("non-ST elevation myocardial infarction (NSTEMI)"): the short form in
-    the parentheses and its later occurrences (same case, whole word) are spans of the long form's label and
-    concept, where they overlap no other span. The document's own definition outranks the abbreviation table: a
-    short form defined here replaces its table-sense spans, and one defined as something no vocabulary names
-    ("cyclophosphamide (CP)" with an unknown long form) drops them. Returns the new spans, {span id: long form} for
-    linking, and the ids of the table-sense spans to drop."""
-    spans: list[dict] = []
-    long_forms: dict[str, str] = {}
-    drop: set = set()
-    ends = {s["end"]: s for s in entities if s.get("layer", "entity") == "entity"}
-    for m in _SHORT_FORM.finditer(text):
-        short, entity = m.group(1), ends.get(m.start())
-        if entity is None or entity["text"] == short or not _long_form(text, short, entity):
-            entity = None
-            window = text[max(0, m.start() - 120):m.start()]
-            words = list(re.finditer(r"[A-Za-z0-9]+", window))[-min(len(short) + 5, 2 * len(short)):]
-            if not any(_abbreviates(short, window[w.start():]) for w in words):
-                continue  # not a definition: "(n=12)", "(see above)"
-        drop.update(s["id"] for s in entities if _table_sense(s, short) and s["start"] >= m.start(1))
-        if entity is None:
-            continue
-        taken = [(s["start"], s["end"]) for s in entities + spans if s["id"] not in drop]
-        for occurrence in re.finditer(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text[m.start(1):]):
-            start, end = m.start(1) + occurrence.start(), m.start(1) + occurrence.end()
-            if any(a < end and start < b for a, b in taken):
-                continue
-            span = {"id": f"{id_prefix}{len(spans) + 1}", "start": start, "end": end, "label": entity["label"],
-                    "layer": "entity", "text": short, "concept": entity.get("concept"),
-                    "candidates": list(entity.get("candidates") or []), "attributes": {"source": "abbreviation"}}
-            spans.append(span)
-            taken.append((start, end))
-            long_forms[span["id"]] = entity["text"]
-    return spans, long_forms, drop
-
-
 def _unit(score) -> float:
     """Search scores are ranking scores (they can pass 1 with boosts); payload scores are confidences in [0, 1]."""
     return round(max(0.0, min(1.0, float(score))), 4)
@@ -360,7 +284,7 @@ class ClinicalPipeline:
             entities += entity_rules.compound_codes(text, entities)
         entities += _morphological_problems(text, entities, self.config)
         entities = entity_rules.extend_problems(text, entities, problem)
-        defined, long_forms, drop = _defined_abbreviations(text, entities)
+        defined, long_forms, drop = defined_abbreviations(text, entities)
         entities = [s for s in entities if s["id"] not in drop] + defined
         sections = detect_sections(text)
         entities = abbrev_senses.disambiguate(text, entities, set(_label_terminologies(self.config)), problem,
