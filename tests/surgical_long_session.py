@@ -69,13 +69,14 @@ _LATENCY = """() => {
     .observe(out, { childList: true, characterData: true, subtree: true });
 }"""
 
+# The RGB of the centre pixel of the frame the player presents (the browser tests read burned-in greys with it).
 PRESENTED_GREY = """() => {
   const v = document.querySelector('#surgical-video');
   const c = document.createElement('canvas');
   c.width = v.videoWidth; c.height = v.videoHeight;
   const g = c.getContext('2d');
   g.drawImage(v, 0, 0);
-  return g.getImageData(c.width >> 1, c.height >> 1, 1, 1).data[0];
+  return Array.from(g.getImageData(c.width >> 1, c.height >> 1, 1, 1).data.slice(0, 3));
 }"""
 
 
@@ -106,16 +107,16 @@ def step_zoom_and_play(page, frames: int, steps: int = 40) -> dict:
     _press_until(page, "]", frames // 2 + 37)
     jumps = page.evaluate("window.__steps.splice(0)")
     at = shown(page)
-    greys.append((at, page.evaluate(PRESENTED_GREY)))
+    greys.append((at, page.evaluate(PRESENTED_GREY)[0]))
     for _ in range(steps):
         at += 1
         _press_until(page, "ArrowRight", at)
-        greys.append((at, page.evaluate(PRESENTED_GREY)))
+        greys.append((at, page.evaluate(PRESENTED_GREY)[0]))
     frame_steps = page.evaluate("window.__steps.splice(0)")
     for _ in range(steps // 4):
         at -= FPS
         _press_until(page, "Shift+ArrowLeft", at)
-        greys.append((at, page.evaluate(PRESENTED_GREY)))
+        greys.append((at, page.evaluate(PRESENTED_GREY)[0]))
     second_steps = page.evaluate("window.__steps.splice(0)")
 
     page.locator("#surgical-timeline").scroll_into_view_if_needed()

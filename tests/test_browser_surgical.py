@@ -13,18 +13,11 @@ pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
 from live import ADMIN_PASSWORD, api  # noqa: E402
+from surgical_long_session import PRESENTED_GREY  # noqa: E402
 from test_browser_notes import login_as  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-PRESENTED_GREY = """() => {
-  const v = document.querySelector('#surgical-video');
-  const c = document.createElement('canvas');
-  c.width = v.videoWidth; c.height = v.videoHeight;
-  const g = c.getContext('2d');
-  g.drawImage(v, 0, 0);
-  return Array.from(g.getImageData(c.width >> 1, c.height >> 1, 1, 1).data.slice(0, 3));
-}"""
 
 # A read-only mount (the review page's) next to the editor: ids suffixed, no editing controls, the diff in words.
 READ_ONLY = """async ([payload, itemId]) => {
@@ -78,6 +71,17 @@ def frame_x(page, frame):
     geo = page.eval_on_selector("#surgical-timeline", "c => ({ ...c.dataset })")
     x = box["x"] + float(geo["x0"]) + (frame - float(geo["viewStart"])) * float(geo["pxPerFrame"])
     return x, box["y"] + float(geo["phaseY"])
+
+
+def ready_item(live, token, pid, path) -> int:
+    """Upload one video through the API and wait for its derived assets (the live worker); returns its id."""
+    item_id = live.upload(f"/api/v1/projects/{pid}/items", [(os.path.basename(str(path)), open(path, "rb").read())],
+                          token)[1]["created"][0]["id"]
+    for _ in range(300):
+        if api(live, token, "GET", f"/items/{item_id}")["status"] == "ready":
+            break
+        time.sleep(0.2)
+    return item_id
 
 
 def open_item(page, pid, item_id):
@@ -233,12 +237,7 @@ def test_review_stacks_both_timelines_and_marks_where_they_differ(browser, live,
         api(live, token, "POST", f"/projects/{pid}/members", {"username": name, "role": role})
         tokens[name] = live.token(name, PASSWORD)
     video = media_files.mp4(tmp_path / "review.mp4", frames=50, fps=25, size=(160, 120))
-    item_id = live.upload(f"/api/v1/projects/{pid}/items", [("review.mp4", open(video, "rb").read())], token)[1][
-        "created"][0]["id"]
-    for _ in range(300):
-        if api(live, token, "GET", f"/items/{item_id}")["status"] == "ready":
-            break
-        time.sleep(0.2)
+    item_id = ready_item(live, token, pid, video)
     for who, bounds in (("surg_a", [0, 25, 36, 50]), ("surg_b", [0, 20, 40, 50])):
         assert api(live, tokens[who], "POST", f"/projects/{pid}/next")["id"] == item_id
         api(live, tokens[who], "POST", f"/items/{item_id}/annotations", {"payload": _timeline(bounds)})
@@ -355,12 +354,7 @@ def test_a_phase_takes_a_step_and_an_action_from_the_projects_vocabulary(browser
     pid = api(live, token, "POST", "/projects", {"name": "Steps and actions", "modality": "surgical",
                                                  "label_config": config})["id"]
     video = media_files.mp4(tmp_path / "steps.mp4", frames=30, fps=25, size=(64, 48))
-    item_id = live.upload(f"/api/v1/projects/{pid}/items", [("steps.mp4", open(video, "rb").read())], token)[1][
-        "created"][0]["id"]
-    for _ in range(300):
-        if api(live, token, "GET", f"/items/{item_id}")["status"] == "ready":
-            break
-        time.sleep(0.2)
+    item_id = ready_item(live, token, pid, video)
     assert api(live, token, "POST", f"/projects/{pid}/next")["id"] == item_id
     api(live, token, "POST", f"/items/{item_id}/annotations", {"status": "draft", "payload": {"phases": [
         {"id": "p1", "phase": "CalotTriangleDissection", "start_frame": 0, "end_frame": 30}], "tags": [], "comments": []}})
@@ -375,6 +369,7 @@ def test_a_phase_takes_a_step_and_an_action_from_the_projects_vocabulary(browser
     page.goto(f"/projects/{pid}/annotate?item={item_id}")
     expect(page.locator("#item-view[data-ready=true]")).to_be_visible()
     expect(page.locator(".surgical-seg-action")).to_have_value("hook dissection")
+    page.screenshot(path=str(tmp_path / "surgical-step-action.png"), full_page=True)
     saved = newest_human(live, token, item_id)["phases"][0]
     assert (saved["step"], saved["action"]) == ("dissect the cystic duct", "hook dissection")
     context.close()
