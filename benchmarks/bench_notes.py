@@ -115,7 +115,8 @@ def main() -> None:
                 handle.write(json.dumps({"text": text, "spans": spans}) + "\n")
 
     from annotators.notes.assertion import assign_assertions
-    from annotators.notes.ner import TermMatcher, train_ner
+    from annotators.notes.ner import train_ner
+    from annotators.notes.term_matcher import TermMatcher
     from annotators.notes.phi import get_default_detector
     from annotators.notes.sections import detect_sections
 

@@ -61,6 +61,10 @@ class OntologyStore:
             return []
         return [entry for entry in entries if _NAME.match(entry) and self._active(entry)]
 
+    def build_id(self, name: str) -> str | None:
+        """The active build of a terminology (changes with every rebuild, even of the same version)."""
+        return (self._active(name) or {}).get("build") if _NAME.match(name or "") else None
+
     def available(self) -> list[dict]:
         """One entry per active terminology: name, version, licence, source, concept and name counts."""
         result = []

@@ -1,4 +1,4 @@
-"""Entity pre-annotation: terminology phrase matching, and a spaCy NER trained from accepted annotations.
+"""Entity pre-annotation: a spaCy NER trained from accepted annotations (phrase matching is term_matcher.py).
 
 Trained models travel as one msgpack blob holding the pipeline config and `nlp.to_bytes()`: spaCy's own
 serialisation (no pickle). `load_ner` rebuilds only the pipeline shape we train (a tokenizer and one `ner`), so a
@@ -8,64 +8,9 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Iterable, Sequence
+from typing import Sequence
 
 MODEL_FORMAT = "clinlabel-notes-ner/1"
-
-
-class TermMatcher:
-    """Dictionary matching of terminology phrases, case-insensitive, on a tokenizer-only English pipeline.
-
-    `phrases` maps a label to phrases; a phrase is a string or a (string, concept) pair where concept is a dict
-    {"terminology", "code", "name"}. Overlapping matches resolve to the longest (then the earliest); a phrase listed
-    under several labels goes to the label listed first.
-    """
-
-    def __init__(self, phrases: dict[str, Iterable[str | tuple[str, dict]]], max_phrase_tokens: int = 12) -> None:
-        import spacy
-        from spacy.matcher import PhraseMatcher
-
-        self._nlp = spacy.blank("en")
-        self._matcher = PhraseMatcher(self._nlp.vocab, attr="LOWER")
-        self._label_order: dict[str, int] = {}
-        self._concepts: dict[tuple[str, str], list[dict]] = {}
-        for label, entries in phrases.items():
-            self._label_order.setdefault(label, len(self._label_order))
-            texts = []
-            for entry in entries:
-                phrase, concept = (entry, None) if isinstance(entry, str) else (entry[0], entry[1])
-                # A dictionary variant with a trailing comma ("alcohol,") would match the comma of a list.
-                phrase = " ".join(phrase.split()).strip(" ,;:")
-                if not phrase:
-                    continue
-                texts.append(phrase)
-                if concept:
-                    self._concepts.setdefault((label, phrase.lower()), []).append(dict(concept))
-            docs = [d for d in self._nlp.tokenizer.pipe(dict.fromkeys(texts)) if len(d) <= max_phrase_tokens]
-            if docs:
-                self._matcher.add(label, docs)
-
-    def __len__(self) -> int:
-        return len(self._matcher)
-
-    def match(self, text: str, id_prefix: str = "t") -> list[dict]:
-        """Entity-layer spans with `concept` (first known concept) and `candidates` (all) when phrases carried them."""
-        from spacy.util import filter_spans
-
-        doc = self._nlp.make_doc(text)
-        spans = self._matcher(doc, as_spans=True)
-        # filter_spans keeps the longest, then earliest; sort first so equal spans resolve by label order.
-        spans = sorted(spans, key=lambda s: (s.start, -len(s), self._label_order.get(s.label_, 99)))
-        result = []
-        for i, span in enumerate(sorted(filter_spans(spans), key=lambda s: s.start_char)):
-            concepts = self._concepts.get((span.label_, " ".join(span.text.split()).lower()), [])
-            result.append({
-                "id": f"{id_prefix}{i + 1}", "start": span.start_char, "end": span.end_char, "label": span.label_,
-                "layer": "entity", "text": span.text, "concept": concepts[0] if concepts else None,
-                "candidates": [{**c, "score": 1.0} for c in concepts[:10]],
-                "attributes": {"source": "terminology"},
-            })
-        return result
 
 
 def _doc_with_entities(nlp, text: str, spans: Sequence[dict], layer: str = "entity"):

@@ -3,7 +3,10 @@ ontology linking, medication attribute relations. Models load in `setup`, never 
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import logging
+import os
 import re
 import threading
 from typing import Sequence
@@ -119,15 +122,38 @@ def _phrases(config: dict, store) -> dict[str, list]:
 
 
 def _matcher(config: dict, store):
-    from annotators.notes.ner import TermMatcher
+    from annotators.notes.term_matcher import TermMatcher, cached_matcher
 
-    key = (repr(sorted(_label_terminologies(config).items())), repr(config.get("extra_phrases")),
-           tuple(sorted((t["name"], t["version"]) for t in store.available())) if store is not None else ())
+    builds = tuple((name, store.build_id(name)) for name in store.names()) if store is not None else ()
+    key = repr((sorted(_label_terminologies(config).items()), config.get("extra_phrases"), builds))
     with _MATCHER_LOCK:
         if key not in _MATCHERS:
             _MATCHERS.clear()
-            _MATCHERS[key] = TermMatcher(_phrases(config, store))
+            if store is None:
+                _MATCHERS[key] = TermMatcher(_phrases(config, store))
+            else:
+                _MATCHERS[key] = cached_matcher(os.path.join(store.cache_dir, ".matchers"),
+                                                key + _code_fingerprint(), lambda: _phrases(config, store))
         return _MATCHERS[key]
+
+
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """The code and data the phrases are made from (a saved matcher is reused only with the same), and spaCy's
+    version (its tokenizer makes the hashes)."""
+    import spacy
+
+    import ontologies
+
+    digest = hashlib.sha256(spacy.__version__.encode())
+    for package in (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(ontologies.__file__))):
+        for folder, dirs, files in sorted(os.walk(package)):
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith((".py", ".tsv", ".txt", ".json")):
+                    with open(os.path.join(folder, name), "rb") as handle:
+                        digest.update(name.encode() + b"\0" + handle.read())
+    return digest.hexdigest()
 
 
 def _attribute_spans(text: str, entity_spans: list[dict]) -> tuple[list[dict], list[dict]]:

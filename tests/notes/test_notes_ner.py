@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from annotators.notes.ner import TermMatcher, load_ner, predict_ner, train_ner
+from annotators.notes.ner import load_ner, predict_ner, train_ner
+from annotators.notes.term_matcher import TermMatcher
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "notes" / "ner_synthetic.jsonl"
 
