@@ -120,6 +120,10 @@ def register_cli(app: Flask) -> None:
 
         built = store().ensure_shipped()
         click.echo(f"terminologies ready: {', '.join(store().names())}" + (f" (built {', '.join(built)})" if built else ""))
+        from annotators.notes.preannotate import prepare_default_matcher
+
+        # Compiled once here (tens of seconds on first set-up), so a worker loads it in seconds at start.
+        click.echo(f"term matcher for the default labels ready ({prepare_default_matcher(store()):.1f} s)")
         from annotators.consult import weights
 
         for name in weights.installed():  # converted once from the installed package; no download, ever

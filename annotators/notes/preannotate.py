@@ -9,10 +9,11 @@ import logging
 import os
 import re
 import threading
+import time
 from typing import Sequence
 
 from annotators.base import ItemView, Prediction
-from annotators.notes import abbrev_senses, entity_rules, lexicon
+from annotators.notes import abbrev_senses, entity_rules, lexicon, schema
 from annotators.notes.abbrev_definitions import defined_abbreviations
 from annotators.notes.assertion import assign_assertions
 from annotators.notes.sections import SECTION_HEADINGS, detect_headings, detect_sections
@@ -124,17 +125,37 @@ def _phrases(config: dict, store) -> dict[str, list]:
 def _matcher(config: dict, store):
     from annotators.notes.term_matcher import TermMatcher, cached_matcher
 
-    builds = tuple((name, store.build_id(name)) for name in store.names()) if store is not None else ()
-    key = repr((sorted(_label_terminologies(config).items()), config.get("extra_phrases"), builds))
+    key = _matcher_key(config, store)
     with _MATCHER_LOCK:
         if key not in _MATCHERS:
             _MATCHERS.clear()
             if store is None:
                 _MATCHERS[key] = TermMatcher(_phrases(config, store))
             else:
-                _MATCHERS[key] = cached_matcher(os.path.join(store.cache_dir, ".matchers"),
-                                                key + _code_fingerprint(), lambda: _phrases(config, store))
+                _MATCHERS[key] = cached_matcher(_matcher_dir(store), key + _code_fingerprint(),
+                                                lambda: _phrases(config, store))
         return _MATCHERS[key]
+
+
+def _matcher_key(config: dict, store) -> str:
+    builds = tuple((name, store.build_id(name)) for name in store.names()) if store is not None else ()
+    return repr((sorted(_label_terminologies(config).items()), config.get("extra_phrases"), builds))
+
+
+def _matcher_dir(store) -> str:
+    return os.path.join(store.cache_dir, ".matchers")
+
+
+def prepare_default_matcher(store) -> float:
+    """Compile the default labels' term matcher into the store's cache unless it is there, so that a worker
+    starting later loads it in seconds instead of compiling it; returns the seconds it took."""
+    from annotators.notes.term_matcher import is_cached
+
+    started = time.perf_counter()
+    config = schema.default_label_config()
+    if not is_cached(_matcher_dir(store), _matcher_key(config, store) + _code_fingerprint()):
+        _matcher(config, store)
+    return time.perf_counter() - started
 
 
 @functools.lru_cache(maxsize=1)

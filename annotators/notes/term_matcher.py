@@ -176,7 +176,7 @@ def load_compiled(path: str) -> CompiledPhrases:
 def cached_matcher(cache_dir: str, key: str, phrases: Callable[[], dict], keep: int = 6) -> TermMatcher:
     """The matcher for `key` from `cache_dir`, compiled from `phrases()` and saved there when it is not (or is
     damaged). A cache that cannot be written costs the next worker the compile, nothing else."""
-    path = os.path.join(cache_dir, hashlib.sha256(key.encode()).hexdigest()[:32])
+    path = _cache_path(cache_dir, key)
     try:
         compiled = load_compiled(path)
     except ValueError:
@@ -187,6 +187,16 @@ def cached_matcher(cache_dir: str, key: str, phrases: Callable[[], dict], keep: 
         except OSError as exc:
             log.warning("term matcher cache not written (%s)", type(exc).__name__)
     return TermMatcher(compiled=compiled)
+
+
+def is_cached(cache_dir: str, key: str) -> bool:
+    """Whether a matcher for `key` was saved (not whether it is intact: loading it checks that)."""
+    path = _cache_path(cache_dir, key)
+    return os.path.isfile(path + ".json") and os.path.isfile(path + ".npz")
+
+
+def _cache_path(cache_dir: str, key: str) -> str:
+    return os.path.join(cache_dir, hashlib.sha256(key.encode()).hexdigest()[:32])
 
 
 def _prune(cache_dir: str, keep: int) -> None:

@@ -134,3 +134,26 @@ def test_the_pipeline_reuses_the_saved_matcher_and_a_rebuilt_terminology_invalid
     preannotate._MATCHERS.clear()
     assert preannotate._matcher(config, store).match("Green ear, purple toe.")[0]["text"] == "Green ear"
     assert compiled == [1, 1]
+
+
+def test_setup_prepares_the_default_matcher_once_so_a_worker_only_loads_it(tmp_path, monkeypatch):
+    from annotators.notes import preannotate, schema
+    from ontologies import OntologyStore
+
+    store = OntologyStore(str(tmp_path / "cache"))
+    csv = tmp_path / "problems.csv"
+    csv.write_text("code,name\nP1,Wobbly knee syndrome\n")
+    store.import_files("tabular", str(csv), name="local_problems", version="1")
+    default = {"entity_labels": [{"name": "PROBLEM", "terminologies": ["local_problems"]}]}
+    monkeypatch.setattr(schema, "default_label_config", lambda: default)
+    monkeypatch.setattr(preannotate, "_MATCHERS", {})
+    compiled = []
+    real_phrases = preannotate._phrases
+    monkeypatch.setattr(preannotate, "_phrases", lambda *a: compiled.append(1) or real_phrases(*a))
+
+    preannotate.prepare_default_matcher(store)
+    preannotate._MATCHERS.clear()  # a second `flask setup`: the saved matcher is not even loaded
+    preannotate.prepare_default_matcher(store)
+    assert compiled == [1] and preannotate._MATCHERS == {}
+    assert preannotate._matcher(default, store).match("Wobbly knee syndrome.")[0]["concept"]["code"] == "P1"
+    assert compiled == [1]  # the worker read what setup compiled
