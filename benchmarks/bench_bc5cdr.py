@@ -1,6 +1,7 @@
 """Disease and chemical mention F1 of the clinical-notes pre-annotator on BC5CDR; prints one JSON object.
 
     .venv/bin/python benchmarks/bench_bc5cdr.py --corpus DIR [--splits devel,train] [--limit N] [--errors 30]
+        [--obo doid.obo] [--obo mondo.obo] [--match-scopes EXACT,RELATED]
 
 DIR holds `devel.tsv` (and `train.tsv`) of cambridgeltl/MTL-Bioinformatics-2016 `data/BC5CDR-IOB/` (token<TAB>IOB
 tag, Disease/Chemical). Nothing is fetched: without a corpus (--corpus or the environment variable
@@ -14,7 +15,9 @@ block alone. Text and gold spans are rebuilt by the project's own CoNLL reader (
 sentences by a line break); the pipeline sees that text.
 
 The pipeline is built as bench_ncbi builds it (default label config, shipped ICD-10-CM + HPO + drugs in a temporary
-OntologyStore), without PHI detection unless `--with-phi` (PHI spans are never scored here). PROBLEM spans are
+OntologyStore), without PHI detection unless `--with-phi` (PHI spans are never scored here). `--obo FILE` loads
+an OBO file (DOID, MONDO: named by its `ontology:` header) into that temporary store as well, so the default PROBLEM
+terminologies use it; `--match-scopes` sets which synonym scopes of those ontologies become phrases. PROBLEM spans are
 scored against Disease mentions and MEDICATION spans against Chemical mentions, whatever their assertion. "exact"
 needs the same start and end; "overlap" as in bench_ncbi. `--errors N` prints the N commonest missed and false
 strings per type to stderr.
@@ -92,6 +95,10 @@ def main() -> int:
     parser.add_argument("--no-context", action="store_true", help="annotate each block without the one before")
     parser.add_argument("--with-phi", action="store_true", help="run PHI detection too (slower; not scored)")
     parser.add_argument("--errors", type=int, default=0, help="print the N commonest missed/false strings to stderr")
+    parser.add_argument("--obo", action="append", default=[], metavar="FILE",
+                        help="an OBO file (e.g. doid.obo, mondo.obo) loaded into the run's temporary store")
+    parser.add_argument("--match-scopes", default=None,
+                        help="synonym scopes of the OBO disease ontologies that become phrases (default: EXACT)")
     args = parser.parse_args()
     directory = Path(args.corpus) if args.corpus else None
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]
@@ -113,6 +120,14 @@ def main() -> int:
         started = time.perf_counter()
         store = OntologyStore(cache_dir)
         store.ensure_shipped(["icd10cm", "hpo", "drugs"])
+        result["obo"] = [store.import_files("obo", path) for path in args.obo]
+        for entry in result["obo"]:
+            entry.pop("warnings", None)
+        if args.match_scopes:
+            from annotators.notes import vocabularies
+
+            vocabularies.MATCH_SCOPES = frozenset(s.strip().upper() for s in args.match_scopes.split(","))
+            result["match_scopes"] = sorted(vocabularies.MATCH_SCOPES)
         result["ontologies_build_seconds"] = round(time.perf_counter() - started, 2)
         config = default_label_config()
         if not args.with_phi:

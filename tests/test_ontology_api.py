@@ -32,6 +32,10 @@ def test_odd_queries_never_500(onto_admin):
         status, body = onto_admin.get("/ontologies/search", query_string={"q": q})
         assert status in (200, 400), (q[:20], status)
     assert onto_admin.get("/ontologies/search?q=pain&terminology=nope")[0] == 400
+    assert onto_admin.get("/ontologies/search?q=pain&terminology=nope&terminology=mondo")[0] == 400
+    # A label's terminologies that are not loaded (PROBLEM's mondo, doid by default) are skipped.
+    status, found = onto_admin.get("/ontologies/search?q=htn&terminology=icd10cm&terminology=mondo&terminology=doid")
+    assert status == 200 and "I10" in [r["code"] for r in found["items"]]
     assert onto_admin.get("/ontologies/search?q=pain&limit=1000")[0] == 400
     assert onto_admin.get("/ontologies/search?q=pain&order_by=x")[0] == 400
 

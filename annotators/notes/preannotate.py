@@ -7,13 +7,12 @@ import functools
 import hashlib
 import logging
 import os
-import re
 import threading
 import time
 from typing import Sequence
 
 from annotators.base import ItemView, Prediction
-from annotators.notes import abbrev_senses, entity_rules, lexicon, schema
+from annotators.notes import abbrev_senses, entity_rules, lexicon, schema, vocabularies
 from annotators.notes.abbrev_definitions import defined_abbreviations
 from annotators.notes.assertion import assign_assertions
 from annotators.notes.sections import SECTION_HEADINGS, detect_headings, detect_sections
@@ -24,50 +23,8 @@ _MATCHER_LOCK = threading.Lock()
 MAX_PHRASE_WORDS = 6
 
 
-# Branches of a terminology that describe or qualify findings, or the circumstances of care, without naming a
-# finding: HPO's "Clinical modifier" ("severe", "onset", "distal", "progressive"), "Mode of inheritance" ("autosomal
-# dominant"), "Frequency", "Blood group" and "Health status" ("affected", "healthy"); ICD-10-CM's external causes
-# (V00-Y99: "activity", "car accident") and factors influencing health status (Z00-Z99: "donor", "counseling").
-# Their names are not problems, whatever label the terminology is bound to. Names compare without a code range.
-NON_FINDING_BRANCHES = frozenset({
-    "clinical modifier", "mode of inheritance", "frequency", "blood group", "health status",
-    "external causes of morbidity", "factors influencing health status and contact with health services",
-})
-_CODE_RANGE = re.compile(r"\s*\([A-Z]\d+[A-Z0-9.]*-[A-Z]\d+[A-Z0-9.]*\)\s*$")
-
-
-def _finding_concepts(index) -> list[bool]:
-    """Per concept: False for a root of a typed terminology (HPO's "All") and for concepts all of whose paths to
-    the root pass through a non-finding branch; True otherwise."""
-    n = len(index.codes)
-    typed = bool(index.meta.get("semantic_types"))
-    memo: dict[int, bool] = {}
-
-    def finding(concept: int) -> bool:
-        stack = [concept]
-        while stack:
-            current = stack[-1]
-            if current in memo:
-                stack.pop()
-                continue
-            if _CODE_RANGE.sub("", index.concept_name(current)).strip().lower() in NON_FINDING_BRANCHES:
-                memo[current] = False
-                stack.pop()
-                continue
-            parents = index.parents(current)
-            pending = [p for p in parents if p not in memo]
-            if pending:
-                stack.extend(pending)
-                continue
-            memo[current] = any(memo[p] for p in parents) if parents else True
-            stack.pop()
-        return memo[concept]
-
-    return [finding(i) and not (typed and not index.semantic_types(i)) for i in range(n)]
-
-
 def _label_terminologies(config: dict) -> dict[str, list[str]]:
-    return {label["name"]: list(label.get("terminologies", [])) for label in config.get("entity_labels", [])}
+    return vocabularies.label_terminologies(config)
 
 
 def _phrases(config: dict, store) -> dict[str, list]:
@@ -76,23 +33,20 @@ def _phrases(config: dict, store) -> dict[str, list]:
 
     phrases: dict[str, list] = {}
     adjectives: list = []
-    available = set(store.names()) if store is not None else set()
-    problem = next((label for label, t in _label_terminologies(config).items() if "icd10cm" in t or "hpo" in t), None)
-    for label, terminologies in _label_terminologies(config).items():
+    problem = vocabularies.problem_label(config)
+    for label, terminologies in vocabularies.loaded(config, store).items():
         entries: list = list(lexicon.SEED_PHRASES.get(label, []))
         if label == problem:
             adjectives += [(lexicon.adjective_form(w), None) for w in entries if lexicon.adjective_form(w)]
         for name in terminologies:
-            if name not in available:
-                continue
             index = store.index(name)
-            findings = _finding_concepts(index)
+            usable = vocabularies.usable_concepts(name, index)
             for i, code in enumerate(index.codes):
-                if not findings[i]:
+                if not usable[i]:
                     continue
                 concept = {"terminology": name, "code": code, "name": index.concept_name(i)}
                 substance = name == "icd10cm" and lexicon.SUBSTANCE_CODES.match(code)
-                for title in (index.concept_name(i), *index.concept_synonyms(i)):
+                for title in vocabularies.titles(name, index, i):
                     if substance and not lexicon.SUBSTANCE_PROBLEM_WORDS.search(title):
                         continue  # "cocaine" (T40.5), "caffeine" (F15): drugs, not problems
                     # Findings are written in the plural ("polyps"); drug names hardly ever are.
@@ -138,8 +92,8 @@ def _matcher(config: dict, store):
 
 
 def _matcher_key(config: dict, store) -> str:
-    builds = tuple((name, store.build_id(name)) for name in store.names()) if store is not None else ()
-    return repr((sorted(_label_terminologies(config).items()), config.get("extra_phrases"), builds))
+    return repr((sorted(_label_terminologies(config).items()), config.get("extra_phrases"),
+                 vocabularies.store_state(store)))
 
 
 def _matcher_dir(store) -> str:
@@ -205,7 +159,7 @@ _HEADING_WORDS = frozenset(" ".join(v.split()) for variants in SECTION_HEADINGS.
 
 
 def _problem_label(config: dict) -> str | None:
-    return next((name for name, t in _label_terminologies(config).items() if "icd10cm" in t or "hpo" in t), None)
+    return vocabularies.problem_label(config)
 
 
 def _morphological_problems(text: str, entities: list[dict], config: dict) -> list[dict]:
@@ -285,10 +239,9 @@ class ClinicalPipeline:
         """Search candidates for each entity span; a defined abbreviation is looked up by its long form."""
         if self.store is None:
             return
-        bound = _label_terminologies(self.config)
-        available = set(self.store.names())
+        bound = vocabularies.loaded(self.config, self.store)
         for span in spans:
-            terminologies = [t for t in bound.get(span["label"], []) if t in available]
+            terminologies = bound.get(span["label"], [])
             if not terminologies or span.get("layer") != "entity":
                 continue
             if span.get("attributes", {}).get("source") == abbrev_senses.SOURCE:
@@ -304,6 +257,7 @@ class ClinicalPipeline:
                 if matched and all((c["terminology"], c["code"]) != (matched["terminology"], matched["code"])
                                    for c in found):
                     span["candidates"].append({**matched, "score": 0.0})
+                vocabularies.add_icd10cm_xrefs(self.store, span["candidates"])
                 # The search ranks the code a coder would pick (billable leaf, "unspecified") above the phrase's
                 # own concept, which is often a category.
                 top = found[0]

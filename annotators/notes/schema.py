@@ -31,7 +31,9 @@ _CONCEPT = {
 _CANDIDATE = {
     "type": "object",
     "required": ["terminology", "code"],
-    "properties": {**_CONCEPT["properties"], "score": {"type": "number"}},
+    # icd10cm: the ICD-10-CM codes a disease ontology's concept cross-references (MONDO, DOID xrefs), shown to coders
+    "properties": {**_CONCEPT["properties"], "score": {"type": "number"},
+                   "icd10cm": {"type": "array", "items": {"type": "string", "maxLength": 32}, "maxItems": 10}},
     "additionalProperties": False,
 }
 
@@ -135,7 +137,7 @@ LABEL_CONFIG_SCHEMA = {
 
 DEFAULT_LABEL_CONFIG = {
     "entity_labels": [
-        {"name": "PROBLEM", "terminologies": ["icd10cm", "hpo"], "hotkey": "1", "color": "#d62728"},
+        {"name": "PROBLEM", "terminologies": ["icd10cm", "hpo", "mondo", "doid"], "hotkey": "1", "color": "#d62728"},
         {"name": "MEDICATION", "terminologies": ["drugs"], "hotkey": "2", "color": "#1f77b4"},
         {"name": "PROCEDURE", "terminologies": [], "hotkey": "3", "color": "#2ca02c"},
         {"name": "TEST", "terminologies": [], "hotkey": "4", "color": "#9467bd"},

@@ -3,10 +3,17 @@
 A small streaming parser instead of obonet: it keeps line numbers for every error, needs no networkx graph, and
 reads HPO's 10 MB file in a fraction of obonet's time. Only [Term] stanzas become concepts; obsolete terms are
 skipped (their ids still count for duplicate detection).
+
+The header gives the terminology its name (`ontology: mondo`), version (`data-version`, or owl:versionInfo) and
+licence (`license:`, a dc/dcterms licence property_value, or a Creative Commons link in a `remark:`). Per term the
+attributes keep what a coder and the pre-annotator need: `subsets`, `xrefs`, `icd10cm` (the ICD-10-CM codes among
+the xrefs), `synonym_scopes` (text -> EXACT / RELATED / NARROW / BROAD, BROAD ones included although they are not
+search names) and `abbreviations` (synonyms typed as abbreviation or acronym).
 """
 from __future__ import annotations
 
 import os
+import re
 
 from ..errors import OntologyLoadError
 from ..model import Concept, Terminology, TerminologyBuilder
@@ -15,6 +22,13 @@ from .reading import ProgressTracker, iter_lines, single_path
 # Synonym scopes kept by default: BROAD synonyms name a wider class and would mislead a coder.
 DEFAULT_SCOPES = ("EXACT", "RELATED", "NARROW")
 SKIPPED_SYNONYM_TYPES = ("obsolete_synonym",)
+# Synonym types that mark a short form: MONDO's ABBREVIATION, HPO's abbreviation, OMO's abbreviation and acronym.
+ABBREVIATION_TYPES = frozenset({"abbreviation", "acronym", "omo:0003000", "omo:0003012"})
+LICENCE_PROPERTIES = frozenset({"license", "terms:license", "dc:license", "dcterms:license", "dc:rights",
+                                "http://purl.org/dc/terms/license", "http://purl.org/dc/elements/1.1/license"})
+_ICD10CM_XREF = re.compile(r"^ICD-?10-?CM(?:_[0-9_]+)?:(.+)$", re.IGNORECASE)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CC_LINK = re.compile(r"https?://creativecommons\.org/\S+")
 
 
 def load(paths, name: str | None, version: str | None, tracker: ProgressTracker, encoding: str | None = None,
@@ -24,7 +38,7 @@ def load(paths, name: str | None, version: str | None, tracker: ProgressTracker,
     builder = TerminologyBuilder(name or "", version or "", source or os.path.basename(path), licence or "")
     header = parse_obo(path, builder, tracker, encoding, relationships, synonym_scopes)
     term = builder.terminology
-    term.name = name or header.get("ontology", os.path.splitext(os.path.basename(path))[0])
+    term.name = name or header.get("ontology", "").replace("/", "-") or os.path.splitext(os.path.basename(path))[0]
     term.version = version or header.get("data-version", "") or header.get("date", "") or "unversioned"
     term.licence = licence or header.get("license", "as stated by the file's publisher (user-supplied file)")
     for concept in term.concepts.values():
@@ -71,13 +85,28 @@ def parse_obo(path: str, builder: TerminologyBuilder, tracker: ProgressTracker |
 
 def _read_header_tag(header: dict, tag: str, value: str) -> None:
     if tag in ("data-version", "ontology", "date", "format-version"):
-        header.setdefault(tag, value.rsplit("/", 1)[-1] if tag == "data-version" else value)
+        header.setdefault(tag, _release(value) if tag == "data-version" else value)
+    elif tag == "license":
+        header["license"] = value.strip('" ')
+    elif tag == "remark" and "license" not in header and _CC_LINK.search(value):
+        header["license"] = _CC_LINK.search(value).group(0).rstrip(".")
     elif tag == "property_value":
         parts = value.split(None, 1)
         if len(parts) == 2 and parts[0] in ("owl:versionInfo", "versionInfo") and "data-version" not in header:
-            header["data-version"] = parts[1].split('"')[1] if '"' in parts[1] else parts[1]
-        elif len(parts) == 2 and parts[0] in ("terms:license", "dc:license", "license"):
-            header["license"] = parts[1].strip('" ').split('"')[0]
+            header["data-version"] = parts[1].split('"')[1] if '"' in parts[1] else parts[1].split()[0]
+        elif len(parts) == 2 and parts[0] in LICENCE_PROPERTIES:
+            header["license"] = parts[1].split('"')[1] if '"' in parts[1] else parts[1].split()[0]
+
+
+def _release(value: str) -> str:
+    """The release in a data-version: "releases/2016-09-01" and
+    "http://purl.obolibrary.org/obo/mondo/releases/2024-06-04/mondo.owl" both give the date."""
+    segments = [part for part in value.split("/") if part]
+    dated = [part for part in segments if _DATE.match(part)]
+    if dated:
+        return dated[-1]
+    named = [part for part in segments if not part.endswith((".owl", ".obo", ".json"))]
+    return (named or segments or [value])[-1]
 
 
 def _flush_term(path, builder, start_line, tags, seen, default_namespace, relationships, synonym_scopes) -> None:
@@ -96,13 +125,30 @@ def _flush_term(path, builder, start_line, tags, seen, default_namespace, relati
     names = values.get("name")
     if not names or not names[0][1]:
         raise OntologyLoadError(f"term {code} has no name (truncated file?)", path, start_line)
-    synonyms = []
+    synonyms, scopes, abbreviations = [], {}, []
     for line_no, value in values.get("synonym", []):
         text, scope, synonym_type = _parse_synonym(value, path, line_no)
-        if scope in synonym_scopes and synonym_type not in SKIPPED_SYNONYM_TYPES:
+        if synonym_type in SKIPPED_SYNONYM_TYPES or not text.strip():
+            continue
+        scopes.setdefault(text.strip(), scope)
+        if synonym_type.lower() in ABBREVIATION_TYPES:
+            abbreviations.append(text.strip())
+        if scope in synonym_scopes:
             synonyms.append(text)
     namespace = values.get("namespace", [(0, default_namespace)])[0][1]
     attributes: dict = {"semantic_types": [namespace] if namespace else []}
+    if scopes:
+        attributes["synonym_scopes"] = scopes
+    if abbreviations:
+        attributes["abbreviations"] = abbreviations
+    if "subset" in values:
+        attributes["subsets"] = [_strip_comment(value) for _, value in values["subset"]]
+    xrefs = [_xref(value) for _, value in values.get("xref", [])]
+    if any(xrefs):
+        attributes["xrefs"] = [xref for xref in xrefs if xref]
+        icd10cm = [m.group(1).strip() for m in map(_ICD10CM_XREF.match, attributes["xrefs"]) if m]
+        if icd10cm:
+            attributes["icd10cm"] = list(dict.fromkeys(icd10cm))
     if "alt_id" in values:
         attributes["alt_ids"] = [_strip_comment(value) for _, value in values["alt_id"]]
     if "def" in values:
@@ -117,6 +163,13 @@ def _flush_term(path, builder, start_line, tags, seen, default_namespace, relati
         parts = _strip_comment(value).split()
         if len(parts) >= 2 and parts[0] in relationships:
             builder.add_parent(code, parts[1], (path, line_no))
+
+
+def _xref(value: str) -> str:
+    """'ICD10CM:E11 {source="MONDO:equivalentTo"} ! type 2 diabetes' -> 'ICD10CM:E11' (OBO 1.2's quoted
+    description after the id goes too)."""
+    words = _strip_comment(value).split('"', 1)[0].split()
+    return words[0] if words else ""
 
 
 def _strip_comment(value: str) -> str:

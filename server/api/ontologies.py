@@ -50,6 +50,11 @@ def search_ontologies(query_data):
     if query_data["project_id"] is not None:
         project, _ = require_project(query_data["project_id"], "project.view")
     terminologies = query_data["terminology"] or None
+    if terminologies and len(terminologies) > 1:
+        # A label bound to several terminologies (PROBLEM: icd10cm, hpo, mondo, doid) searches those loaded here;
+        # only a request naming none that is loaded is refused.
+        loaded = set(store().names())
+        terminologies = [t for t in terminologies if t in loaded] or terminologies
     try:
         results = store().search(query_data["q"], terminologies, limit=query_data["limit"],
                                  billable_only=query_data["billable_only"],

@@ -32,7 +32,8 @@ _models_lock = threading.Lock()
 def _setup_cached(modality, annotator, device: str, label_config: dict, params: dict | None) -> tuple[object, bool]:
     """The set-up pre-annotator for this key, loading it only on the first job of this process that needs it."""
     key = (type(annotator), modality.name, annotator.name, annotator.version, device,
-           json.dumps(label_config, sort_keys=True, default=str), json.dumps(params, sort_keys=True, default=str))
+           json.dumps(label_config, sort_keys=True, default=str), json.dumps(params, sort_keys=True, default=str),
+           _loaded_terminologies())
     with _models_lock:
         if key in _models:
             _models.move_to_end(key)
@@ -43,6 +44,13 @@ def _setup_cached(modality, annotator, device: str, label_config: dict, params: 
         while len(_models) > MODEL_CACHE_SIZE:
             _models.popitem(last=False)
     return annotator, False
+
+
+def _loaded_terminologies() -> tuple:
+    """(name, build) of every loaded terminology: a pre-annotator set up before MONDO was loaded, or before
+    ICD-10-CM was rebuilt, is set up again (pre-annotators use whichever of their bound terminologies are loaded)."""
+    store = resources().get("ontologies")
+    return tuple((name, store.build_id(name)) for name in store.names()) if store is not None else ()
 
 
 def clear_model_cache() -> None:

@@ -67,7 +67,8 @@ function rgba(hex, alpha) {
 
 const cleanConcept = (c) => (c && c.terminology && c.code
   ? { terminology: String(c.terminology), code: String(c.code), ...(c.name ? { name: String(c.name) } : {}) } : null);
-const cleanCandidate = (c) => ({ ...cleanConcept(c), ...(typeof c.score === 'number' ? { score: c.score } : {}) });
+const cleanCandidate = (c) => ({ ...cleanConcept(c), ...(typeof c.score === 'number' ? { score: c.score } : {}),
+  ...(Array.isArray(c.icd10cm) && c.icd10cm.length ? { icd10cm: c.icd10cm.slice(0, 10).map(String) } : {}) });
 const shortText = (t, n = 60) => (t.length > n ? `${t.slice(0, n - 1)}…` : t);
 const isSpace = (ch) => /\s/.test(ch);
 
@@ -668,6 +669,8 @@ export function mount(container, { item, labelConfig, initial, fromModel, pendin
         return h('li', {}, h('button', { type: 'button', class: `candidate${chosen ? ' chosen' : ''}`, 'aria-pressed': String(Boolean(chosen)),
           dataset: { code: c.code }, onclick: () => { s.concept = cleanConcept(c); touch(s); renderPanel(); } },
         h('span', { class: 'code' }, c.code), h('span', { class: 'name' }, c.name || ''),
+        c.icd10cm ? h('span', { class: 'xrefs', title: 'ICD-10-CM codes this concept cross-references' },
+          `ICD-10-CM ${c.icd10cm.join(', ')}`) : null,
         typeof c.score === 'number' ? h('span', { class: 'score' }, c.score.toFixed(2)) : null));
       })) : null;
     const pickerHost = h('div', { class: 'picker-host' });

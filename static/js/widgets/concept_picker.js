@@ -8,7 +8,7 @@ let instances = 0;
 
 const TERMINOLOGY_NAMES = {
   icd10cm: 'ICD-10-CM', icd10pcs: 'ICD-10-PCS', hpo: 'HPO', snomed: 'SNOMED CT', loinc: 'LOINC', rxnorm: 'RxNorm',
-  drugs: 'Drugs', umls: 'UMLS',
+  drugs: 'Drugs', umls: 'UMLS', mondo: 'MONDO', doid: 'DOID',
 };
 
 export function terminologyName(t) { return TERMINOLOGY_NAMES[t] || t; }
