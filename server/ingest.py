@@ -39,16 +39,20 @@ def spool(stream, chunk: int = 1024 * 1024) -> str:
 
 def check_name(name: str) -> str:
     """Original names are metadata only (files are stored under their hash), but we refuse names that try tricks."""
-    name = unicodedata.normalize("NFC", name or "")
-    if "\x00" in name:
-        raise ItemRejected("file name contains a NUL byte")
+    name = name or ""
+    # The common case, printable ASCII, is NFC already and holds no control character: one test for both.
+    plain = name.isascii() and name.isprintable()
+    if not plain:
+        name = unicodedata.normalize("NFC", name)
+        if "\x00" in name:
+            raise ItemRejected("file name contains a NUL byte")
     if "/" in name or "\\" in name:
         raise ItemRejected("file name contains a path separator")
     if name in {".", ".."} or name.startswith(".."):
         raise ItemRejected("file name is a relative path")
     if len(name) > MAX_NAME:
         raise ItemRejected(f"file name is longer than {MAX_NAME} characters")
-    if any(unicodedata.category(c) == "Cc" for c in name):
+    if not plain and any(unicodedata.category(c) == "Cc" for c in name):
         raise ItemRejected("file name contains control characters")
     return name
 
