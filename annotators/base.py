@@ -69,10 +69,10 @@ class ItemInput:
             return self.data
         if self.path is None:
             return b""
-        size = os.path.getsize(self.path)
-        if limit is not None and size > limit:
-            raise ItemRejected(f"{self.name or 'file'}: {size} bytes is too large for a text item (limit {limit})")
         with open(self.path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size  # of the file opened: no second lookup of the path
+            if limit is not None and size > limit:
+                raise ItemRejected(f"{self.name or 'file'}: {size} bytes is too large for a text item (limit {limit})")
             return fh.read()
 
 
@@ -94,6 +94,9 @@ class IngestedItem:
     # The reader already checked `annotations` against the payload schema (offsets, ids, types): storing them then
     # checks only what depends on the project (its labels), not the schema a second time.
     schema_checked: bool = False
+    # The SHA-256 of `text` when already known (the server computes it while parsing, before any lock is taken);
+    # None: the server computes it when storing. Media items are hashed by storage, as they are copied.
+    content_hash: str | None = None
 
 
 @dataclass

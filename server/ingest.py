@@ -5,18 +5,18 @@ import hashlib
 import os
 import logging
 import unicodedata
-from itertools import repeat
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import insert
 
 from annotators.base import DocumentErrors, FormatError, ItemInput, ItemRejected
+from server.bulk_insert import insert_rows
 from server.extensions import db
 from server.models import Annotation, Item
 
 log = logging.getLogger("clinlabel.ingest")
 MAX_NAME = 255
+CHUNK = 2000  # rows built and written at a time by store_staged
 
 
 def spool(stream, chunk: int = 1024 * 1024) -> str:
@@ -39,16 +39,20 @@ def spool(stream, chunk: int = 1024 * 1024) -> str:
 
 def check_name(name: str) -> str:
     """Original names are metadata only (files are stored under their hash), but we refuse names that try tricks."""
-    name = unicodedata.normalize("NFC", name or "")
-    if "\x00" in name:
-        raise ItemRejected("file name contains a NUL byte")
+    name = name or ""
+    # The common case, printable ASCII, is NFC already and holds no control character: one test for both.
+    plain = name.isascii() and name.isprintable()
+    if not plain:
+        name = unicodedata.normalize("NFC", name)
+        if "\x00" in name:
+            raise ItemRejected("file name contains a NUL byte")
     if "/" in name or "\\" in name:
         raise ItemRejected("file name contains a path separator")
     if name in {".", ".."} or name.startswith(".."):
         raise ItemRejected("file name is a relative path")
     if len(name) > MAX_NAME:
         raise ItemRejected(f"file name is longer than {MAX_NAME} characters")
-    if any(unicodedata.category(c) == "Cc" for c in name):
+    if not plain and any(unicodedata.category(c) == "Cc" for c in name):
         raise ItemRejected("file name contains control characters")
     return name
 
@@ -74,6 +78,16 @@ def _check_controls(ingested) -> None:
     problem = find_control(meta, root="meta")
     if problem:
         raise ItemRejected(problem)
+
+
+def _hash_text(ingested) -> None:
+    """A text item's content hash, computed while parsing (outside the write transaction): storing only reads it.
+    Text that UTF-8 cannot encode (a lone surrogate from a JSON escape) is refused here, naming the item."""
+    if ingested.media_path is None and ingested.media is None and ingested.content_hash is None:
+        try:
+            ingested.content_hash = hashlib.sha256((ingested.text or "").encode("utf-8")).hexdigest()
+        except UnicodeEncodeError:
+            raise ItemRejected("the text is not valid Unicode (a lone surrogate?)") from None
 
 
 def file_stem(name: str) -> str:
@@ -148,6 +162,7 @@ def stage_inputs(project, modality, inputs: list[ItemInput], keep_valid: bool = 
                 item_input.name = check_name(item_input.name)
             for ingested in modality.ingest(item_input, project.label_config):
                 _check_controls(ingested)
+                _hash_text(ingested)
                 staged.append((index, ingested))
         except DocumentErrors as exc:
             if not keep_valid:
@@ -156,6 +171,7 @@ def stage_inputs(project, modality, inputs: list[ItemInput], keep_valid: bool = 
             try:
                 for ingested in exc.items:
                     _check_controls(ingested)
+                    _hash_text(ingested)
             except ItemRejected as inner:
                 failed.append({"index": index, "name": item_input.name, "error": str(inner)[:500]})
                 continue
@@ -171,64 +187,15 @@ def stage_inputs(project, modality, inputs: list[ItemInput], keep_valid: bool = 
 def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_hashes: set | None = None,
                  skipped: list | None = None, reference: bool = False) -> tuple[list, list[dict]]:
     """Store staged items (and their imported annotations) in the caller's transaction: all or none of them.
-    Returns rows (id, name, kind, status) of the created items, and the failures."""
+    Returns rows (id, name, kind, status) of the created items, and the failures. Rows are built and written
+    CHUNK at a time, so what a batch holds in memory beyond its parsed items does not grow with its size."""
     store = current_app.extensions["media"]
-    failed: list[dict] = []
     new_files: list[str] = []
     created: list = []
-    rows: list[dict] = []
-    prepares = bool(modality.probe_media or modality.derivatives())
-    kept = []  # the staged items created (the others were skipped as already imported)
-    project_id = project.id  # read once: an ORM attribute costs a descriptor call per row
     try:
-        for index, ing in staged:
-            storage_key, size, source_path = None, 0, None
-            if ing.media_path is not None and (ing.reference or reference) and ing.media_path == inputs[index].path:
-                from server.storage_keys import hash_file
-
-                digest, size = hash_file(ing.media_path)
-                source_path = ing.media_path
-            elif ing.media_path is not None:
-                digest, storage_key, was_new, size = store.put_file(ing.media_path)
-                if was_new:
-                    new_files.append(storage_key)
-            elif ing.media is not None:
-                digest, storage_key, was_new = store.put(ing.media)
-                size = len(ing.media)
-                if was_new:
-                    new_files.append(storage_key)
-            else:
-                digest = hashlib.sha256((ing.text or "").encode("utf-8")).hexdigest()
-                size = len(ing.text or "")
-            if skip_hashes is not None:
-                if digest in skip_hashes:
-                    if skipped is not None:
-                        skipped.append(index)
-                    continue
-                skip_hashes.add(digest)
-            rows.append(dict(
-                project_id=project_id, kind=ing.kind, name=(ing.name or inputs[index].name)[:MAX_NAME],
-                content_hash=digest, storage_key=storage_key, media_type=ing.media_type, size=size,
-                text=ing.text, meta=ing.meta or {}, source_path=source_path,
-                # media is probed and its derivatives built by a `derive` job before anyone annotates it
-                status="processing" if prepares and (storage_key or source_path) else "ready",
-            ))
-            kept.append(ing)
-        for ing in kept:  # checked before anything is written
-            for payload in ing.annotations:
-                if ing.schema_checked:
-                    modality.check_payload_semantics(payload, project.label_config)
-                else:
-                    modality.validate_payload(payload, project.label_config)
-        if rows:
-            # One multi-row INSERT ... RETURNING per batch instead of the unit of work's row-by-row flush; only the
-            # columns callers read come back (whole items would decode every note's metadata again).
-            created = _insert_items(rows)
-        annotations = [dict(item_id=item.id, project_id=project_id, source="import", stage="annotate",
-                            status="draft", payload=payload, model_version="import")
-                       for item, ing in zip(created, kept) for payload in ing.annotations]
-        if annotations:
-            db.session.execute(insert(Annotation.__table__), annotations)
+        for begin in range(0, len(staged), CHUNK):
+            created += _store_chunk(project, modality, inputs, staged[begin:begin + CHUNK], skip_hashes, skipped,
+                                    reference, store, new_files)
     except ValueError as exc:
         db.session.rollback()
         for key in new_files:
@@ -239,7 +206,66 @@ def store_staged(project, modality, inputs: list[ItemInput], staged: list, skip_
         for key in new_files:
             store.remove_unreferenced(key)
         raise
-    return created, failed
+    return created, []
+
+
+def _store_chunk(project, modality, inputs, staged, skip_hashes, skipped, reference, store, new_files) -> list:
+    rows: list[dict] = []
+    prepares = bool(modality.probe_media or modality.derivatives())
+    kept = []  # the staged items created (the others were skipped as already imported)
+    project_id = project.id  # read once: an ORM attribute costs a descriptor call per row
+    for index, ing in staged:
+        storage_key, size, source_path = None, 0, None
+        if ing.media_path is not None and (ing.reference or reference) and ing.media_path == inputs[index].path:
+            from server.storage_keys import hash_file
+
+            digest, size = hash_file(ing.media_path)
+            source_path = ing.media_path
+        elif ing.media_path is not None:
+            digest, storage_key, was_new, size = store.put_file(ing.media_path)
+            if was_new:
+                new_files.append(storage_key)
+        elif ing.media is not None:
+            digest, storage_key, was_new = store.put(ing.media)
+            size = len(ing.media)
+            if was_new:
+                new_files.append(storage_key)
+        else:
+            digest = ing.content_hash or hashlib.sha256((ing.text or "").encode("utf-8")).hexdigest()
+            size = len(ing.text or "")
+        if skip_hashes is not None:
+            if digest in skip_hashes:
+                if skipped is not None:
+                    skipped.append(index)
+                continue
+            skip_hashes.add(digest)
+        rows.append(dict(
+            project_id=project_id, kind=ing.kind, name=(ing.name or inputs[index].name)[:MAX_NAME],
+            content_hash=digest, storage_key=storage_key, media_type=ing.media_type, size=size,
+            text=ing.text, meta=ing.meta or {}, source_path=source_path,
+            # media is probed and its derivatives built by a `derive` job before anyone annotates it
+            status="processing" if prepares and (storage_key or source_path) else "ready",
+        ))
+        kept.append(ing)
+    for ing in kept:  # checked before this chunk is written (a failure rolls back the chunks before it too)
+        for payload in ing.annotations:
+            if ing.schema_checked:
+                modality.check_payload_semantics(payload, project.label_config)
+            else:
+                modality.validate_payload(payload, project.label_config)
+    if not rows:
+        return []
+    # One COPY (PostgreSQL) or executemany (SQLite) per chunk instead of the unit of work's row-by-row flush; only
+    # the columns callers read come back (whole items would decode every note's metadata again).
+    connection = db.session.connection()
+    ids = insert_rows(connection, Item.__table__, rows)
+    created = [CreatedItem(i, row["name"], row["kind"], row["status"]) for i, row in zip(ids, rows)]
+    annotations = [dict(item_id=item.id, project_id=project_id, source="import", stage="annotate",
+                        status="draft", payload=payload, model_version="import")
+                   for item, ing in zip(created, kept) for payload in ing.annotations]
+    if annotations:
+        insert_rows(connection, Annotation.__table__, annotations, want_ids=False)
+    return created
 
 
 class CreatedItem(NamedTuple):
@@ -248,61 +274,3 @@ class CreatedItem(NamedTuple):
     name: str
     kind: str
     status: str
-
-
-def _insert_items(rows: list[dict]) -> list:
-    """Rows (id, name, kind, status) of the inserted items, in the order of `rows`.
-
-    PostgreSQL batches an ordered RETURNING. On SQLite the rows go through the driver's executemany (SQLAlchemy's
-    per-row parameter processing cost more than the insert itself), and the ids are computed: see
-    `_sqlite_insert_items`."""
-    table = Item.__table__  # Core, not the ORM's bulk path: no per-row primary-key bookkeeping
-    connection = db.session.connection()
-    if connection.dialect.name == "sqlite":
-        ids = _sqlite_insert_items(connection, table, rows)
-        return [CreatedItem(i, row["name"], row["kind"], row["status"]) for i, row in zip(ids, rows)]
-    columns = (table.c.id, table.c.name, table.c.kind, table.c.status)
-    return list(db.session.execute(insert(table).returning(*columns, sort_by_parameter_order=True), rows))
-
-
-def _sqlite_insert_items(connection, table, rows: list[dict]) -> range:
-    """Insert `rows` (all with the same keys) through sqlite3's executemany; returns their ids, in order.
-
-    The write transaction holds SQLite's only write lock, and `items.id` is an INTEGER PRIMARY KEY without
-    AUTOINCREMENT: each insert takes max(id) + 1, so the batch gets the consecutive ids after the max before it.
-    That is checked (last_insert_rowid() must be max + n), not assumed. Column values are converted the way
-    SQLAlchemy would (the type's bind processor: JSON, datetimes), column by column; missing columns get their
-    default, computed once per batch."""
-    dialect = connection.dialect
-    keys = list(rows[0])
-    columns, values = [], []
-    for column in table.columns:
-        if column.primary_key:
-            continue
-        process = column.type._cached_bind_processor(dialect)
-        if column.key in keys:
-            value = [row[column.key] for row in rows]
-            if process is not None:
-                value = list(map(process, value))
-        elif column.default is not None and (column.default.is_scalar or column.default.is_callable):
-            default = column.default.arg(None) if column.default.is_callable else column.default.arg
-            value = repeat(process(default) if process is not None else default, len(rows))
-        else:
-            continue
-        columns.append(column)
-        values.append(value)
-    quote = dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
-           f"VALUES ({', '.join('?' * len(columns))})")
-    cursor = connection.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(f"SELECT max({quote(table.c.id.name)}) FROM {quote(table.name)}")
-        before = cursor.fetchone()[0] or 0
-        cursor.executemany(sql, list(zip(*values)))
-        cursor.execute("SELECT last_insert_rowid()")
-        last = cursor.fetchone()[0]
-    finally:
-        cursor.close()
-    if last != before + len(rows):
-        raise RuntimeError(f"items inserted with unexpected ids (max {before} before {len(rows)} rows, last {last})")
-    return range(before + 1, last + 1)

@@ -7,6 +7,8 @@ duplicate; the file must then stay where it is."""
 from __future__ import annotations
 
 import os
+import stat
+import time
 from pathlib import Path
 
 from flask import current_app
@@ -18,8 +20,12 @@ from server.ingest import file_stem, ingest_batch
 from server.jobs.kinds import JobFailed, job_kind
 from server.models import Item, Project
 
-BATCH = 50
+# Files per batch (one transaction each): at most BATCH files and about BATCH_BYTES of them, so what the worker
+# holds in memory is bounded, and a batch's fixed costs (commit, progress, label mapping) are spread thin.
+BATCH = 500
+BATCH_BYTES = 32 * 1024 * 1024
 MAX_FILES = 100_000
+PROGRESS_EVERY_S = 0.5
 
 
 def import_roots() -> dict[str, Path]:
@@ -41,12 +47,43 @@ def check_request(root: str, pattern: str) -> tuple[Path, str]:
     return roots[root], pattern
 
 
-def _inside(path: Path, root: Path) -> bool:
+def _candidates(root: Path, pattern: str) -> list[tuple[str, os.stat_result]]:
+    """The files and symlinks matching the glob, in path order, each with its lstat (one system call per file;
+    folders and other non-files are left out); at most MAX_FILES + 1 of them."""
+    out = []
+    # sorted as pathlib sorts paths (part by part), without comparing Path objects
+    for path in sorted((str(p) for p in root.glob(pattern)), key=lambda p: p.split("/")):
+        try:
+            info = os.lstat(path)
+        except OSError:  # gone since the glob listed it
+            continue
+        if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+            out.append((path, info))
+            if len(out) > MAX_FILES:
+                break
+    return out
+
+
+def _resolve(path: str, info: os.stat_result, prefix: str, folders: dict) -> tuple[str | None, int | None]:
+    """(resolved path, size) of a candidate; (None, None) when it resolves outside the root, (path, None) when it
+    is not a regular file. A regular file's resolved path is its folder's (resolved once per folder) plus its
+    name, and its size is the lstat's; only symlinks are resolved and stat'ed one by one."""
+    if stat.S_ISREG(info.st_mode):
+        folder, name = os.path.split(path)
+        if folder not in folders:
+            real = os.path.realpath(folder)
+            folders[folder] = real if (real + "/").startswith(prefix) else None
+        if folders[folder] is None:
+            return None, None
+        return os.path.join(folders[folder], name), info.st_size
+    resolved = os.path.realpath(path)
+    if not resolved.startswith(prefix):
+        return None, None
     try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False
+        target = os.stat(resolved)
+    except OSError:
+        return resolved, None
+    return resolved, (target.st_size if stat.S_ISREG(target.st_mode) else None)
 
 
 @job_kind("server_import")
@@ -60,7 +97,7 @@ def server_import_job(ctx) -> dict:
         root, pattern = check_request(ctx.job.params.get("root", ""), ctx.job.params.get("glob", ""))
     except ValueError as exc:
         raise JobFailed(str(exc)) from None
-    candidates = sorted(p for p in root.glob(pattern) if p.is_file() or p.is_symlink())[: MAX_FILES + 1]
+    candidates = _candidates(root, pattern)
     if len(candidates) > MAX_FILES:
         raise JobFailed(f"more than {MAX_FILES} files match; import a narrower glob")
     reference = ctx.job.params.get("mode") == "reference"
@@ -68,10 +105,11 @@ def server_import_job(ctx) -> dict:
     db.session.commit()
     prepared = []
     imported, skipped, failed, batch = 0, [], [], []
+    batch_bytes = 0
     plan, reports = ctx.job.params.get("label_plan") or {"unknown": "drop"}, []
 
     def flush():
-        nonlocal imported
+        nonlocal imported, batch_bytes
         if not batch:
             return
         inputs = [b[1] for b in batch]
@@ -84,21 +122,30 @@ def server_import_job(ctx) -> dict:
         failed.extend({"file": batch[e["index"]][0], "error": e["error"]} for e in errors if e["index"] is not None)
         failed.extend({"file": "", "error": e["error"]} for e in errors if e["index"] is None)
         batch.clear()
+        batch_bytes = 0
 
-    for done, path in enumerate(candidates, 1):
-        relative = str(path.relative_to(root)) if _inside(path, root) else path.name
-        resolved = path.resolve()
-        if not _inside(resolved, root):
+    reported = time.monotonic()
+    prefix = str(root).rstrip("/") + "/"
+    folders: dict[str, str | None] = {}  # folder -> its resolved path when that lies inside the root, else None
+    for done, (path, info) in enumerate(candidates, 1):
+        relative = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
+        resolved, size = _resolve(path, info, prefix, folders)
+        if resolved is None:
             failed.append({"file": relative, "error": "resolves outside the import root (symlink); not imported"})
-        elif not resolved.is_file():
+        elif size is None:
             failed.append({"file": relative, "error": "not a regular file"})
         else:
+            name = os.path.basename(resolved)
             # A batch never separates files of the same base name (a recording and its transcript sidecar).
-            if len(batch) >= BATCH and stem_of(batch[-1][1].name) != stem_of(resolved.name):
+            if (len(batch) >= BATCH or batch_bytes >= BATCH_BYTES) and stem_of(batch[-1][1].name) != stem_of(name):
                 flush()
-            batch.append((relative, ItemInput(name=resolved.name, path=str(resolved), size=resolved.stat().st_size)))
-        if done % BATCH == 0:
+            batch.append((relative, ItemInput(name=name, path=resolved, size=size)))
+            batch_bytes += size
+        # Progress renews the job's lease and notices a cancel: every BATCH files, but not more than twice a second
+        # (each report is three short transactions of its own).
+        if done % BATCH == 0 and time.monotonic() - reported >= PROGRESS_EVERY_S:
             ctx.progress(done, len(candidates))
+            reported = time.monotonic()
     flush()
     if prepared:
         from server.derive import start_derive
