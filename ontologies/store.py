@@ -65,6 +65,10 @@ class OntologyStore:
         """The active build of a terminology (changes with every rebuild, even of the same version)."""
         return (self._active(name) or {}).get("build") if _NAME.match(name or "") else None
 
+    def build_ids(self) -> tuple:
+        """(name, build) of every active terminology: a key part for anything made from the store's contents."""
+        return tuple((name, self.build_id(name)) for name in self.names())
+
     def available(self) -> list[dict]:
         """One entry per active terminology: name, version, licence, source, concept and name counts."""
         result = []

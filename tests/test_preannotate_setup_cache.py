@@ -10,8 +10,8 @@ class FakeStore:
     def names(self):
         return sorted(self.builds)
 
-    def build_id(self, name):
-        return self.builds.get(name)
+    def build_ids(self):  # as OntologyStore.build_ids: (name, build) per loaded terminology
+        return tuple(sorted(self.builds.items()))
 
 
 class Annotator:

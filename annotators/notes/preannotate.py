@@ -23,10 +23,6 @@ _MATCHER_LOCK = threading.Lock()
 MAX_PHRASE_WORDS = 6
 
 
-def _label_terminologies(config: dict) -> dict[str, list[str]]:
-    return vocabularies.label_terminologies(config)
-
-
 def _phrases(config: dict, store) -> dict[str, list]:
     """Label → phrases (with their concept) from the bound terminologies, plus the built-in seeds and abbreviations."""
     from ontologies import load_abbreviations, normalize
@@ -92,7 +88,7 @@ def _matcher(config: dict, store):
 
 
 def _matcher_key(config: dict, store) -> str:
-    return repr((sorted(_label_terminologies(config).items()), config.get("extra_phrases"),
+    return repr((sorted(vocabularies.label_terminologies(config).items()), config.get("extra_phrases"),
                  vocabularies.store_state(store)))
 
 
@@ -158,13 +154,9 @@ def _attribute_spans(text: str, entity_spans: list[dict]) -> tuple[list[dict], l
 _HEADING_WORDS = frozenset(" ".join(v.split()) for variants in SECTION_HEADINGS.values() for v in variants)
 
 
-def _problem_label(config: dict) -> str | None:
-    return vocabularies.problem_label(config)
-
-
 def _morphological_problems(text: str, entities: list[dict], config: dict) -> list[dict]:
     """Problems by their form ("nephrotoxicity", "cholangitis", "hyperkalaemia") where no phrase matched them."""
-    label = _problem_label(config)
+    label = vocabularies.problem_label(config)
     if label is None:
         return []
     taken = [(s["start"], s["end"]) for s in entities]
@@ -222,7 +214,7 @@ class ClinicalPipeline:
         self.store = (resources or {}).get("ontologies")
         self.phi = get_default_detector() if label_config.get("phi_labels") else None
         self.matcher = _matcher(label_config, self.store)
-        self._sense_linker = abbrev_senses.store_linker(self.store, _label_terminologies(label_config))
+        self._sense_linker = abbrev_senses.store_linker(self.store, vocabularies.label_terminologies(label_config))
         if self.phi is not None:
             from annotators.notes.phi_ner import load_phi_ner
 
@@ -278,17 +270,17 @@ class ClinicalPipeline:
             for span in predict_ner(self.ner, [text], id_prefix="n")[0]:
                 if not any(a < span["end"] and span["start"] < b for a, b in known):
                     entities.append(span)
-        problem = _problem_label(self.config)
+        problem = vocabularies.problem_label(self.config)
         entities = entity_rules.split_induced(text, entities, self.matcher, problem)
         entities = entity_rules.adjust_medications(text, entities)
-        if "MEDICATION" in _label_terminologies(self.config):
+        if "MEDICATION" in vocabularies.label_terminologies(self.config):
             entities += entity_rules.compound_codes(text, entities)
         entities += _morphological_problems(text, entities, self.config)
         entities = entity_rules.extend_problems(text, entities, problem)
         defined, long_forms, drop = defined_abbreviations(text, entities)
         entities = [s for s in entities if s["id"] not in drop] + defined
         sections = detect_sections(text)
-        entities = abbrev_senses.disambiguate(text, entities, set(_label_terminologies(self.config)), problem,
+        entities = abbrev_senses.disambiguate(text, entities, set(vocabularies.label_terminologies(self.config)), problem,
                                               sections, self._sense_linker)
         attributes, relations = _attribute_spans(text, entities)
         spans = entities + attributes

@@ -54,8 +54,7 @@ def loaded(config: dict, store) -> dict[str, list[str]]:
 
 
 def store_state(store) -> tuple:
-    """(name, build) of every loaded terminology: a key part for anything built from the store's contents."""
-    return tuple((name, store.build_id(name)) for name in store.names()) if store is not None else ()
+    return store.build_ids() if store is not None else ()
 
 
 def is_disease_ontology(name: str) -> bool:

@@ -50,7 +50,7 @@ def _loaded_terminologies() -> tuple:
     """(name, build) of every loaded terminology: a pre-annotator set up before MONDO was loaded, or before
     ICD-10-CM was rebuilt, is set up again (pre-annotators use whichever of their bound terminologies are loaded)."""
     store = resources().get("ontologies")
-    return tuple((name, store.build_id(name)) for name in store.names()) if store is not None else ()
+    return store.build_ids() if store is not None else ()
 
 
 def clear_model_cache() -> None:

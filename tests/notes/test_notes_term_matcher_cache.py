@@ -109,19 +109,27 @@ def test_only_the_newest_matchers_are_kept(tmp_path):
     assert calls == [0]
 
 
-def test_the_pipeline_reuses_the_saved_matcher_and_a_rebuilt_terminology_invalidates_it(tmp_path, monkeypatch):
+def _local_problems(tmp_path, monkeypatch, rows: str):
+    """A store with one small terminology and a list that grows by one each time the pipeline compiles phrases."""
     from annotators.notes import preannotate
     from ontologies import OntologyStore
 
     store = OntologyStore(str(tmp_path / "cache"))
     csv = tmp_path / "problems.csv"
-    csv.write_text("code,name\nP1,Wobbly knee syndrome\nP2,Purple toe\n")
+    csv.write_text(rows)
     store.import_files("tabular", str(csv), name="local_problems", version="1")
-    config = {"entity_labels": [{"name": "PROBLEM", "terminologies": ["local_problems"]}]}
     monkeypatch.setattr(preannotate, "_MATCHERS", {})
     compiled = []
     real_phrases = preannotate._phrases
     monkeypatch.setattr(preannotate, "_phrases", lambda *a: compiled.append(1) or real_phrases(*a))
+    return store, csv, compiled
+
+
+def test_the_pipeline_reuses_the_saved_matcher_and_a_rebuilt_terminology_invalidates_it(tmp_path, monkeypatch):
+    from annotators.notes import preannotate
+
+    store, csv, compiled = _local_problems(tmp_path, monkeypatch, "code,name\nP1,Wobbly knee syndrome\nP2,Purple toe\n")
+    config = {"entity_labels": [{"name": "PROBLEM", "terminologies": ["local_problems"]}]}
 
     found = preannotate._matcher(config, store).match("Has wobbly knee syndrome.")
     assert [(s["text"], s["concept"]["code"]) for s in found] == [("wobbly knee syndrome", "P1")]
@@ -138,18 +146,10 @@ def test_the_pipeline_reuses_the_saved_matcher_and_a_rebuilt_terminology_invalid
 
 def test_setup_prepares_the_default_matcher_once_so_a_worker_only_loads_it(tmp_path, monkeypatch):
     from annotators.notes import preannotate, schema
-    from ontologies import OntologyStore
 
-    store = OntologyStore(str(tmp_path / "cache"))
-    csv = tmp_path / "problems.csv"
-    csv.write_text("code,name\nP1,Wobbly knee syndrome\n")
-    store.import_files("tabular", str(csv), name="local_problems", version="1")
+    store, _, compiled = _local_problems(tmp_path, monkeypatch, "code,name\nP1,Wobbly knee syndrome\n")
     default = {"entity_labels": [{"name": "PROBLEM", "terminologies": ["local_problems"]}]}
     monkeypatch.setattr(schema, "default_label_config", lambda: default)
-    monkeypatch.setattr(preannotate, "_MATCHERS", {})
-    compiled = []
-    real_phrases = preannotate._phrases
-    monkeypatch.setattr(preannotate, "_phrases", lambda *a: compiled.append(1) or real_phrases(*a))
 
     preannotate.prepare_default_matcher(store)
     preannotate._MATCHERS.clear()  # a second `flask setup`: the saved matcher is not even loaded
