@@ -25,6 +25,9 @@ def create_app(overrides: dict | None = None) -> APIFlask:
         spec_path=f"{API_PREFIX}/openapi.json", docs_path=None,  # docs UIs load scripts from CDNs: not offline
         static_folder=os.path.join(root, "static"), template_folder=os.path.join(root, "templates"),
     )
+    from server.json_provider import OrjsonProvider
+
+    app.json = OrjsonProvider(app)
     app.config.update(load_config(overrides))
     app.config["VALIDATION_ERROR_STATUS_CODE"] = 400
     app.config["SECURITY_SCHEMES"] = {"BearerAuth": {"type": "http", "scheme": "bearer"}}

@@ -19,6 +19,7 @@ def main() -> int:
     bind = os.environ.get("CLINLABEL_BIND", "127.0.0.1")
     venv_bin = os.path.dirname(sys.executable)
     workers = os.environ.get("CLINLABEL_WEB_WORKERS", "2")
+    threads = os.environ.get("CLINLABEL_WEB_THREADS", "8")
     prefix = cfg["QUEUE_PREFIX"]
     queues = os.environ.get("CLINLABEL_WORKER_QUEUES") or f"{prefix}cpu,{prefix}gpu"
     concurrency = os.environ.get("CLINLABEL_WORKER_CONCURRENCY", "2")
@@ -26,7 +27,7 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     web = subprocess.Popen([
         os.path.join(venv_bin, "gunicorn"), "--bind", f"{bind}:{port}", "--workers", workers,
-        "--worker-class", "gthread", "--threads", "8", "--timeout", "120", "--graceful-timeout", "20",
+        "--worker-class", "gthread", "--threads", threads, "--timeout", "120", "--graceful-timeout", "20",
         "--access-logfile", "-", "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "server.wsgi:app",
     ], env=env, cwd=root)

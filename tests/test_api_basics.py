@@ -113,3 +113,23 @@ def test_unknown_route_is_json_404(admin):
 def test_health_reports_database_and_queue(client):
     body = client.get("/api/v1/health").get_json()
     assert body["database"] == "ok" and "workers_live" in body
+
+
+def test_json_in_and_out_through_orjson_keeps_the_standard_parsers_answers(client, admin, app):
+    """Bodies go through orjson, except those it refuses or would read differently: those keep the standard
+    parser's answer (a 100-digit number stays an integer, not a float)."""
+    headers = {"Authorization": f"Bearer {admin.token}", "Content-Type": "application/json"}
+    status, project = admin.post("/projects", {"name": "Über Café — 心臓", "modality": "labels"})
+    assert status == 201
+    resp = client.get(f"/api/v1/projects/{project['id']}", headers=headers)
+    assert resp.get_json()["name"] == "Über Café — 心臓"
+    keys = list(resp.get_json())
+    assert keys == sorted(keys)  # keys sorted, as Flask's encoder wrote them
+    huge = "1" + "0" * 99
+    resp = client.post("/api/v1/projects", data='{"name": ' + huge + ', "modality": "labels"}', headers=headers)
+    assert resp.status_code == 400 and "name" in resp.get_json()["error"]["message"]
+    with app.app_context():
+        assert app.json.loads('{"n": ' + huge + "}")["n"] == 10**99
+        assert app.json.loads(b'{"a": [1, 2.5, null, true, "x"]}') == {"a": [1, 2.5, None, True, "x"]}
+    resp = client.post("/api/v1/projects", data='{"name": NaN}', headers=headers)
+    assert resp.status_code == 400

@@ -131,15 +131,17 @@ def test_a_lower_id_that_commits_later_is_chained_in_insert_order(app, database_
 
     with app.app_context():
         slow, fast = Session(db.engine), Session(db.engine)
-        first = record(slow, actor="slow", action="login")
-        second = record(fast, actor="fast", action="login")
-        fast.commit()
-        assert first.id < second.id
-        assert seal(db.session, grace_s=3600, settle=False) == 0  # the gap may still commit: wait
-        slow.commit()
-        assert seal(db.session, grace_s=3600, settle=False) == 2
-        db.session.remove()
-        slow.close(), fast.close()
+        try:  # closed whatever happens: an open transaction would block the next test's schema reset
+            first = record(slow, actor="slow", action="login")
+            second = record(fast, actor="fast", action="login")
+            fast.commit()
+            assert first < second
+            assert seal(db.session, grace_s=3600, settle=False) == 0  # the gap may still commit: wait
+            slow.commit()
+            assert seal(db.session, grace_s=3600, settle=False) == 2
+        finally:
+            db.session.remove()
+            slow.close(), fast.close()
     by_actor = {r.actor: r.seq for r in _rows(app)}
     assert by_actor["slow"] < by_actor["fast"]
     assert _verify(app)["ok"]
@@ -186,14 +188,13 @@ def test_the_background_sealer_chains_without_being_asked(tmp_path, database_url
 
 
 def test_verify_in_the_session_that_recorded_sees_its_rows_sealed(app, admin):
-    """An event object the session still holds was loaded unsealed: verify reads rows, not that stale object."""
+    """Verify in the session that appended an event (unsealed when written) finds it sealed: it reads rows."""
     from server.audit import record, verify
     from server.extensions import db
 
     with app.app_context():
-        held = record(db.session, actor="cli", action="user.create", object_type="user", object_id="nurse")
+        held_id = record(db.session, actor="cli", action="user.create", object_type="user", object_id="nurse")
         db.session.commit()
-        held_id = held.id
         result = verify(db.session)
         db.session.remove()
     assert held_id and result["ok"] and result["checked"] >= 1 and result["unsealed"]["count"] == 0, result
