@@ -49,6 +49,29 @@ def insert_unless_exists(session, model, values: dict, unique: list[str]):
     return session.scalars(stmt, {f"v_{key}": value for key, value in values.items()}).first()
 
 
+def upsert(session, model, values: dict, unique: list[str]) -> None:
+    """INSERT ... ON CONFLICT (unique) DO UPDATE the other columns: one statement instead of a read and a write.
+    An instance of the row the session holds is expired, so it is read again rather than written back stale."""
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from server.statements import once
+
+    dialect = session.get_bind().dialect.name
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    def build():
+        stmt = dialect_insert(model.__table__).values({key: bindparam(f"v_{key}") for key in values})
+        return stmt.on_conflict_do_update(index_elements=unique, set_={
+            key: stmt.excluded[key] for key in values if key not in unique})
+
+    session.execute(once(("upsert", model, tuple(values), tuple(unique), dialect), build),
+                    {f"v_{key}": value for key, value in values.items()})
+    for held in list(session.identity_map.values()):
+        if isinstance(held, model) and all(getattr(held, key) == values[key] for key in unique):
+            session.expire(held)
+
+
 @contextlib.contextmanager
 def immediate_writes():
     """In a worker, transactions begun inside this block take SQLite's write lock up front (BEGIN IMMEDIATE), so

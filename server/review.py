@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import combinations
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from annotators.base import registry
+from server.db import upsert
 from server.errors import ApiError
 from server.events import gold_created
 from server.item_views import item_view
@@ -37,17 +38,36 @@ _HUMAN_VERSIONS = select(Annotation).where(
     Annotation.status.in_(("submitted", "accepted"))).order_by(Annotation.id)
 _MODEL_DRAFT = select(Annotation).where(Annotation.item_id == bindparam("item_id"), Annotation.source == "model"
                                         ).order_by(Annotation.id.desc()).limit(1)
-_AGREEMENT_ROW = select(ItemAgreement).where(ItemAgreement.item_id == bindparam("item_id"))
+# What routing a submission needs, in one read: the human versions at the stage, the model's drafts, the current
+# gold (three statements before).
+_SUBMISSION_READS = select(Annotation).where(Annotation.item_id == bindparam("item_id"), or_(
+    and_(Annotation.stage == bindparam("stage"), Annotation.source == "human",
+         Annotation.status.in_(("submitted", "accepted"))),
+    Annotation.source == "model",
+    and_(Annotation.stage == "gold", Annotation.status == "accepted"))).order_by(Annotation.id)
+_UNREAD = object()  # an argument not read yet (None is a real answer: no model draft)
 _GOLD = select(Annotation).where(Annotation.item_id == bindparam("item_id"), Annotation.stage == "gold",
                                  Annotation.status == "accepted")
 
 
 def latest_human_versions(item_id: int, stage: str = "annotate") -> list[Annotation]:
-    rows = db.session.execute(_HUMAN_VERSIONS, {"item_id": item_id, "stage": stage}).scalars().all()
+    return _latest_per_author(db.session.execute(_HUMAN_VERSIONS, {"item_id": item_id, "stage": stage}).scalars())
+
+
+def _latest_per_author(rows) -> list[Annotation]:
     latest: dict[int | None, Annotation] = {}
     for row in rows:
         latest[row.author_id] = row
     return list(latest.values())
+
+
+def _submission_reads(item_id: int, stage: str) -> tuple[list[Annotation], Annotation | None, list[Annotation]]:
+    """latest_human_versions, latest_model_draft and the accepted gold of an item, from one statement."""
+    rows = db.session.execute(_SUBMISSION_READS, {"item_id": item_id, "stage": stage}).scalars().all()
+    humans = [r for r in rows if r.source == "human" and r.stage == stage and r.status in ("submitted", "accepted")]
+    models = [r for r in rows if r.source == "model"]
+    gold = [r for r in rows if r.stage == "gold" and r.status == "accepted"]
+    return _latest_per_author(humans), (models[-1] if models else None), gold
 
 
 def latest_model_draft(item_id: int) -> Annotation | None:
@@ -55,8 +75,10 @@ def latest_model_draft(item_id: int) -> Annotation | None:
 
 
 def make_gold(project: Project, item: Item, payload: dict, author_id: int | None, source: str,
-              supersedes: int | None) -> Annotation:
-    for old in db.session.execute(_GOLD, {"item_id": item.id}).scalars():
+              supersedes: int | None, current_gold=_UNREAD) -> Annotation:
+    if current_gold is _UNREAD:
+        current_gold = db.session.execute(_GOLD, {"item_id": item.id}).scalars()
+    for old in current_gold:
         old.status = "superseded"
     gold = Annotation(item_id=item.id, project_id=item.project_id, author_id=author_id, source=source,
                       stage="gold", status="accepted", payload=payload, supersedes_id=supersedes)
@@ -78,7 +100,7 @@ def work_size(item: Item, versions: list[Annotation]) -> int:
     return len(item.text or "") + 20 * units
 
 
-def assess(project: Project, item: Item, versions: list[Annotation]) -> dict:
+def assess(project: Project, item: Item, versions: list[Annotation], draft=_UNREAD) -> dict:
     """Pairwise agreement of the versions, per layer the modality declares, with the model's draft, the
     conflicts a majority merge cannot resolve, and the merge itself. Reads only: a worker computes this before
     it takes SQLite's write lock."""
@@ -95,7 +117,7 @@ def assess(project: Project, item: Item, versions: list[Annotation]) -> dict:
               for layer, key in modality.consensus_layers.items()}
     payloads = [v.payload for v in versions]
     conflicts = modality.merge_conflicts(payloads, view, project.label_config) if len(versions) > 1 else []
-    draft = latest_model_draft(item.id)
+    draft = latest_model_draft(item.id) if draft is _UNREAD else draft
     model_agreement = None
     if draft is not None and versions:
         model_agreement = min(modality.agree(v.payload, draft.payload, view, project.label_config)
@@ -116,19 +138,16 @@ def assess(project: Project, item: Item, versions: list[Annotation]) -> dict:
             "merged": merged, "versions": sorted((v.id, v.version) for v in versions)}
 
 
-def measure(project: Project, item: Item, assessment: dict) -> ItemAgreement:
-    """Store an assessment once per item (incremental: dashboards aggregate these rows)."""
+def measure(project: Project, item: Item, assessment: dict) -> None:
+    """Store an assessment once per item (incremental: dashboards aggregate these rows); one upsert."""
     a = assessment
-    row = db.session.execute(_AGREEMENT_ROW, {"item_id": item.id}).scalar_one_or_none()
-    if row is None:
-        row = ItemAgreement(project_id=project.id, item_id=item.id, agreement=a["agreement"], pairs=a["pairs"])
-        db.session.add(row)
-    row.agreement, row.model_agreement, row.pairs = a["agreement"], a["model_agreement"], a["pairs"]
-    row.layers, row.conflicts, row.reason, row.created_at = a["layers"], a["conflicts"], a["reason"], utcnow()
+    upsert(db.session, ItemAgreement, {
+        "project_id": project.id, "item_id": item.id, "agreement": a["agreement"],
+        "model_agreement": a["model_agreement"], "pairs": a["pairs"], "layers": a["layers"],
+        "conflicts": a["conflicts"], "reason": a["reason"], "created_at": utcnow()}, ["item_id"])
     # The review queue takes the riskiest items first: disagreement between people, or with the model.
     model = a["model_agreement"] if a["model_agreement"] is not None else 1.0
     item.priority = min(a["agreement"], *a["layers"].values(), model)
-    return row
 
 
 def layer_threshold(workflow: dict, layer: str, key: str = "consensus") -> float:
@@ -146,7 +165,7 @@ def after_submission(project: Project, item: Item, stage: str) -> bool:
     # With k = 1 the count is the caller's own submission (mark_submitted closed their assignment just before).
     if k > 1 and submitted_count(item.id) < k:
         return False
-    versions = latest_human_versions(item.id)
+    versions, draft, gold = _submission_reads(item.id, "annotate")
     if not versions:
         return False
     item.slots_taken = 0  # the next stage hands out its own slots
@@ -156,28 +175,32 @@ def after_submission(project: Project, item: Item, stage: str) -> bool:
     # The reads of routing depend on nothing pending here: the item's changes (slots, priority, stage) are written
     # once, by make_gold's flush or the request's commit, instead of once before each read.
     with db.session.no_autoflush:
-        route(project, item, versions)
+        route(project, item, versions, draft=draft, current_gold=gold)
     return False
 
 
-def route(project: Project, item: Item, versions: list[Annotation], assessment: dict | None = None) -> str:
-    """k versions are in: measure them, then gold by honest consensus, or review, or adjudication."""
+def route(project: Project, item: Item, versions: list[Annotation], assessment: dict | None = None,
+          draft=_UNREAD, current_gold=_UNREAD) -> str:
+    """k versions are in: measure them, then gold by honest consensus, or review, or adjudication. (`draft` and
+    `current_gold`: the model draft and gold when the caller read them already.)"""
     workflow = merged_workflow(project.workflow, None)
-    measured = measure(project, item, assessment or assess(project, item, versions))
+    assessment = assessment or assess(project, item, versions, draft)
+    measure(project, item, assessment)
     if len(versions) == 1:
         if workflow["peer_review"]:
             item.stage = "review"
         else:
-            make_gold(project, item, versions[0].payload, versions[0].author_id, "human", versions[0].id)
+            make_gold(project, item, versions[0].payload, versions[0].author_id, "human", versions[0].id,
+                      current_gold)
         return item.stage
-    layers = measured.layers or {}
+    layers = assessment["layers"] or {}
     agreed = all(value >= layer_threshold(workflow, layer) for layer, value in layers.items())
-    merged = (assessment or {}).get("merged")
-    if workflow["auto_consensus"] and agreed and not measured.conflicts and not workflow["peer_review"]:
+    merged = assessment.get("merged")
+    if workflow["auto_consensus"] and agreed and not assessment["conflicts"] and not workflow["peer_review"]:
         if merged is None:
             modality = registry.get(project.modality)
             merged = modality.merge([v.payload for v in versions], item_view(item), project.label_config)
-        make_gold(project, item, merged, None, "consensus", None)
+        make_gold(project, item, merged, None, "consensus", None, current_gold)
         return item.stage
     rule = workflow["adjudication"]
     below = any(value < layer_threshold(workflow, layer, "adjudication") for layer, value in layers.items())
