@@ -10,6 +10,7 @@ from server.api.blueprint import api_bp
 from server.api.schemas import AnnotationIn, AnnotationPut, NextQuery, RevisionIn, SkipIn
 from server.api.serialize import annotation_out, item_out
 from server.auth import actor_name
+from server.db import begin_writes
 from server.errors import ApiError
 from server.extensions import db
 from server.models import Annotation, AnnotationDraft, Item, Project, User, utcnow
@@ -219,6 +220,7 @@ def next_item(project_id, query_data):
     stage = query_data["stage"]
     if stage != "annotate" and not can(role, "review.decide"):
         raise ApiError(403, f"your role '{role}' cannot take {stage} work")
+    begin_writes(db.session)  # SQLite's write lock from here (READ_BEFORE_LOCK in server/api/blueprint.py)
     taken = next_assignment(project, g.user, stage)
     if taken is None:
         db.session.commit()

@@ -11,6 +11,12 @@ from server.two_factor import ENROLMENT_ENDPOINTS, must_enrol
 
 api_bp = APIBlueprint("api", __name__, tag="api")
 
+# Writing requests whose route reads what it checks (the caller's role, the project's workflow) in the
+# authentication's read transaction and takes SQLite's write lock itself (server.db.begin_writes) just before the
+# reads its writes depend on: the lock, held by one request at a time, is then held for less. Only for routes
+# whose early reads may be a moment old without harm (a role or workflow changed a millisecond earlier).
+READ_BEFORE_LOCK = {"api.next_item"}
+
 
 @api_bp.before_request
 def _authenticate():
@@ -19,7 +25,7 @@ def _authenticate():
     if g.user is not None and request.endpoint not in ENROLMENT_ENDPOINTS and must_enrol(g.user):
         raise ApiError(403, "two-factor login is required for your role: set it up on your account page "
                             "(/account) first", code="2fa_required")
-    if request.method not in SAFE_METHODS and db.dialect == "sqlite":
+    if request.method not in SAFE_METHODS and db.dialect == "sqlite" and request.endpoint not in READ_BEFORE_LOCK:
         # A SQLite read transaction cannot become a writing one safely: end the authentication read here, and
         # the request's first statement begins with the write lock. Reading requests go on in the same deferred
         # transaction, and PostgreSQL needs neither (a second transaction would cost a pool check-out and a ping).
