@@ -26,7 +26,7 @@ from server.models import AuditEvent, utcnow
 
 
 # The ORM's unit of work costs several times the INSERT itself; every request appends one row and reads nothing
-# back, so it goes in as a plain statement, built once (server/statements.py).
+# back, so it goes in as a plain statement, built once at import.
 _APPEND = AuditEvent.__table__.insert()
 
 

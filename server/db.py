@@ -32,10 +32,9 @@ def begin_writes(session) -> None:
         _request_mode.set("immediate")
 
 
-def insert_unless_exists(session, model, values: dict, unique: list[str]):
-    """INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING the new row; None when such a row exists already. A
-    first write racing with another one (two tabs, a retry) gets an answer instead of an IntegrityError, without
-    a savepoint or a read before it."""
+def _on_conflict(session, kind: str, model, values: dict, unique: list[str], finish):
+    """An INSERT of `values` (as v_<key> parameters) in the session's dialect, finished by `finish(insert)` with its
+    ON CONFLICT clause; built once per shape (server/statements.py) and executed with `values`."""
     from sqlalchemy import bindparam
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -43,30 +42,24 @@ def insert_unless_exists(session, model, values: dict, unique: list[str]):
 
     dialect = session.get_bind().dialect.name
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = once(("insert_unless_exists", model, tuple(values), tuple(unique), dialect), lambda: dialect_insert(
-        model).values({key: bindparam(f"v_{key}") for key in values}).on_conflict_do_nothing(
-        index_elements=unique).returning(model))
-    return session.scalars(stmt, {f"v_{key}": value for key, value in values.items()}).first()
+    stmt = once((kind, model, tuple(values), tuple(unique), dialect), lambda: finish(
+        dialect_insert(model).values({key: bindparam(f"v_{key}") for key in values})))
+    return session.execute(stmt, {f"v_{key}": value for key, value in values.items()})
+
+
+def insert_unless_exists(session, model, values: dict, unique: list[str]):
+    """INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING the new row; None when such a row exists already. A
+    first write racing with another one (two tabs, a retry) gets an answer instead of an IntegrityError, without
+    a savepoint or a read before it."""
+    return _on_conflict(session, "insert_unless_exists", model, values, unique, lambda insert: insert
+                        .on_conflict_do_nothing(index_elements=unique).returning(model)).scalars().first()
 
 
 def upsert(session, model, values: dict, unique: list[str]) -> None:
     """INSERT ... ON CONFLICT (unique) DO UPDATE the other columns: one statement instead of a read and a write.
     An instance of the row the session holds is expired, so it is read again rather than written back stale."""
-    from sqlalchemy import bindparam
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    from server.statements import once
-
-    dialect = session.get_bind().dialect.name
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-    def build():
-        stmt = dialect_insert(model.__table__).values({key: bindparam(f"v_{key}") for key in values})
-        return stmt.on_conflict_do_update(index_elements=unique, set_={
-            key: stmt.excluded[key] for key in values if key not in unique})
-
-    session.execute(once(("upsert", model, tuple(values), tuple(unique), dialect), build),
-                    {f"v_{key}": value for key, value in values.items()})
+    _on_conflict(session, "upsert", model.__table__, values, unique, lambda insert: insert.on_conflict_do_update(
+        index_elements=unique, set_={key: insert.excluded[key] for key in values if key not in unique}))
     for held in list(session.identity_map.values()):
         if isinstance(held, model) and all(getattr(held, key) == values[key] for key in unique):
             session.expire(held)

@@ -32,22 +32,20 @@ def validated_payload(project: Project, payload: dict) -> dict:
         raise ApiError(400, str(exc)) from None
 
 
-# Read on every submission: built once (server/statements.py).
-_HUMAN_VERSIONS = select(Annotation).where(
-    Annotation.item_id == bindparam("item_id"), Annotation.stage == bindparam("stage"), Annotation.source == "human",
-    Annotation.status.in_(("submitted", "accepted"))).order_by(Annotation.id)
-_MODEL_DRAFT = select(Annotation).where(Annotation.item_id == bindparam("item_id"), Annotation.source == "model"
+# Read on every submission: built once (server/statements.py). Each kind of row is defined once, for its own
+# statement and for the one read that routing a submission needs (three statements before).
+_HUMAN_VERSION = and_(Annotation.stage == bindparam("stage"), Annotation.source == "human",
+                      Annotation.status.in_(("submitted", "accepted")))
+_MODEL = Annotation.source == "model"
+_CURRENT_GOLD = and_(Annotation.stage == "gold", Annotation.status == "accepted")
+_HUMAN_VERSIONS = select(Annotation).where(Annotation.item_id == bindparam("item_id"), _HUMAN_VERSION
+                                           ).order_by(Annotation.id)
+_MODEL_DRAFT = select(Annotation).where(Annotation.item_id == bindparam("item_id"), _MODEL
                                         ).order_by(Annotation.id.desc()).limit(1)
-# What routing a submission needs, in one read: the human versions at the stage, the model's drafts, the current
-# gold (three statements before).
 _SUBMISSION_READS = select(Annotation).where(Annotation.item_id == bindparam("item_id"), or_(
-    and_(Annotation.stage == bindparam("stage"), Annotation.source == "human",
-         Annotation.status.in_(("submitted", "accepted"))),
-    Annotation.source == "model",
-    and_(Annotation.stage == "gold", Annotation.status == "accepted"))).order_by(Annotation.id)
+    _HUMAN_VERSION, _MODEL, _CURRENT_GOLD)).order_by(Annotation.id)
 _UNREAD = object()  # an argument not read yet (None is a real answer: no model draft)
-_GOLD = select(Annotation).where(Annotation.item_id == bindparam("item_id"), Annotation.stage == "gold",
-                                 Annotation.status == "accepted")
+_GOLD = select(Annotation).where(Annotation.item_id == bindparam("item_id"), _CURRENT_GOLD)
 
 
 def latest_human_versions(item_id: int, stage: str = "annotate") -> list[Annotation]:
