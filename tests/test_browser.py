@@ -100,6 +100,17 @@ def shot(page, tmp_path, name):
     return path
 
 
+def wait_until_true(page, expression, timeout_ms=30_000):
+    """Poll a page expression until it is truthy. page.wait_for_function re-evaluates its string with eval(), which
+    the app's CSP (script-src 'self') forbids, so it fails whenever the first check is false; page.evaluate runs
+    through the debugger protocol, which CSP does not cover."""
+    waited = 0
+    while not page.evaluate(expression):
+        assert waited < timeout_ms, f"still false after {timeout_ms} ms: {expression}"
+        page.wait_for_timeout(100)
+        waited += 100
+
+
 def make_project(live, token, name, label_config=None, **workflow):
     body = {"name": name, "modality": "labels", "workflow": workflow}
     if label_config is not None:
@@ -448,7 +459,7 @@ def test_two_factor_enrolment_and_login_in_two_steps(anon_page, browser, live, t
     page.fill("#tfa-begin-form input[name=password]", "plover-lantern-93")
     page.click("#tfa-begin-form button[type=submit]")
     expect(page.locator("#tfa-enrol")).to_be_visible()
-    page.wait_for_function("document.querySelector('#tfa-qr').naturalWidth > 100")  # the QR code rendered
+    wait_until_true(page, "document.querySelector('#tfa-qr').naturalWidth > 100")  # the QR code rendered
     secret = page.locator("#tfa-secret").inner_text()
     shot(page, tmp_path, "2fa-enrol")
     totp = pyotp.TOTP(secret)
@@ -505,7 +516,7 @@ def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_r
     segments = page.locator(".consult-segment")
     expect(segments).to_have_count(2)  # the sidecar transcript arrives as the starting point
     expect(page.locator(".consult-audio")).to_have_attribute("src", re.compile(r"/api/v1/items/\d+/media"))
-    page.wait_for_function("document.querySelector('.consult-audio').readyState >= 1")  # the audio loads (Range)
+    wait_until_true(page, "document.querySelector('.consult-audio').readyState >= 1")  # the audio loads (Range)
     expect(page.locator("[data-waveform=ready]")).to_have_count(1)  # drawn from the server's peaks asset
     regions = page.locator(".consult-waveform [part~=region]")
     expect(regions).to_have_count(2)
@@ -550,8 +561,8 @@ def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_r
     expect(second.locator(".seg-attr[data-attr=emotion]")).to_have_value("worried")
     assert mine[0]["payload"]["segments"][0]["end_ms"] == round(dragged_end * 1000)
     page.locator(".consult-segment .seg-play").first.click()  # playing from a segment highlights it
-    page.wait_for_function("!document.querySelector('.consult-audio').paused || "
-                           "document.querySelector('.consult-audio').currentTime > 0")
+    wait_until_true(page, "!document.querySelector('.consult-audio').paused || "
+                          "document.querySelector('.consult-audio').currentTime > 0")
     expect(page.locator(".consult-segment.current")).to_have_count(1)
 
 
