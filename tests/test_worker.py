@@ -228,6 +228,20 @@ def test_processes_declaring_the_embedded_broker_at_once_all_start(tmp_path):
     assert names == ["race-cpu", "race-gpu"]
 
 
+def test_the_embedded_broker_is_polled_often_enough_that_a_job_starts_promptly(tmp_path):
+    """The worker's drain loop sleeps for its transport's polling interval whenever every queue was empty. Setting it
+    on kombu's Channel (as we once did) changed nothing: the transport kept its 1 s default and every job waited
+    0.5 s on average before it started."""
+    import types
+
+    from server.jobs.queue import EMBEDDED_POLL_S, celery, configure
+
+    configure(types.SimpleNamespace(config={"BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+                                            "QUEUE_PREFIX": "poll-"}))
+    with celery.connection_for_read() as conn:
+        assert conn.transport.polling_interval == EMBEDDED_POLL_S <= 0.1
+
+
 def test_worker_warms_models_before_forking(tmp_path):
     """`make run`'s worker loads the notes models (spaCy, Presidio, the term matcher) in its main process before the
     pool forks: the pool process that runs a new upload's first pre-annotation finds them loaded."""
