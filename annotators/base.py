@@ -69,11 +69,19 @@ class ItemInput:
             return self.data
         if self.path is None:
             return b""
-        with open(self.path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size  # of the file opened: no second lookup of the path
+        # os-level calls, not open(): a server-side import reads thousands of small files, and the io layer's
+        # buffered file object was about half of each read's cost.
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            size = os.fstat(fd).st_size  # of the file opened: no second lookup of the path
             if limit is not None and size > limit:
                 raise ItemRejected(f"{self.name or 'file'}: {size} bytes is too large for a text item (limit {limit})")
-            return fh.read()
+            chunks = [os.read(fd, size + 1)]
+            while chunks[-1]:  # on to the end, as read() did, should the file have grown since fstat
+                chunks.append(os.read(fd, 65536))
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
 
 
 @dataclass
