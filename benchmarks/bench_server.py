@@ -108,16 +108,16 @@ def server_import(server: LiveServer, token: str, n: int) -> dict:
     assert job["result"]["imported"] == n, job["result"]
     from datetime import datetime
 
-    ran = (datetime.fromisoformat(job["finished_at"]) - datetime.fromisoformat(job["started_at"])).total_seconds()
+    created, began, finished = (datetime.fromisoformat(job[key]).timestamp()
+                                for key in ("created_at", "started_at", "finished_at"))
+    ran, to_end = finished - began, finished - started_at
     # items_per_s: from the request to the job's end as the client sees it (queueing and its 0.1 s polling
     # included); to_job_end_items_per_s: from the request to the job's recorded end (same machine, same clock);
     # job_items_per_s: the job's own run, from its start to its end.
-    to_end = datetime.fromisoformat(job["finished_at"]).timestamp() - started_at
     return {"items": n, "seconds": round(elapsed, 2), "items_per_s": round(n / elapsed),
             "to_job_end_seconds": round(to_end, 2), "to_job_end_items_per_s": round(n / to_end),
             "job_seconds": round(ran, 2), "job_items_per_s": round(n / ran) if ran > 0 else None,
-            "queued_seconds": round((datetime.fromisoformat(job["started_at"])
-                                     - datetime.fromisoformat(job["created_at"])).total_seconds(), 2)}
+            "queued_seconds": round(began - created, 2)}
 
 
 def fill_project(database_url: str, project_id: int, total: int) -> None:
