@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import ValidationError
 
 from server import audit, login_guard, two_factor
+from server.db import begin_writes
 from server.errors import ApiError
 from server.extensions import db, login_manager
 from server.models import ApiToken, User, as_utc, utcnow
@@ -73,20 +74,31 @@ def _failed(key: str, client: str, username: str, channel: str, why: str) -> Non
     db.session.commit()
 
 
+def _throttle(key: str, client: str, username: str, channel: str) -> None:
+    try:
+        login_guard.check(key, client)
+    except ApiError:
+        begin_writes(db.session)
+        audit.record_now(db, actor=username[:120], action="login", outcome="locked", object_type="user",
+                         object_id=username[:120], details={"channel": channel})
+        raise
+
+
 def verify_credentials(username: str, password: str, channel: str, otp: str | None = None) -> User:
     """Check a username/password pair (and the second factor when the account has one) with throttling; audits
     success and failure. Usernames match in their normalised form (`ADMIN` is `admin`). Raises ApiError."""
     if not isinstance(username, str) or not isinstance(password, str) or not username or len(username) > 80:
         raise ApiError(400, "username and password are required")
     key, client = identifier_key(username)[:80], login_guard.client_id()
-    try:
-        login_guard.check(key, client)
-    except ApiError:
-        audit.record_now(db, actor=username[:120], action="login", outcome="locked", object_type="user",
-                         object_id=username[:120], details={"channel": channel})
-        raise
+    _throttle(key, client, username, channel)
     user = db.session.execute(select(User).where(User.username_key == key)).scalar_one_or_none()
+    # The hash (scrypt, ~80 ms of CPU) runs in the read transaction: on SQLite, holding the write lock through it
+    # stalled every other writer (each annotator's save) for as long. The login routes are in READ_BEFORE_LOCK.
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    begin_writes(db.session)
+    # Checked again under the write lock: attempts made in parallel all passed the first check, and each is
+    # counted before the next is answered, so none slips past the limit (whatever its password).
+    _throttle(key, client, username, channel)
     if not ok or user is None or not user.is_active:
         _failed(key, client, username, channel, "password")
         raise ApiError(401, "invalid username or password")

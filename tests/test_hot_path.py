@@ -210,3 +210,57 @@ def test_a_site_admin_needs_no_membership_and_loses_it_with_the_flag(app, client
     user_id = next(u["id"] for u in users["items"] if u["username"] == "deputy")
     assert admin.patch(f"/users/{user_id}", {"is_admin": False})[0] == 200
     assert deputy.get(f"/items/{iid}")[0] == 404
+
+
+def test_password_hashing_never_holds_the_sqlite_write_lock(app, client, database_url, admin, monkeypatch):
+    """scrypt costs ~80 ms of CPU: a login, a user created or a password reset that hashed under SQLite's write lock
+    stalled every annotator's save for as long. Each hash below checks, from another connection, that the lock is
+    free at that moment; logins still count a wrong password and still lock out after too many."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's single writer lock")
+    import re
+    import sqlite3
+
+    import server.auth
+    import server.api.account
+    from support import create_user
+
+    path = database_url.removeprefix("sqlite:///")
+    held: list[str] = []
+
+    def lock_free(name):
+        probe = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            held.append(name)
+        finally:
+            probe.close()
+
+    def spy(name, real):
+        def hashed(*args, **kwargs):
+            lock_free(name)
+            return real(*args, **kwargs)
+        return hashed
+
+    monkeypatch.setattr(server.auth, "check_password_hash", spy("check", server.auth.check_password_hash))
+    monkeypatch.setattr(server.api.account, "hash_password", spy("hash", server.api.account.hash_password))
+    create_user(app, "nurse")
+    assert client.post("/api/v1/tokens", json={"username": "nurse", "password": PASSWORD}).status_code == 201
+    status, body = admin.post("/users", {"username": "newcomer", "password": "a-long-passphrase-7"})
+    assert status == 201, body
+    status, body = admin.patch(f"/users/{body['id']}", {"password": "another-long-passphrase-8"})
+    assert status == 200, body
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    resp = client.post("/login", data={"username": "nurse", "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302
+    script = app.test_client()  # no session cookie: no CSRF token needed
+    for _ in range(12):  # wrong passwords: each is recorded, and the throttle (checked again under the lock) bites
+        resp = script.post("/api/v1/tokens", json={"username": "nurse", "password": "wrong-password"})
+        if resp.status_code == 429:
+            break
+        assert resp.status_code == 401, resp.get_json()
+    assert resp.status_code == 429, "the login throttle never locked out"
+    assert held == [], f"a password hash ran while SQLite's write lock was held: {held}"

@@ -113,12 +113,13 @@ def create_user(json_data):
     if problem:
         raise ApiError(400, problem)
     key = identifier_key(json_data["username"])
+    # Hashed before the first statement, which takes SQLite's write lock: other writers never wait for scrypt.
+    password_hash = hash_password(json_data["password"])
     exists = db.session.execute(select(User.username).where(User.username_key == key)).scalar_one_or_none()
     if exists is not None:
         raise ApiError(409, f"username {json_data['username']!r} is taken (by {exists!r}: names are compared "
                             "ignoring case, width and surrounding spaces)")
-    user = User(username=json_data["username"], password_hash=hash_password(json_data["password"]),
-                is_admin=json_data["is_admin"])
+    user = User(username=json_data["username"], password_hash=password_hash, is_admin=json_data["is_admin"])
     db.session.add(user)
     db.session.flush()
     audit.record(db.session, actor=admin.username, action="user.create", object_type="user", object_id=user.id,
@@ -139,14 +140,16 @@ def list_users(query_data):
 @api_bp.input(UserPatch)
 def patch_user(user_id, json_data):
     admin = require_site_admin()
+    # Hashed before the first statement, which takes SQLite's write lock (as in create_user).
+    new_hash = hash_password(json_data["password"]) if "password" in json_data else None
     user = db.session.get(User, user_id)
     if user is None:
         raise ApiError(404, f"user {user_id} not found")
     if user.id == admin.id and (json_data.get("is_admin") is False or json_data.get("is_active") is False):
         raise ApiError(400, "you cannot remove your own admin rights or disable yourself")
-    if "password" in json_data:
-        check_password_strength(json_data["password"], user.username)
-        user.password_hash = hash_password(json_data.pop("password"))
+    if new_hash is not None:
+        check_password_strength(json_data.pop("password"), user.username)
+        user.password_hash = new_hash
         json_data["password_changed"] = True
     for key in ("is_admin", "is_active"):
         if key in json_data:

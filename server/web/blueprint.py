@@ -8,12 +8,15 @@ from server.db import set_request_mode
 
 web_bp = APIBlueprint("web", __name__, enable_openapi=False)
 PUBLIC_ENDPOINTS = {"web.login", "web.login_second_factor", "static"}
+# The login form checks the password (a slow hash) before it writes, and takes the write lock only then
+# (server.auth.verify_credentials), as the API's READ_BEFORE_LOCK routes do.
+READ_BEFORE_LOCK = {"web.login"}
 
 
 @web_bp.before_request
 def _require_login():
     g.user = None
-    if request.method not in SAFE_METHODS:
+    if request.method not in SAFE_METHODS and request.endpoint not in READ_BEFORE_LOCK:
         set_request_mode("immediate")  # forms write (login attempts, audit): take SQLite's write lock up front
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
