@@ -5,7 +5,8 @@
   request to the job's end, on SQLite and PostgreSQL;
 - p50/p95 latency of "get my next item" and "save annotation" with 20 concurrent clients against the production
   server (gunicorn), on SQLite and PostgreSQL, with 10^3, 10^5 and 10^6 items in the project, and the throughput
-  of that mix (req/s, with its p95); benchmarks/bench_hot_path.py gives each request's statements and CPU.
+  of that mix (req/s, with its p95), also while a client logs in every 0.25 s (latency_with_logins);
+  benchmarks/bench_hot_path.py gives each request's statements and CPU.
 
 Usage: python benchmarks/bench_server.py [--sizes 1000,100000,1000000] [--clients 20] [--requests 30]
 """
@@ -146,7 +147,20 @@ def fill_project(database_url: str, project_id: int, total: int) -> None:
     engine.dispose()
 
 
-def latency(server: LiveServer, tokens: list[str], project_id: int, requests: int) -> dict:
+def login_loop(server: LiveServer, username: str, stop: threading.Event, gap_s: float, times: list[float]) -> None:
+    """Log in (POST /tokens) every `gap_s` until `stop`: the shift-start pattern, one password hash each."""
+    client = Client(server.port, "")
+    client.headers.pop("Authorization")
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        status, body = client.call("POST", "/tokens", {"username": username, "password": "bench-password-1"})
+        assert status == 201, body
+        times.append(time.perf_counter() - t0)
+        stop.wait(gap_s)
+
+
+def latency(server: LiveServer, tokens: list[str], project_id: int, requests: int,
+            login_as: str | None = None) -> dict:
     next_times: list[float] = []
     save_times: list[float] = []
     errors: list[str] = []
@@ -171,15 +185,23 @@ def latency(server: LiveServer, tokens: list[str], project_id: int, requests: in
                     errors.append(f"save {status} {body}")
 
     threads = [threading.Thread(target=run, args=(t,)) for t in tokens]
+    stop, login_times = threading.Event(), []
+    if login_as:
+        threads.append(threading.Thread(target=login_loop, args=(server, login_as, stop, 0.25, login_times)))
     started = time.perf_counter()
     [t.start() for t in threads]
-    [t.join() for t in threads]
+    [t.join() for t in threads[:len(tokens)]]
     elapsed = time.perf_counter() - started
+    stop.set()
+    [t.join() for t in threads[len(tokens):]]
     both = next_times + save_times
-    return {"next_p50_ms": pct(next_times, 0.5), "next_p95_ms": pct(next_times, 0.95),
-            "save_p50_ms": pct(save_times, 0.5), "save_p95_ms": pct(save_times, 0.95),
-            "p95_ms": pct(both, 0.95), "req_per_s": round(len(both) / elapsed, 1),
-            "samples": len(next_times), "errors": len(errors), "first_error": errors[0] if errors else None}
+    out = {"next_p50_ms": pct(next_times, 0.5), "next_p95_ms": pct(next_times, 0.95),
+           "save_p50_ms": pct(save_times, 0.5), "save_p95_ms": pct(save_times, 0.95),
+           "p95_ms": pct(both, 0.95), "req_per_s": round(len(both) / elapsed, 1),
+           "samples": len(next_times), "errors": len(errors), "first_error": errors[0] if errors else None}
+    if login_as:
+        out.update({"logins": len(login_times), "login_p50_ms": pct(login_times, 0.5) if login_times else None})
+    return out
 
 
 def bench_backend(name: str, database_url: str | None, sizes: list[int], clients: int, requests: int) -> dict:
@@ -205,6 +227,9 @@ def bench_backend(name: str, database_url: str | None, sizes: list[int], clients
             for size in sizes:
                 fill_project(db_url, project["id"], size)
                 out["latency"][str(size)] = latency(server, tokens, project["id"], requests)
+            # The same mix while someone logs in every 0.25 s (a shift starting): a password hash must not stall
+            # the others' saves (it ran under SQLite's write lock before; see tests/test_hot_path.py).
+            out["latency_with_logins"] = latency(server, tokens, project["id"], requests, login_as="bench0")
             return out
 
 
