@@ -259,3 +259,32 @@ def test_a_huge_submit_on_postgresql_leaves_other_users_working(postgres_databas
             time.sleep(0.3)
         assert api(live, admin, "GET", f"/items/{item_id}")["stage"] == "review"  # 30 tied spans
         assert "Traceback" not in live.read_log()
+
+
+def test_curation_preview_reads_without_the_sqlite_write_lock(admin, make_member, database_url):
+    """The preview is a POST (it takes the reviewer's choices) that writes nothing: it answers while another
+    connection holds SQLite's write lock, instead of waiting (and making every writer wait) for it."""
+    if not database_url.startswith("sqlite"):
+        import pytest
+
+        pytest.skip("SQLite's single writer lock")
+    import sqlite3
+
+    pid, a, b, reviewer = notes_project(admin, make_member)
+    _, created = admin.post(f"/projects/{pid}/items", [{"text": NOTE, "name": "n"}])
+    item_id = created["created"][0]["id"]
+    submit(a, pid, MODEL)
+    submit(b, pid, [s for s in MODEL if s["id"] != "s7"])
+    _, curation = reviewer.get(f"/items/{item_id}/curation")
+    choices = {u["id"]: 0 for u in curation["units"] if u["default"] is None}
+    assert choices  # a tie to choose in: the preview merges, it does not only echo
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None, timeout=1)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        status, preview = reviewer.post(f"/items/{item_id}/curation/preview", {"choices": choices})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert status == 200, preview
+    merged = {(s["start"], s["label"]) for s in preview["payload"]["spans"]}
+    assert merged >= {(s["start"], s["label"]) for s in MODEL if s["id"] != "s7"}

@@ -13,6 +13,7 @@ from server.api.pagination import page
 from server.api.schemas import DB_ID, PAYLOAD_MAX, PARAMS_MAX, JsonSize, PageQuery
 from server.api.serialize import item_out
 from server.auth import actor_name
+from server.db import set_request_mode
 from server.errors import ApiError
 from server.extensions import db
 from server.models import Annotation, Asset, Item, ItemAgreement, Project, ReviewComment, User
@@ -105,6 +106,9 @@ def curation(item_id):
 @api_bp.input(CurationIn)
 @api_bp.doc(summary="The payload a merge with these choices would make (nothing is saved)")
 def curation_preview(item_id, json_data):
+    # A POST only for its body: it reads and merges, so it runs without SQLite's write lock (a merge of a long note
+    # is many milliseconds, which every writer waited out before), as a GET would.
+    set_request_mode("deferred")
     item, _ = require_object(Item, item_id, "review.decide", "item")
     project = db.session.get(Project, item.project_id)
     return {"payload": curated_payload(project, item, latest_human_versions(item.id), json_data["choices"])}
