@@ -164,7 +164,7 @@ def mark_submitted(project, user, item: Item, stage: str) -> None:
     closed = db.session.execute(once("submit.close_lease", lambda: update(Assignment).where(
         Assignment.item_id == bindparam("w_item_id"), Assignment.user_id == bindparam("w_user_id"),
         Assignment.stage == bindparam("w_stage"), Assignment.status == "active").values(
-        status="submitted", finished_at=bindparam("now"))),
+        status="submitted", finished_at=bindparam("now")).execution_options(synchronize_session=False)),
         {"w_item_id": item.id, "w_user_id": user.id, "w_stage": stage, "now": now})
     if closed.rowcount == 1:
         return
