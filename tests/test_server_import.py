@@ -52,3 +52,18 @@ def test_import_requests_that_are_refused(app, admin, make_member, tmp_path):
         assert status == 400 and message in body["error"]["message"], body
     annotator = make_member(pid, "ann", "annotator")
     assert annotator.post(f"/projects/{pid}/items", {"import": {"root": "nas", "glob": "*"}})[0] == 403
+
+
+def test_candidates_come_in_pathlib_order(tmp_path):
+    """Files are imported in the order pathlib sorts their paths (part by part): "a/z" before "a-b", "a" before
+    "a/b"; names the string order of whole paths would misplace."""
+    from pathlib import Path
+
+    from server.server_import import _candidates
+
+    names = ["a/z.txt", "a-b.txt", "a.txt", "a/b/c.txt", "a!/x.txt", "b.txt", "A.txt", "a/b.txt"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    got = [path for path, _ in _candidates(tmp_path, "**/*.txt")]
+    assert got == [str(p) for p in sorted(Path(tmp_path, n) for n in names)]
