@@ -170,8 +170,18 @@ def session_expired() -> bool:
     return last_seen is None or utcnow().timestamp() - float(last_seen) > idle
 
 
-def touch_session() -> None:
-    session["last_seen"] = utcnow().timestamp()
+# A page's activity is written into its session cookie at most this often: each write re-signs the cookie and
+# sends it back with the response, which every autosave and read of an open page did before. The idle timeout
+# (minutes) is then reached up to this much earlier than the last request, never later.
+TOUCH_EVERY_S = 15
+
+
+def touch_session(force: bool = False) -> None:
+    """Renew the session's idle timer (force: now, as the page's keep-alive, GET /me, asks)."""
+    now = utcnow().timestamp()
+    last = session.get("last_seen")
+    if force or not isinstance(last, (int, float)) or not 0 <= now - last < TOUCH_EVERY_S:
+        session["last_seen"] = now
 
 
 # Built once, like _USER_BY_ID: constructing a statement costs more CPU than running it (server/statements.py).

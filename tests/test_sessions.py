@@ -42,6 +42,32 @@ def test_idle_session_expires_server_side(tmp_path, sqlite_url):
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
 
 
+def test_activity_rewrites_the_session_cookie_at_most_every_few_seconds(sqlite_app, monkeypatch):
+    """Every request of an open page used to re-sign and resend the cookie (its last_seen); now a request within
+    TOUCH_EVERY_S of the last write leaves it alone, a later one moves it on, and idleness is still counted from
+    the last write (never later than the last request)."""
+    from datetime import timedelta
+
+    import server.auth
+    from server.models import utcnow
+
+    create_user(sqlite_app, "busy")
+    client = sqlite_app.test_client()
+    assert form_login(client, "busy").status_code == 302
+    assert "Set-Cookie" not in client.get("/api/v1/projects").headers  # just written by the login
+    later = utcnow() + timedelta(seconds=server.auth.TOUCH_EVERY_S + 1)
+    monkeypatch.setattr(server.auth, "utcnow", lambda: later)
+    resp = client.get("/api/v1/projects")
+    assert resp.status_code == 200 and "session=" in resp.headers.get("Set-Cookie", "")
+    assert "Set-Cookie" not in client.get("/api/v1/projects").headers
+    assert "session=" in client.get("/api/v1/me").headers.get("Set-Cookie", "")  # the keep-alive always renews
+    idle = sqlite_app.config["IDLE_TIMEOUT_MIN"] * 60
+    much_later = later + timedelta(seconds=idle + 1)
+    monkeypatch.setattr(server.auth, "utcnow", lambda: much_later)
+    resp = client.get("/api/v1/me")
+    assert resp.status_code == 401 and "session expired" in resp.get_json()["error"]["message"]
+
+
 def test_forged_session_cookie_is_rejected(sqlite_app):
     from flask.sessions import SecureCookieSessionInterface
     from itsdangerous import URLSafeTimedSerializer

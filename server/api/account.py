@@ -11,7 +11,8 @@ from server.api.blueprint import api_bp
 from server.api.pagination import page
 from server.api.schemas import PageQuery, TokenIn, UserIn, UserPatch
 from server.api.serialize import iso, user_out
-from server.auth import actor_name, check_password_strength, hash_password, issue_token, revoke_token, verify_credentials
+from server.auth import (actor_name, check_password_strength, hash_password, issue_token, revoke_token, touch_session,
+                         verify_credentials)
 from server.errors import ApiError
 from server.extensions import db
 from server.models import User, WorkerHeartbeat, as_utc, utcnow
@@ -67,6 +68,8 @@ def delete_current_token():
 @api_bp.doc(summary="The caller; for a session, also the idle timeout (each call renews it)")
 def me():
     out = user_out(require_user())
+    if g.get("token") is None:
+        touch_session(force=True)  # the page's "stay signed in": its idle timer restarts exactly now
     out["idle_timeout_s"] = current_app.config["IDLE_TIMEOUT_MIN"] * 60
     return out
 
