@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import ValidationError
 
@@ -65,9 +65,11 @@ def end_sessions(user: User) -> None:
     user.session_version = (user.session_version or 0) + 1
 
 
-def _failed(key: str, client: str, username: str, channel: str, why: str) -> None:
-    """Record a failed attempt in a transaction of its own (the request's is rolled back)."""
-    db.session.rollback()
+def _failed(key: str, client: str, username: str, channel: str, why: str, rollback: bool = True) -> None:
+    """Record a failed attempt in a transaction of its own (the request's is rolled back), or (rollback=False) in
+    the one that checked the throttle, which holds the lock that orders attempts."""
+    if rollback:
+        db.session.rollback()
     login_guard.record(key, client, ok=False)
     audit.record(db.session, actor=username[:120], action="login", outcome="failure", object_type="user",
                  object_id=username[:120], details={"channel": channel, "why": why})
@@ -84,6 +86,15 @@ def _throttle(key: str, client: str, username: str, channel: str) -> None:
         raise
 
 
+LOGIN_LOCK_SPACE = 0x4C6F67  # PostgreSQL advisory locks (int4, int4): this space, then the account's key's hash
+
+
+def _one_attempt_at_a_time(key: str) -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+                           {"space": LOGIN_LOCK_SPACE, "key": key})
+
+
 def verify_credentials(username: str, password: str, channel: str, otp: str | None = None) -> User:
     """Check a username/password pair (and the second factor when the account has one) with throttling; audits
     success and failure. Usernames match in their normalised form (`ADMIN` is `admin`). Raises ApiError."""
@@ -96,11 +107,13 @@ def verify_credentials(username: str, password: str, channel: str, otp: str | No
     # stalled every other writer (each annotator's save) for as long. The login routes are in READ_BEFORE_LOCK.
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     begin_writes(db.session)
-    # Checked again under the write lock: attempts made in parallel all passed the first check, and each is
-    # counted before the next is answered, so none slips past the limit (whatever its password).
+    # Checked again, one attempt at a time per account (SQLite's write lock; on PostgreSQL an advisory lock), and a
+    # failure is recorded before that lock is let go: attempts made in parallel all passed the first check, but
+    # each is counted before the next is answered, so none slips past the limit (whatever its password).
+    _one_attempt_at_a_time(key)
     _throttle(key, client, username, channel)
     if not ok or user is None or not user.is_active:
-        _failed(key, client, username, channel, "password")
+        _failed(key, client, username, channel, "password", rollback=False)
         raise ApiError(401, "invalid username or password")
     if user.totp_enabled:
         if not otp:

@@ -1,4 +1,8 @@
 """Auth, errors and validation across the API (SQLite and PostgreSQL)."""
+import threading
+
+import pytest
+
 from support import PASSWORD, create_user, login
 
 
@@ -133,3 +137,24 @@ def test_json_in_and_out_through_orjson_keeps_the_standard_parsers_answers(clien
         assert app.json.loads(b'{"a": [1, 2.5, null, true, "x"]}') == {"a": [1, 2.5, None, True, "x"]}
     resp = client.post("/api/v1/projects", data='{"name": NaN}', headers=headers)
     assert resp.status_code == 400
+
+
+@pytest.mark.concurrent
+def test_parallel_wrong_passwords_cannot_outrun_the_login_throttle(app):
+    """Eight guesses at once: each password is checked outside the lock (in parallel), but the throttle is checked
+    again and the failure recorded one attempt at a time, so exactly LOGIN_MAX_FAILURES get an answer and the rest
+    are refused (on SQLite by its write lock, on PostgreSQL by an advisory lock per account)."""
+    create_user(app, "target")
+    statuses = []
+    start = threading.Barrier(8)
+
+    def guess():
+        client = app.test_client()
+        start.wait()
+        statuses.append(client.post("/api/v1/tokens", json={"username": "target", "password": "w" * 12}).status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    assert sorted(statuses) == [401] * limit + [429] * (8 - limit), statuses
