@@ -104,7 +104,7 @@ def verify_credentials(username: str, password: str, channel: str, otp: str | No
     _throttle(key, client, username, channel)
     user = db.session.execute(select(User).where(User.username_key == key)).scalar_one_or_none()
     # The hash (scrypt, ~80 ms of CPU) runs in the read transaction: on SQLite, holding the write lock through it
-    # stalled every other writer (each annotator's save) for as long. The login routes are in READ_BEFORE_LOCK.
+    # stalled every other writer (each annotator's save) for as long. (Login routes: server.db.READ_BEFORE_LOCK.)
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     begin_writes(db.session)
     # Checked again, one attempt at a time per account (SQLite's write lock; on PostgreSQL an advisory lock), and a

@@ -19,6 +19,14 @@ _immediate = contextvars.ContextVar("clinlabel_sqlite_immediate", default=False)
 _request_mode: contextvars.ContextVar[str | None] = contextvars.ContextVar("clinlabel_sqlite_mode", default=None)
 
 
+# Writing requests whose route reads what it checks (the caller's role, the project's workflow) in the
+# authentication's read transaction and takes SQLite's write lock itself (begin_writes) just before the reads its
+# writes depend on: the lock, held by one request at a time, is then held for less. Only for routes whose early
+# reads may be a moment old without harm (a role or workflow changed a millisecond earlier), or that check again
+# under the lock (logins check a password first, outside the lock: server.auth.verify_credentials).
+READ_BEFORE_LOCK = {"api.next_item", "api.create_token", "api.renew_session", "web.login"}
+
+
 def set_request_mode(mode: str | None) -> None:
     _request_mode.set(mode)
 

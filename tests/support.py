@@ -1,6 +1,7 @@
 """Helpers shared by test modules (import from here, not from conftest: several conftest.py files exist)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -105,6 +106,29 @@ def login(client, username: str, password: str = PASSWORD) -> Api:
     resp = client.post("/api/v1/tokens", json={"username": username, "password": password})
     assert resp.status_code == 201, resp.get_json()
     return Api(client, resp.get_json()["token"])
+
+
+def form_login(client, username: str, password: str = PASSWORD):
+    """Log in through the /login form (with its CSRF token), as a browser does; returns the response."""
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+@contextlib.contextmanager
+def sqlite_write_lock(database_url: str):
+    """Another connection holds SQLite's write lock (a long import elsewhere) inside the block."""
+    import sqlite3
+
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None, timeout=1)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield holder
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 def add_texts(api: Api, project_id: int, texts: list[str]) -> list[int]:

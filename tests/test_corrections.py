@@ -3,7 +3,7 @@ outvote a corrector, PHI is its own layer, big notes route outside the request, 
 submitted work."""
 from __future__ import annotations
 
-from support import huge_note
+from support import huge_note, sqlite_write_lock
 
 NOTE = ("Mr. John Carter has type 2 diabetes and hypertension. He denies chest pain. Started metformin 500 mg. "
         "Seen by Dr Lee on 3/4. Also asthma, gout and anemia; no fever, no cough.")
@@ -268,8 +268,6 @@ def test_curation_preview_reads_without_the_sqlite_write_lock(admin, make_member
         import pytest
 
         pytest.skip("SQLite's single writer lock")
-    import sqlite3
-
     pid, a, b, reviewer = notes_project(admin, make_member)
     _, created = admin.post(f"/projects/{pid}/items", [{"text": NOTE, "name": "n"}])
     item_id = created["created"][0]["id"]
@@ -278,13 +276,8 @@ def test_curation_preview_reads_without_the_sqlite_write_lock(admin, make_member
     _, curation = reviewer.get(f"/items/{item_id}/curation")
     choices = {u["id"]: 0 for u in curation["units"] if u["default"] is None}
     assert choices  # a tie to choose in: the preview merges, it does not only echo
-    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None, timeout=1)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    with sqlite_write_lock(database_url):
         status, preview = reviewer.post(f"/items/{item_id}/curation/preview", {"choices": choices})
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert status == 200, preview
     merged = {(s["start"], s["label"]) for s in preview["payload"]["spans"]}
     assert merged >= {(s["start"], s["label"]) for s in MODEL if s["id"] != "s7"}

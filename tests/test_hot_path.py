@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from support import PASSWORD, add_texts, create_user, login
+from support import PASSWORD, add_texts, create_user, form_login, login, sqlite_write_lock
 
 PAYLOAD = {"labels": ["routine"]}
 # The statements of the request's own work; the audit event's are bounded apart: one INSERT, no lock and no read
@@ -88,19 +88,12 @@ def test_next_checks_the_callers_role_before_waiting_for_the_sqlite_write_lock(a
     it waited for the lock). Once the lock is free the same request works."""
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite's single writer lock")
-    import sqlite3
-
     pid = labels_project["id"]
     add_texts(admin, pid, ["note one"])
     ann = make_member(pid, "worker", "annotator")
-    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None, timeout=1)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    with sqlite_write_lock(database_url):
         status, body = ann.post(f"/projects/{pid}/next?stage=review")
         assert status == 403 and "cannot take review work" in body["error"]["message"]
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     status, item = ann.post(f"/projects/{pid}/next")
     assert status == 200 and item["assignment"]["stage"] == "annotate"
 
@@ -218,12 +211,10 @@ def test_password_hashing_never_holds_the_sqlite_write_lock(app, client, databas
     free at that moment; logins still count a wrong password and still lock out after too many."""
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite's single writer lock")
-    import re
     import sqlite3
 
-    import server.auth
     import server.api.account
-    from support import create_user
+    import server.auth
 
     path = database_url.removeprefix("sqlite:///")
     held: list[str] = []
@@ -252,10 +243,7 @@ def test_password_hashing_never_holds_the_sqlite_write_lock(app, client, databas
     assert status == 201, body
     status, body = admin.patch(f"/users/{body['id']}", {"password": "another-long-passphrase-8"})
     assert status == 200, body
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    resp = client.post("/login", data={"username": "nurse", "password": PASSWORD, "csrf_token": token})
-    assert resp.status_code == 302
+    assert form_login(client, "nurse").status_code == 302
     script = app.test_client()  # no session cookie: no CSRF token needed
     for _ in range(12):  # wrong passwords: each is recorded, and the throttle (checked again under the lock) bites
         resp = script.post("/api/v1/tokens", json={"username": "nurse", "password": "wrong-password"})

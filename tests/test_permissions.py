@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from support import HERE, PASSWORD, Api, create_user
+from support import HERE, PASSWORD, Api, create_user, form_login
 
 ROLES = ("anon", "outsider", "annotator", "reviewer", "manager", "padmin", "site")
 OK = "2xx"
@@ -282,9 +282,7 @@ def test_api_permission_matrix(sqlite_app, key):
 
 def session_client(app, username):
     client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    resp = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+    resp = form_login(client, username)
     assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
     return client
 

@@ -5,13 +5,7 @@ import socket
 
 import pytest
 
-from support import PASSWORD, build_app, create_user
-
-
-def form_login(client, username, password=PASSWORD):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+from support import PASSWORD, build_app, create_user, form_login
 
 
 def test_login_form_needs_csrf_and_logout_ends_the_session(sqlite_app):

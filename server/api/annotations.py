@@ -222,7 +222,7 @@ def next_item(project_id, query_data):
     stage = query_data["stage"]
     if stage != "annotate" and not can(role, "review.decide"):
         raise ApiError(403, f"your role '{role}' cannot take {stage} work")
-    begin_writes(db.session)  # SQLite's write lock from here (READ_BEFORE_LOCK in server/api/blueprint.py)
+    begin_writes(db.session)  # SQLite's write lock from here (READ_BEFORE_LOCK in server/db.py)
     taken = next_assignment(project, g.user, stage)
     if taken is None:
         db.session.commit()

@@ -4,20 +4,12 @@ from flask import g, request
 
 from server.api.input_guard import guard_request
 from server.auth import SAFE_METHODS, load_api_user
-from server.db import set_request_mode
+from server.db import READ_BEFORE_LOCK, set_request_mode
 from server.errors import ApiError
 from server.extensions import db
 from server.two_factor import ENROLMENT_ENDPOINTS, must_enrol
 
 api_bp = APIBlueprint("api", __name__, tag="api")
-
-# Writing requests whose route reads what it checks (the caller's role, the project's workflow) in the
-# authentication's read transaction and takes SQLite's write lock itself (server.db.begin_writes) just before the
-# reads its writes depend on: the lock, held by one request at a time, is then held for less. Only for routes
-# whose early reads may be a moment old without harm (a role or workflow changed a millisecond earlier), or that
-# check again under the lock (logins check a password first, outside the lock: server.auth.verify_credentials).
-READ_BEFORE_LOCK = {"api.next_item", "api.create_token", "api.renew_session"}
-
 
 @api_bp.before_request
 def _authenticate():

@@ -4,13 +4,10 @@ from flask import g, redirect, request, url_for
 from flask_login import current_user
 
 from server.auth import SAFE_METHODS, session_expired, session_logout, touch_session
-from server.db import set_request_mode
+from server.db import READ_BEFORE_LOCK, set_request_mode
 
 web_bp = APIBlueprint("web", __name__, enable_openapi=False)
 PUBLIC_ENDPOINTS = {"web.login", "web.login_second_factor", "static"}
-# The login form checks the password (a slow hash) before it writes, and takes the write lock only then
-# (server.auth.verify_credentials), as the API's READ_BEFORE_LOCK routes do.
-READ_BEFORE_LOCK = {"web.login"}
 
 
 @web_bp.before_request

@@ -6,44 +6,31 @@ from __future__ import annotations
 import io
 import json
 import os
-import sqlite3
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from support import create_user, login
-
-
-def _db_path(app) -> str:
-    return app.config["DATABASE_URL"].removeprefix("sqlite:///")
+from support import create_user, login, sqlite_write_lock
 
 
 @pytest.fixture
 def write_lock_held(sqlite_app):
     """Another connection holds SQLite's write lock (a long import elsewhere) for the whole test."""
-    holder = sqlite3.connect(_db_path(sqlite_app), isolation_level=None, timeout=1)
-    holder.execute("BEGIN IMMEDIATE")
-    yield holder
-    holder.execute("ROLLBACK")
-    holder.close()
+    with sqlite_write_lock(sqlite_app.config["DATABASE_URL"]) as holder:
+        yield holder
 
 
 def test_reads_and_refused_writes_do_not_wait_for_another_writer(sqlite_app):
     create_user(sqlite_app, "reader", is_admin=True)
     api = login(sqlite_app.test_client(), "reader")
     _, project = api.post("/projects", {"name": "Ward", "modality": "labels"})
-    holder = sqlite3.connect(_db_path(sqlite_app), isolation_level=None, timeout=1)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    with sqlite_write_lock(sqlite_app.config["DATABASE_URL"]):
         assert api.get("/me")[0] == 200  # before: every request began with BEGIN IMMEDIATE and waited 30 s -> 503
         assert api.get(f"/projects/{project['id']}")[0] == 200
         status, reply = api.patch(f"/projects/{project['id']}", {"workflow": {"annotators_per_item": 99}})
         assert status == 400, reply  # validated before any write lock is asked for
         status, reply = api.post(f"/projects/{project['id']}/items", {"items": "not a list"})
         assert status == 400, reply
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert api.patch(f"/projects/{project['id']}", {"description": "after"})[0] == 200
 
 
