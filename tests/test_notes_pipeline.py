@@ -72,3 +72,35 @@ def test_organ_problems_chemicals_and_codes(pipeline):
     found, _ = spans_of(pipeline, "Hepatic dysfunction after steroids and XR-4412; toxicity resolved.")
     assert {("Hepatic dysfunction", "PROBLEM"), ("steroids", "MEDICATION"), ("XR-4412", "MEDICATION"),
             ("toxicity", "PROBLEM")} <= found
+
+
+def test_findings_named_only_inside_longer_vocabulary_titles(pipeline):
+    """ICD-10-CM and HPO name these only in longer titles ("Nontraumatic hematoma of soft tissue"); an organ word
+    before one joins it ("artery calcification"), as type words join a problem ("autonomic neuropathy")."""
+    found, _ = spans_of(pipeline, "Hemolysis, a hematoma and bruising with bleeding; incontinence and a gastric "
+                                  "ulcer. Artery calcification, autonomic neuropathy and neuropathic pain.")
+    assert {("Hemolysis", "PROBLEM"), ("hematoma", "PROBLEM"), ("bruising", "PROBLEM"), ("bleeding", "PROBLEM"),
+            ("incontinence", "PROBLEM"), ("Artery calcification", "PROBLEM"), ("autonomic neuropathy", "PROBLEM"),
+            ("neuropathic pain", "PROBLEM")} <= found
+
+
+def test_units_plurals_gene_names_and_modalities_are_not_problem_abbreviations(pipeline):
+    """Matched without regard to case, these were multiple myeloma ("mM"), ARDS ("RDs"), essential tremor ("ET-1")
+    and mitral regurgitation ("MR imaging"); written in capitals as findings, the abbreviations still are."""
+    found, _ = spans_of(pipeline, "Lactate 8.5 mM. Users of benzodiazepines or related drugs (BZDs / RDs). "
+                                  "ET-1 synthesis rose; MR imaging was normal. Adverse effects were mild.\n"
+                                  "Assessment: MR and RDS; he has AFib.")
+    problems = [text for text, label in found if label == "PROBLEM"]
+    assert "mM" not in problems and "RDs" not in problems and "Adverse effects" not in problems
+    assert problems.count("MR") == 1 and "ET" not in problems
+    assert {("MR", "PROBLEM"), ("RDS", "PROBLEM"), ("AFib", "PROBLEM")} <= found
+
+
+def test_enzymes_and_proteins_are_not_medications_but_enzyme_drugs_are(pipeline):
+    """A drug dictionary built from MeSH lists enzymes and transporters; notes name them as targets or lab values.
+    Enzymes given as drugs (alteplase, collagenase ointment) stay medications."""
+    found, _ = spans_of(pipeline, "ATPase and NO synthase activity fell; aminotransferase rose. Given alteplase, "
+                                  "then collagenase ointment and propranolol.")
+    medications = {text for text, label in found if label == "MEDICATION"}
+    assert not {"ATPase", "NO synthase", "aminotransferase"} & medications
+    assert {"alteplase", "collagenase", "propranolol"} <= medications

@@ -22,11 +22,12 @@ ORGAN_WORDS = frozenset({
     "colorectal", "urothelial", "mitochondrial", "auditory", "orbital", "intestinal", "bladder", "breast", "skin",
     "bone", "muscle", "thyroid", "prostate", "cervical", "uterine", "testicular", "gastrointestinal", "hepatocellular",
     "cortical", "neuronal", "tubular", "glomerular", "biliary", "esophageal", "oesophageal", "colonic", "rectal",
+    "artery", "arterial",
 })
 # Pathology adjectives that narrow the problem after them ("hemorrhagic cystitis", "cholestatic hepatitis").
 PATHOLOGY_WORDS = frozenset({"hemorrhagic", "haemorrhagic", "cholestatic", "necrotizing", "necrotising",
                              "granulomatous", "ischemic", "ischaemic", "diabetic", "thrombotic", "hypertensive",
-                             "septic"})
+                             "septic", "autonomic", "neuropathic", "peripheral", "sensory"})
 
 # "renal impairment", "cardiac dysfunction": an organ word and a head that means "not working" name a problem even
 # where no vocabulary phrase does.
@@ -61,14 +62,27 @@ def split_induced(text: str, entities: list[dict], matcher, problem: str | None)
     return sorted(out, key=lambda s: s["start"])
 
 
+def _names_a_protein(span: dict) -> bool:
+    """An enzyme ("ATPase", "NO synthase") or, for an abbreviation, a concept that is a protein ("MRP2")."""
+    if lexicon.ENZYME_DRUGS.search(span["text"]):
+        return False
+    if lexicon.ENZYME_NAME.search(span["text"]):
+        return True
+    concept = span.get("concept") or {}
+    return (span.get("attributes") or {}).get("source") == "abbreviation" and bool(
+        lexicon.PROTEIN_CONCEPT.search(concept.get("name") or "")) and not lexicon.ENZYME_DRUGS.search(
+        concept.get("name") or "")
+
+
 def adjust_medications(text: str, entities: list[dict]) -> list[dict]:
-    """Stereo prefixes join the drug ("D-penicillamine"); "X receptor" keeps X only."""
+    """Stereo prefixes join the drug ("D-penicillamine"); "X receptor" keeps X only; enzymes and, through an
+    abbreviation, other proteins are no medication (_names_a_protein)."""
     out = []
     for span in entities:
         if span["label"] != "MEDICATION":
             out.append(span)
             continue
-        if lexicon.NOT_MEDICATION.match(span["text"]):
+        if lexicon.NOT_MEDICATION.match(span["text"]) or _names_a_protein(span):
             continue
         receptor = lexicon.RECEPTOR_WORDS.search(span["text"])
         if receptor:

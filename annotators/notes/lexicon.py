@@ -167,13 +167,40 @@ SEED_PHRASES["PROBLEM"] = [
     "infection", "infections", "inflammation", "necrosis", "ischemia", "ischaemia", "atrophy", "hypertrophy",
     "overdose", "overdoses", "asystole", "catalepsy", "myelosuppression", "malformation", "malformations",
     "fibrosis", "toxicity",
+    # Findings and lesions whose only vocabulary titles are longer ("Nontraumatic hematoma of soft tissue",
+    # "Bruising susceptibility", "Urinary incontinence"); written for this project, not taken from a corpus.
+    "hemolysis", "haemolysis", "hematoma", "hematomas", "haematoma", "haematomas", "bruising", "bruises", "bleeding",
+    "spasm", "spasms", "vasospasm", "incontinence", "ulcer", "ulcers", "ulceration", "calcification",
+    "calcifications", "infarction", "infarctions", "infarct", "infarcts", "stenosis", "embolism", "emboli",
+    "birth defect", "birth defects", "bone marrow suppression",
 ]
+# Phrases a vocabulary lists as a finding that, written on their own, name none: a specialty ("Eastern Cooperative
+# Oncology Group"), effects in general, a biochemical process.
+NOT_PROBLEM_PHRASES = frozenset({"oncology", "adverse effect", "adverse effects", "side effect", "side effects",
+                                 "oxidative stress"})
 # Abbreviation expansions that name a place, a service or a record, not a finding ("ED": emergency department).
 NOT_FINDING_EXPANSION = re.compile(r"\b(?:department|unit|room|service|clinic|history|oncology)$")
 
 # Medication spans that name a receptor family or nucleic acid, not a drug: "adrenergic", "muscarinic", "mRNA".
 NOT_MEDICATION = re.compile(r"^(?:(?!anti)[a-z]*ergic|[a-z]*adrenoceptors?|muscarinic|nicotinic|(?:m|mt|r|t)?[DR]NA)$",
                             re.IGNORECASE)
+
+# Enzymes, by the endings of their names: a drug dictionary built from MeSH lists them ("ATPase", "NO synthase",
+# "aminotransferase") but notes name them as targets and laboratory values, not as something given. The enzymes
+# that are drugs (ENZYME_DRUGS) stay medications.
+ENZYME_NAME = re.compile(
+    r"(?:kinase|phosphatase|synthase|synthetase|transferase|reductase|oxidase|genase|drolase|lyase|isomerase|ligase|"
+    r"merase|protease|peptidase|lipase|esterase|amylase|nuclease|[ATG]Pase|cyclase|aminase|idase|tase|elastase|"
+    r"catalase|urease|enzyme)s?$", re.IGNORECASE)
+ENZYME_DRUGS = re.compile(
+    r"(?:alteplase|reteplase|tenecteplase|anistreplase|streptokinase|urokinase|asparaginase|pegaspargase|"
+    r"rasburicase|pegloticase|dornase(?: alfa)?|hyaluronidase|pancrelipase|imiglucerase|velaglucerase|"
+    r"taliglucerase|alglucosidase|agalsidase|idursulfase|galsulfase|laronidase|collagenase|sacrosidase|lactase)$",
+    re.IGNORECASE)
+# A medication found through an abbreviation ("MRP2", "Pgp", "CCO") whose concept is a protein of these kinds names
+# a gene product or a target, not a drug; the abbreviation's text tells nothing more.
+PROTEIN_CONCEPT = re.compile(r"\b(?:receptors?|transporters?|cassette|complex|cytochrome|antibodies|autoantibodies|"
+                             r"hemoglobin|methemoglobin|proteins?)\b|[a-z]{3,}ases?\b", re.IGNORECASE)
 
 # A medication span ending in these names a target, not the drug ("NMDA receptor"): the drug is the part before.
 RECEPTOR_WORDS = re.compile(r"\s+(?:receptors?|channels?|transporters?)$", re.IGNORECASE)

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 from typing import Sequence
@@ -177,6 +178,24 @@ def _is_word_not_abbreviation(span: dict) -> bool:
     return len(span["text"]) <= 2 and span["text"].islower()
 
 
+# Problem abbreviations matched without regard to case that are something else as written: a unit with its
+# lower-case prefix ("8.5 mM" is millimolar, not multiple myeloma), the plural of a shorter abbreviation ("BZDs /
+# RDs": related drugs, not RDS), a gene or peptide numbered after a hyphen ("ET-1": endothelin, not essential
+# tremor), or an imaging modality ("MR imaging": magnetic resonance, not mitral regurgitation).
+_UNIT_OR_PLURAL = re.compile(r"^(?:[a-zμ][A-Z]|[A-Z]{2,}s)$")
+_NUMBERED_OR_MODALITY = re.compile(r"[ \t]*-[ \t]*\d|[ \t]+(?:imaging|images?|study|studies|scans?|angiograph\w*|"
+                                   r"spectroscop\w*|sequences?)\b", re.IGNORECASE)
+
+
+def _not_a_problem(text: str, span: dict, problem: str | None) -> bool:
+    if span["label"] != problem:
+        return False
+    written = span["text"]
+    if written.lower() in lexicon.NOT_PROBLEM_PHRASES or _UNIT_OR_PLURAL.match(written):
+        return True
+    return len(written) <= 5 and written.isupper() and bool(_NUMBERED_OR_MODALITY.match(text, span["end"]))
+
+
 def _is_heading(text: str, span: dict, headings) -> bool:
     """A section heading ("Family History:", "Allergies:") names a section, not a finding. A finding before a colon
     is still a finding: problem-oriented plans read "1. Hypertension: continue lisinopril"."""
@@ -261,8 +280,10 @@ class ClinicalPipeline:
         from annotators.notes.phi import PhiError
 
         headings = detect_headings(text)
+        problem = vocabularies.problem_label(self.config)
         entities = [s for s in self.matcher.match(text, id_prefix="t")
-                    if not _is_heading(text, s, headings) and not _is_word_not_abbreviation(s)]
+                    if not _is_heading(text, s, headings) and not _is_word_not_abbreviation(s)
+                    and not _not_a_problem(text, s, problem)]
         if self.ner is not None:
             from annotators.notes.ner import predict_ner
 
@@ -270,7 +291,6 @@ class ClinicalPipeline:
             for span in predict_ner(self.ner, [text], id_prefix="n")[0]:
                 if not any(a < span["end"] and span["start"] < b for a, b in known):
                     entities.append(span)
-        problem = vocabularies.problem_label(self.config)
         entities = entity_rules.split_induced(text, entities, self.matcher, problem)
         entities = entity_rules.adjust_medications(text, entities)
         if "MEDICATION" in vocabularies.label_terminologies(self.config):
