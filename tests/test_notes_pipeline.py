@@ -104,3 +104,14 @@ def test_enzymes_and_proteins_are_not_medications_but_enzyme_drugs_are(pipeline)
     medications = {text for text, label in found if label == "MEDICATION"}
     assert not {"ATPase", "NO synthase", "aminotransferase"} & medications
     assert {"alteplase", "collagenase", "propranolol"} <= medications
+
+
+def test_drug_classes_are_medications_where_the_patient_is_given_them(pipeline):
+    """"Started antibiotics", a class under Medications: this patient's medication; "neuroleptics may cause",
+    "analgesic activity": a statement about drugs, no medication."""
+    found, _ = spans_of(pipeline, "Neuroleptics may cause rigidity; analgesic activity was measured.\n"
+                                  "Started antibiotics yesterday. Continue ACE inhibitor.\n"
+                                  "Medications: anticoagulants.")
+    medications = {text for text, label in found if label == "MEDICATION"}
+    assert {"antibiotics", "ACE inhibitor", "anticoagulants"} <= medications
+    assert not {"Neuroleptics", "analgesic"} & medications

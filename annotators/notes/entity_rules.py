@@ -98,6 +98,24 @@ def adjust_medications(text: str, entities: list[dict]) -> list[dict]:
     return out
 
 
+def drug_classes_in_use(text: str, entities: list[dict], sections) -> list[dict]:
+    """A drug class named by what it does ("antibiotics", "calcium channel blockers") is a medication where the note
+    gives it to this patient: under a medications or allergies heading, after words of giving, taking, stopping or
+    not tolerating, or before a dose, route or frequency. In a general statement ("neuroleptics may cause...",
+    "analgesic activity") it names no medication."""
+    from annotators.notes.sections import section_at
+
+    out = []
+    for span in entities:
+        if span["label"] == "MEDICATION" and lexicon.FUNCTIONAL_DRUG_CLASS.search(span["text"]) and not (
+                section_at(sections, span["start"]) in ("medications", "allergies")
+                or lexicon.DRUG_IN_USE_BEFORE.search(text, max(0, span["start"] - 60), span["start"])
+                or lexicon.DRUG_IN_USE_AFTER.match(text, span["end"])):
+            continue
+        out.append(span)
+    return out
+
+
 def extend_problems(text: str, entities: list[dict], problem: str | None) -> list[dict]:
     """A problem takes in the organ or pathology word right before it (merging an ANATOMY span or a one-word
     adjectival PROBLEM span there), repeatedly: "acute renal toxicity" -> "renal toxicity"."""

@@ -202,6 +202,23 @@ ENZYME_DRUGS = re.compile(
 PROTEIN_CONCEPT = re.compile(r"\b(?:receptors?|transporters?|cassette|complex|cytochrome|antibodies|autoantibodies|"
                              r"hemoglobin|methemoglobin|proteins?)\b|[a-z]{3,}ases?\b", re.IGNORECASE)
 
+# Drug classes named by what they do ("analgesics", "calcium channel blockers", "ACE inhibitors"); classes named
+# by their chemistry ("steroids", "benzodiazepines") are chemicals and not in this list.
+FUNCTIONAL_DRUG_CLASS = re.compile(
+    r"(?:^|[\s-])(?:drugs?|agents?|medications?|blockers?|inhibitors?|antagonists?|agonists?)$|"
+    r"^(?:[a-z]+[\s-]+)?(?:analgesic|an(?:a)?esthetic|antibiotic|anticonvulsant|antiepileptic|antipsychotic|neuroleptic|"
+    r"antidepressant|anticholinergic|convulsant|immunosuppressant|sedative|hypnotic|narcotic|vasodilator|diuretic|"
+    r"antiarrhythmic|antihypertensive|antiplatelet|anticoagulant|neurotransmitter)s?$", re.IGNORECASE)
+# Before a drug class, words that say the patient is given, takes, stopped or does not tolerate it: the class then
+# names this patient's medication ("started antibiotics", "allergic to sulfa drugs"), not a statement about drugs.
+DRUG_IN_USE_BEFORE = re.compile(
+    r"\b(?:on|start(?:ed|ing|s)?|restart(?:ed)?|given|giving|receiv(?:e|es|ed|ing)|tak(?:e|es|ing)|took|"
+    r"continu(?:e|ed|ing)|resum(?:e|ed)|stop(?:ped)?|discontinu(?:e|ed)|held|hold(?:ing)?|allerg(?:y|ic|ies)(?: to)?|"
+    r"intoleran(?:t|ce)(?: of| to)?|prescrib(?:e|ed)|needs?|requir(?:es|ed|ing))[ \t]+"
+    r"(?:(?:an?|the|his|her|their|iv|po|oral|home|all|any|more|further|empiric(?:al)?|broad[ -]spectrum)[ \t]+){0,2}$",
+    re.IGNORECASE)
+DRUG_IN_USE_AFTER = re.compile(r"[ \t]*(?:\d|(?:PO|IV|IM|SC|PRN|daily|bid|tid|qid|qhs|q\d+h?)\b)", re.IGNORECASE)
+
 # A medication span ending in these names a target, not the drug ("NMDA receptor"): the drug is the part before.
 RECEPTOR_WORDS = re.compile(r"\s+(?:receptors?|channels?|transporters?)$", re.IGNORECASE)
 # Stereo and isomer prefixes written before a drug name: "D-penicillamine", "L-dopa", "alpha-tocopherol".

@@ -293,13 +293,14 @@ class ClinicalPipeline:
                     entities.append(span)
         entities = entity_rules.split_induced(text, entities, self.matcher, problem)
         entities = entity_rules.adjust_medications(text, entities)
+        sections = detect_sections(text)
+        entities = entity_rules.drug_classes_in_use(text, entities, sections)
         if "MEDICATION" in vocabularies.label_terminologies(self.config):
             entities += entity_rules.compound_codes(text, entities)
         entities += _morphological_problems(text, entities, self.config)
         entities = entity_rules.extend_problems(text, entities, problem)
         defined, long_forms, drop = defined_abbreviations(text, entities)
         entities = [s for s in entities if s["id"] not in drop] + defined
-        sections = detect_sections(text)
         entities = abbrev_senses.disambiguate(text, entities, set(vocabularies.label_terminologies(self.config)), problem,
                                               sections, self._sense_linker)
         attributes, relations = _attribute_spans(text, entities)
