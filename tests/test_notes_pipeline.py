@@ -115,3 +115,22 @@ def test_drug_classes_are_medications_where_the_patient_is_given_them(pipeline):
     medications = {text for text, label in found if label == "MEDICATION"}
     assert {"antibiotics", "ACE inhibitor", "anticoagulants"} <= medications
     assert not {"Neuroleptics", "analgesic"} & medications
+
+
+def test_british_spellings_and_spaced_hyphens_match_the_vocabulary(pipeline):
+    """The vocabularies write "Hemolytic-uremic syndrome", "Hemorrhage", "Anemia"; notes also write them with a
+    space for the hyphen and in British spelling. "Tremor" has no British form to invent."""
+    found, _ = spans_of(pipeline, "Hemolytic uremic syndrome, then haemolytic-uraemic syndrome with haemorrhage, "
+                                  "anaemia and diarrhoea; a fine tremor.")
+    problems = {text.lower() for text, label in found if label == "PROBLEM"}
+    assert {"hemolytic uremic syndrome", "haemolytic-uraemic syndrome", "haemorrhage", "anaemia", "diarrhoea",
+            "tremor"} <= problems
+
+
+def test_phrase_variants_spell_findings_the_british_way_only_where_they_differ():
+    from annotators.notes.lexicon import phrase_variants
+
+    assert "haemorrhage" in phrase_variants("Hemorrhage") and "Anaemia" in phrase_variants("Anemia")
+    assert "Dyspnoea" in phrase_variants("Dyspnea") and "Brain tumour" in phrase_variants("Brain tumor")
+    assert phrase_variants("Tremor") == ["Tremors"] and phrase_variants("Hemiplegia") == ["Hemiplegias"]
+    assert phrase_variants("Hemorrhage", plural=False) == []  # drug names: neither plurals nor British forms

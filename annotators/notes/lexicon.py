@@ -81,14 +81,43 @@ def _plural(word: str) -> str | None:
     return word + "s"
 
 
+# American spellings of findings (as the vocabularies write them) and how British and Commonwealth notes write them:
+# "haemorrhage", "anaemia", "oedema", "diarrhoea", "oesophagitis", "paediatric", "tumour".
+_BRITISH = ((re.compile(r"\bhem(?=[ao])", re.IGNORECASE), "haem"), (re.compile(r"(?<=[a-z])emi(?=as?\b|c\b)"), "aemi"),
+            (re.compile(r"\bedema", re.IGNORECASE), "oedema"), (re.compile(r"\besophag", re.IGNORECASE), "oesophag"),
+            (re.compile(r"\bestrogen", re.IGNORECASE), "oestrogen"), (re.compile(r"\bpediatric", re.IGNORECASE), "paediatric"),
+            (re.compile(r"(?:(?<=r)rh|(?<=p)n)ea\b"), lambda m: m.group()[:-2] + "oea"),
+            (re.compile(r"\btumor", re.IGNORECASE), "tumour"), (re.compile(r"(?<=an)esthe", re.IGNORECASE), "aesthe"), (re.compile(r"\betiolog", re.IGNORECASE), "aetiolog"))
+# A hyphen between two words of a title ("Hemolytic-uremic syndrome") is often a space in notes.
+_WORD_HYPHEN = re.compile(r"(?<=[A-Za-z])-(?=[A-Za-z])")
+
+
+_BRITISH_KEYS = ("hema", "hemo", "emia", "emic", "edema", "esophag", "estrogen", "pediatric", "rrhea", "pnea", "tumor",
+                 "esthe", "etiolog")
+
+
+def british_spelling(phrase: str) -> str:
+    low = phrase.lower()
+    if not any(key in low for key in _BRITISH_KEYS):  # most titles: substring tests instead of eleven regexes
+        return phrase
+    for pattern, replacement in _BRITISH:
+        phrase = pattern.sub(replacement, phrase)
+    return phrase
+
+
 def phrase_variants(phrase: str, plural: bool = True) -> list[str]:
     """Other ways notes write `phrase` (not including it): without coding qualifiers, without the possessive of an
-    eponym, and with a lower-case last word in the plural."""
+    eponym, with spaces for hyphens between words, and (for findings: `plural`) with a lower-case last word in the
+    plural and in British spelling."""
     base = " ".join(phrase.split())
     stripped = _TRAILING_QUALIFIER.sub("", _LEADING_QUALIFIER.sub("", base))
     forms = [stripped, _POSSESSIVE.sub("", stripped)]
     if _POSSESSIVE.search(stripped):  # text rebuilt from tokens (CoNLL imports) reads "Parkinson ' s disease"
         forms.append(_POSSESSIVE.sub(" ' s", stripped))
+    if "-" in stripped:
+        forms += [_WORD_HYPHEN.sub(" ", form) for form in forms if _WORD_HYPHEN.search(form)]
+    if plural:
+        forms += [british_spelling(form) for form in forms]
     if plural:
         for form in list(forms):
             if _NOT_HEAD.intersection(form.lower().split()):
