@@ -134,3 +134,15 @@ def test_phrase_variants_spell_findings_the_british_way_only_where_they_differ()
     assert "Dyspnoea" in phrase_variants("Dyspnea") and "Brain tumour" in phrase_variants("Brain tumor")
     assert phrase_variants("Tremor") == ["Tremors"] and phrase_variants("Hemiplegia") == ["Hemiplegias"]
     assert phrase_variants("Hemorrhage", plural=False) == []  # drug names: neither plurals nor British forms
+
+
+def test_syndrome_names_damage_kinds_and_measured_quantities(pipeline):
+    """Words before "syndrome" name one no vocabulary lists (and its abbreviation follows it); the word before
+    "injury" says what was injured; a measured quantity without a word saying it is abnormal is no finding."""
+    found, payload = spans_of(pipeline, "Neuroleptic malignant syndrome (NMS) was reported; NMS resolved. This rare "
+                                        "syndrome recurred. Endothelial injury and podocyte injury. Intracranial "
+                                        "pressure (ICP) was measured.")
+    problems = [text for text, label in found if label == "PROBLEM"]
+    assert {"Neuroleptic malignant syndrome", "NMS", "Endothelial injury", "podocyte injury"} <= set(problems)
+    assert not any("rare" in p or p.lower() == "syndrome" for p in problems)
+    assert not any("pressure" in p.lower() or p == "ICP" for p in problems)

@@ -33,6 +33,15 @@ PATHOLOGY_WORDS = frozenset({"hemorrhagic", "haemorrhagic", "cholestatic", "necr
 # where no vocabulary phrase does.
 _ORGAN_HEAD = re.compile(r"(?<![\w-])(" + "|".join(sorted(ORGAN_WORDS)) + r")[ \t]+(?:dysfunction|impairment|"
                          r"disease|damage|insufficiency|failure|injury|toxicity|deficits?)(?![\w-])", re.IGNORECASE)
+# "injury" and "damage" alone say little; the word before them says what was injured ("endothelial injury",
+# "axonal damage", "podocyte injury"): an adjective of that kind, or a cell or tissue word, joins them.
+_DAMAGE_WORDS = frozenset({"injury", "injuries", "damage", "lesion", "lesions"})
+_KIND_BEFORE_DAMAGE = re.compile(r"(?<![\w-])([A-Za-z]{3,}(?:al|ic|ar)|cell|tissue|nerve|podocyte|neuronal|axon)[ \t]+$",
+                                 re.IGNORECASE)
+_NOT_A_KIND = frozenset({"several", "total", "initial", "potential", "real", "focal", "general", "typical",
+                         "additional", "critical", "clinical", "specific", "dramatic", "minimal", "partial", "basic",
+                         "usual", "actual", "original", "similar", "particular", "regular", "overall", "special",
+                         "fatal", "serial", "bilateral", "unilateral", "classic", "medical", "surgical"})
 # A problem followed by one of these is the name of a syndrome: "capillary leak syndrome".
 _SYNDROME_TAIL = re.compile(r"[ \t]+(?:syndrome|disease|disorder)(?![\w-])", re.IGNORECASE)
 _ADJECTIVE = re.compile(r"^[A-Za-z]+(?:ic|ive|ian|al|ous)$")
@@ -130,6 +139,12 @@ def extend_problems(text: str, entities: list[dict], problem: str | None) -> lis
                           "layer": "entity", "text": m.group(), "concept": None, "candidates": [],
                           "attributes": {"source": "rule"}})
     for i, span in enumerate(spans):
+        kind = _KIND_BEFORE_DAMAGE.search(text, max(0, span["start"] - 30), span["start"]) \
+            if span["label"] == problem and span["text"].lower() in _DAMAGE_WORDS else None
+        if kind and kind.group(1).lower() not in _NOT_A_KIND and not any(
+                o is not span and o["start"] < span["start"] and o["end"] > kind.start() for o in spans):
+            spans[i] = span = {**span, "start": kind.start(), "text": text[kind.start():span["end"]]}
+            _clear_concept(span)
         tail = _SYNDROME_TAIL.match(text, span["end"]) if span["label"] == problem else None
         if tail and not any(o["start"] < tail.end() and o["end"] > span["end"] for o in spans):
             spans[i] = {**span, "end": tail.end(), "text": text[span["start"]:tail.end()]}
@@ -160,6 +175,42 @@ def extend_problems(text: str, entities: list[dict], problem: str | None) -> lis
             changed = True
             break
     return spans
+
+
+# "neuroleptic malignant syndrome", "apical ballooning syndrome", "Wernicke-Korsakoff syndrome": the words before
+# "syndrome" name one even where no vocabulary lists it; a determiner, pronoun, verb or general adjective ends the
+# name ("this rare syndrome" is no name).
+_SYNDROME_NAME = re.compile(r"((?:[A-Za-z][A-Za-z]+(?:[ \t]*-[ \t]*[A-Za-z]+|[ \t]*['\u2019][ \t]*s)?[ \t]+){1,3})"
+                            r"(syndromes?)(?![\w-])")
+_NOT_IN_A_NAME = frozenset("""a an the this that these those his her their its our your my any no some other such same
+    new rare severe mild known clinical whole entire full is was were be been being are has have had which who whose
+    of with in and or to for by as at on from after before into than patients patient case cases typical classic
+    classical possible probable suspected similar complete incomplete different distinct specific major minor
+    common uncommon overall called termed named so also not this""".split())
+
+
+def named_syndromes(text: str, entities: list[dict], problem: str | None) -> list[dict]:
+    """Problem spans for syndrome names no vocabulary phrase covers (see _SYNDROME_NAME)."""
+    if problem is None:
+        return []
+    taken = [(s["start"], s["end"]) for s in entities]
+    out = []
+    for m in _SYNDROME_NAME.finditer(text):
+        words = list(re.finditer(r"[A-Za-z]+(?:[ \t]*-[ \t]*[A-Za-z]+|[ \t]*['\u2019][ \t]*s)?", m.group(1)))
+        kept = []
+        for word in reversed(words):
+            if word.group().split("-")[0].strip().lower() in _NOT_IN_A_NAME:
+                break
+            kept.append(word)
+        if not kept:
+            continue
+        start = m.start(1) + kept[-1].start()
+        if any(a < m.end() and start < b for a, b in taken):
+            continue  # a vocabulary phrase names it (or a part of it, which extend_problems joins)
+        out.append({"id": f"y{len(out) + 1}", "start": start, "end": m.end(), "label": problem, "layer": "entity",
+                    "text": text[start:m.end()], "concept": None, "candidates": [], "score": 0.4,
+                    "attributes": {"source": "rule"}})
+    return out
 
 
 def compound_codes(text: str, entities: list[dict]) -> list[dict]:

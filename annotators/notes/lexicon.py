@@ -207,6 +207,11 @@ SEED_PHRASES["PROBLEM"] = [
 # Oncology Group"), effects in general, a biochemical process.
 NOT_PROBLEM_PHRASES = frozenset({"oncology", "adverse effect", "adverse effects", "side effect", "side effects",
                                  "oxidative stress"})
+# A measured quantity with no word saying it is abnormal ("intracranial pressure", "heart rate") is no finding;
+# "raised intracranial pressure" is.
+QUANTITY_NOT_FINDING = re.compile(
+    r"^(?!.*\b(?:increased|decreased|high|low|elevated|raised|reduced|abnormal|poor|rapid|slow|irregular|excessive|"
+    r"fast|labile|impaired)\b)(?:[a-z]+[ -]+){0,2}(?:pressure|rate|levels?|weight|volume|temperature|count)$")
 # Abbreviation expansions that name a place, a service or a record, not a finding ("ED": emergency department).
 NOT_FINDING_EXPANSION = re.compile(r"\b(?:department|unit|room|service|clinic|history|oncology)$")
 

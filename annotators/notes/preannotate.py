@@ -191,7 +191,8 @@ def _not_a_problem(text: str, span: dict, problem: str | None) -> bool:
     if span["label"] != problem:
         return False
     written = span["text"]
-    if written.lower() in lexicon.NOT_PROBLEM_PHRASES or _UNIT_OR_PLURAL.match(written):
+    if written.lower() in lexicon.NOT_PROBLEM_PHRASES or _UNIT_OR_PLURAL.match(written) or \
+            lexicon.QUANTITY_NOT_FINDING.match(written.lower()):
         return True
     return len(written) <= 5 and written.isupper() and bool(_NUMBERED_OR_MODALITY.match(text, span["end"]))
 
@@ -298,6 +299,7 @@ class ClinicalPipeline:
         if "MEDICATION" in vocabularies.label_terminologies(self.config):
             entities += entity_rules.compound_codes(text, entities)
         entities += _morphological_problems(text, entities, self.config)
+        entities += entity_rules.named_syndromes(text, entities, problem)
         entities = entity_rules.extend_problems(text, entities, problem)
         defined, long_forms, drop = defined_abbreviations(text, entities)
         entities = [s for s in entities if s["id"] not in drop] + defined
