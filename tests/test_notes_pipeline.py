@@ -146,3 +146,12 @@ def test_syndrome_names_damage_kinds_and_measured_quantities(pipeline):
     assert {"Neuroleptic malignant syndrome", "NMS", "Endothelial injury", "podocyte injury"} <= set(problems)
     assert not any("rare" in p or p.lower() == "syndrome" for p in problems)
     assert not any("pressure" in p.lower() or p == "ICP" for p in problems)
+
+
+def test_declining_organ_function_and_common_findings_are_problems(pipeline):
+    found, _ = spans_of(pipeline, "Impaired renal function, then a reduction in renal function; renal function was "
+                                  "normal before. History of drug abuse and malignancy; blood loss; thrombi.")
+    problems = {text for text, label in found if label == "PROBLEM"}
+    assert {"Impaired renal function", "reduction in renal function", "drug abuse", "malignancy", "blood loss",
+            "thrombi"} <= problems
+    assert "renal function" not in problems

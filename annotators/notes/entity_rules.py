@@ -42,6 +42,11 @@ _NOT_A_KIND = frozenset({"several", "total", "initial", "potential", "real", "fo
                          "additional", "critical", "clinical", "specific", "dramatic", "minimal", "partial", "basic",
                          "usual", "actual", "original", "similar", "particular", "regular", "overall", "special",
                          "fatal", "serial", "bilateral", "unilateral", "classic", "medical", "surgical"})
+# An organ's function said to be worse names a problem: "impaired renal function", "reduction in renal function".
+_FUNCTION_DECLINE = re.compile(
+    r"(?<![\w-])(?:(?:decreased|impaired|reduced|declining|deteriorating|worsening|worsened|abnormal|poor)[ \t]+|"
+    r"(?:reduction|reductions|decrease|decline|declines|deterioration|loss|worsening|impairment)[ \t]+(?:of|in)[ \t]+"
+    r"(?:the[ \t]+)?)(?:" + "|".join(sorted(ORGAN_WORDS)) + r")[ \t]+functions?(?![\w-])", re.IGNORECASE)
 # A problem followed by one of these is the name of a syndrome: "capillary leak syndrome".
 _SYNDROME_TAIL = re.compile(r"[ \t]+(?:syndrome|disease|disorder)(?![\w-])", re.IGNORECASE)
 _ADJECTIVE = re.compile(r"^[A-Za-z]+(?:ic|ive|ian|al|ous)$")
@@ -131,7 +136,7 @@ def extend_problems(text: str, entities: list[dict], problem: str | None) -> lis
     if problem is None:
         return entities
     spans = sorted(entities, key=lambda s: s["start"])
-    for m in _ORGAN_HEAD.finditer(text):
+    for m in (*_ORGAN_HEAD.finditer(text), *_FUNCTION_DECLINE.finditer(text)):
         inside = [s for s in spans if s["start"] < m.end() and m.start() < s["end"]]
         if all(m.start() <= s["start"] and s["end"] <= m.end() and s["label"] in (problem, "ANATOMY") for s in inside):
             spans = [s for s in spans if s not in inside]

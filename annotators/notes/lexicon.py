@@ -201,7 +201,10 @@ SEED_PHRASES["PROBLEM"] = [
     "hemolysis", "haemolysis", "hematoma", "hematomas", "haematoma", "haematomas", "bruising", "bruises", "bleeding",
     "spasm", "spasms", "vasospasm", "incontinence", "ulcer", "ulcers", "ulceration", "calcification",
     "calcifications", "infarction", "infarctions", "infarct", "infarcts", "stenosis", "embolism", "emboli",
-    "birth defect", "birth defects", "bone marrow suppression",
+    "birth defect", "birth defects", "bone marrow suppression", "blood loss", "malignancy", "malignancies",
+    "thrombus", "thrombi", "thromboembolism", "thromboemboli", "psychoses", "dysrhythmia", "dysrhythmias",
+    "tachyarrhythmia", "tachyarrhythmias", "hyperplasia", "drug abuse", "substance abuse", "polysubstance abuse",
+    "drug dependence",
 ]
 # Phrases a vocabulary lists as a finding that, written on their own, name none: a specialty ("Eastern Cooperative
 # Oncology Group"), effects in general, a biochemical process.
