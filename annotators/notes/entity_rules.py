@@ -185,8 +185,8 @@ def extend_problems(text: str, entities: list[dict], problem: str | None) -> lis
 # "neuroleptic malignant syndrome", "apical ballooning syndrome", "Wernicke-Korsakoff syndrome": the words before
 # "syndrome" name one even where no vocabulary lists it; a determiner, pronoun, verb or general adjective ends the
 # name ("this rare syndrome" is no name).
-_SYNDROME_NAME = re.compile(r"((?:[A-Za-z][A-Za-z]+(?:[ \t]*-[ \t]*[A-Za-z]+|[ \t]*['\u2019][ \t]*s)?[ \t]+){1,3})"
-                            r"(syndromes?)(?![\w-])")
+_SYNDROME_NAME = re.compile(r"(?<![A-Za-z])((?:[A-Za-z][A-Za-z]+(?:[ \t]*-[ \t]*[A-Za-z]+|[ \t]*['\u2019][ \t]*s)?[ \t]+){1,3})"
+                            r"(syndromes?)\Z")  # \Z: searched in a window that ends at one "syndrome"
 _NOT_IN_A_NAME = frozenset("""a an the this that these those his her their its our your my any no some other such same
     new rare severe mild known clinical whole entire full is was were be been being are has have had which who whose
     of with in and or to for by as at on from after before into than patients patient case cases typical classic
@@ -200,7 +200,16 @@ def named_syndromes(text: str, entities: list[dict], problem: str | None) -> lis
         return []
     taken = [(s["start"], s["end"]) for s in entities]
     out = []
-    for m in _SYNDROME_NAME.finditer(text):
+    low, at = text.lower(), 0
+    # The pattern is tried only before each "syndrome" (a few per note), not at every word of the note.
+    while (at := low.find("syndrome", at)) >= 0:
+        end = at + 9 if low.startswith("s", at + 8) else at + 8
+        at = end
+        if re.match(r"[\w-]", text[end:end + 1]):
+            continue  # "syndromic", "syndrome-like"
+        m = _SYNDROME_NAME.search(text, max(0, end - 130), end)
+        if m is None:
+            continue
         words = list(re.finditer(r"[A-Za-z]+(?:[ \t]*-[ \t]*[A-Za-z]+|[ \t]*['\u2019][ \t]*s)?", m.group(1)))
         kept = []
         for word in reversed(words):
