@@ -36,8 +36,8 @@ _ORGAN_HEAD = re.compile(r"(?<![\w-])(" + "|".join(sorted(ORGAN_WORDS)) + r")[ \
 # "injury" and "damage" alone say little; the word before them says what was injured ("endothelial injury",
 # "axonal damage", "podocyte injury"): an adjective of that kind, or a cell or tissue word, joins them.
 _DAMAGE_WORDS = frozenset({"injury", "injuries", "damage", "lesion", "lesions"})
-_KIND_BEFORE_DAMAGE = re.compile(r"(?<![\w-])([A-Za-z]{3,}(?:al|ic|ar)|cell|tissue|nerve|podocyte|neuronal|axon)[ \t]+$",
-                                 re.IGNORECASE)
+_KIND_BEFORE_DAMAGE = re.compile(
+    r"(?<![\w-])([A-Za-z]{3,}(?:al|ic|ar)|cell|tissue|nerve|podocyte|neuronal|axon)[ \t]+$", re.IGNORECASE)
 _NOT_A_KIND = frozenset({"several", "total", "initial", "potential", "real", "focal", "general", "typical",
                          "additional", "critical", "clinical", "specific", "dramatic", "minimal", "partial", "basic",
                          "usual", "actual", "original", "similar", "particular", "regular", "overall", "special",
@@ -185,8 +185,9 @@ def extend_problems(text: str, entities: list[dict], problem: str | None) -> lis
 # "neuroleptic malignant syndrome", "apical ballooning syndrome", "Wernicke-Korsakoff syndrome": the words before
 # "syndrome" name one even where no vocabulary lists it; a determiner, pronoun, verb or general adjective ends the
 # name ("this rare syndrome" is no name).
-_SYNDROME_NAME = re.compile(r"(?<![A-Za-z])((?:[A-Za-z][A-Za-z]+(?:[ \t]*-[ \t]*[A-Za-z]+|[ \t]*['\u2019][ \t]*s)?[ \t]+){1,3})"
-                            r"(syndromes?)\Z")  # \Z: searched in a window that ends at one "syndrome"
+_NAME_WORD = r"[A-Za-z]+(?:[ \t]*-[ \t]*[A-Za-z]+|[ \t]*['\u2019][ \t]*s)?"  # "milk - alkali", "Steinert ' s"
+# \Z: searched in a window that ends at one "syndrome"
+_SYNDROME_NAME = re.compile(r"(?<![A-Za-z])((?:[A-Za-z]" + _NAME_WORD + r"[ \t]+){1,3})(syndromes?)\Z")
 _NOT_IN_A_NAME = frozenset("""a an the this that these those his her their its our your my any no some other such same
     new rare severe mild known clinical whole entire full is was were be been being are has have had which who whose
     of with in and or to for by as at on from after before into than patients patient case cases typical classic
@@ -210,7 +211,7 @@ def named_syndromes(text: str, entities: list[dict], problem: str | None) -> lis
         m = _SYNDROME_NAME.search(text, max(0, end - 130), end)
         if m is None:
             continue
-        words = list(re.finditer(r"[A-Za-z]+(?:[ \t]*-[ \t]*[A-Za-z]+|[ \t]*['\u2019][ \t]*s)?", m.group(1)))
+        words = list(re.finditer(_NAME_WORD, m.group(1)))
         kept = []
         for word in reversed(words):
             if word.group().split("-")[0].strip().lower() in _NOT_IN_A_NAME:

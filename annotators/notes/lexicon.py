@@ -83,22 +83,24 @@ def _plural(word: str) -> str | None:
 
 # American spellings of findings (as the vocabularies write them) and how British and Commonwealth notes write them:
 # "haemorrhage", "anaemia", "oedema", "diarrhoea", "oesophagitis", "paediatric", "tumour".
-_BRITISH = ((re.compile(r"\bhem(?=[ao])", re.IGNORECASE), "haem"), (re.compile(r"(?<=[a-z])emi(?=as?\b|c\b)"), "aemi"),
-            (re.compile(r"\bedema", re.IGNORECASE), "oedema"), (re.compile(r"\besophag", re.IGNORECASE), "oesophag"),
-            (re.compile(r"\bestrogen", re.IGNORECASE), "oestrogen"), (re.compile(r"\bpediatric", re.IGNORECASE), "paediatric"),
-            (re.compile(r"(?:(?<=r)rh|(?<=p)n)ea\b"), lambda m: m.group()[:-2] + "oea"),
-            (re.compile(r"\btumor", re.IGNORECASE), "tumour"), (re.compile(r"(?<=an)esthe", re.IGNORECASE), "aesthe"), (re.compile(r"\betiolog", re.IGNORECASE), "aetiolog"))
+_BRITISH = (
+    (re.compile(r"\bhem(?=[ao])", re.IGNORECASE), "haem"), (re.compile(r"(?<=[a-z])emi(?=as?\b|c\b)"), "aemi"),
+    (re.compile(r"\bedema", re.IGNORECASE), "oedema"), (re.compile(r"\besophag", re.IGNORECASE), "oesophag"),
+    (re.compile(r"\bestrogen", re.IGNORECASE), "oestrogen"), (re.compile(r"\bpediatric", re.IGNORECASE), "paediatric"),
+    (re.compile(r"(?:(?<=r)rh|(?<=p)n)ea\b"), lambda m: m.group()[:-2] + "oea"),
+    (re.compile(r"\btumor", re.IGNORECASE), "tumour"), (re.compile(r"(?<=an)esthe", re.IGNORECASE), "aesthe"),
+    (re.compile(r"\betiolog", re.IGNORECASE), "aetiolog"),
+)
+# A phrase holding none of these has no British form: most titles, tested without running the patterns above.
+_BRITISH_KEYS = ("hema", "hemo", "emia", "emic", "edema", "esophag", "estrogen", "pediatric", "rrhea", "pnea", "tumor",
+                 "esthe", "etiolog")
 # A hyphen between two words of a title ("Hemolytic-uremic syndrome") is often a space in notes.
 _WORD_HYPHEN = re.compile(r"(?<=[A-Za-z])-(?=[A-Za-z])")
 
 
-_BRITISH_KEYS = ("hema", "hemo", "emia", "emic", "edema", "esophag", "estrogen", "pediatric", "rrhea", "pnea", "tumor",
-                 "esthe", "etiolog")
-
-
 def british_spelling(phrase: str) -> str:
     low = phrase.lower()
-    if not any(key in low for key in _BRITISH_KEYS):  # most titles: substring tests instead of eleven regexes
+    if not any(key in low for key in _BRITISH_KEYS):
         return phrase
     for pattern, replacement in _BRITISH:
         phrase = pattern.sub(replacement, phrase)
@@ -118,7 +120,6 @@ def phrase_variants(phrase: str, plural: bool = True) -> list[str]:
         forms += [_WORD_HYPHEN.sub(" ", form) for form in forms if _WORD_HYPHEN.search(form)]
     if plural:
         forms += [british_spelling(form) for form in forms]
-    if plural:
         for form in list(forms):
             if _NOT_HEAD.intersection(form.lower().split()):
                 continue
@@ -225,10 +226,10 @@ NOT_MEDICATION = re.compile(r"^(?:(?!anti)[a-z]*ergic|[a-z]*adrenoceptors?|musca
 # Enzymes, by the endings of their names: a drug dictionary built from MeSH lists them ("ATPase", "NO synthase",
 # "aminotransferase") but notes name them as targets and laboratory values, not as something given. The enzymes
 # that are drugs (ENZYME_DRUGS) stay medications.
-ENZYME_NAME = re.compile(
-    r"(?:kinase|phosphatase|synthase|synthetase|transferase|reductase|oxidase|genase|drolase|lyase|isomerase|ligase|"
-    r"merase|protease|peptidase|lipase|esterase|amylase|nuclease|[ATG]Pase|cyclase|aminase|idase|tase|elastase|"
-    r"catalase|urease|enzyme)s?$", re.IGNORECASE)
+_ENZYME_ENDINGS = (r"(?:kinase|phosphatase|synthase|synthetase|transferase|reductase|oxidase|genase|drolase|lyase|"
+                   r"isomerase|ligase|merase|protease|peptidase|lipase|esterase|amylase|nuclease|[ATG]Pase|cyclase|"
+                   r"aminase|idase|tase|elastase|catalase|urease|enzyme)s?")
+ENZYME_NAME = re.compile(_ENZYME_ENDINGS + "$", re.IGNORECASE)
 ENZYME_DRUGS = re.compile(
     r"(?:alteplase|reteplase|tenecteplase|anistreplase|streptokinase|urokinase|asparaginase|pegaspargase|"
     r"rasburicase|pegloticase|dornase(?: alfa)?|hyaluronidase|pancrelipase|imiglucerase|velaglucerase|"
@@ -237,15 +238,16 @@ ENZYME_DRUGS = re.compile(
 # A medication found through an abbreviation ("MRP2", "Pgp", "CCO") whose concept is a protein of these kinds names
 # a gene product or a target, not a drug; the abbreviation's text tells nothing more.
 PROTEIN_CONCEPT = re.compile(r"\b(?:receptors?|transporters?|cassette|complex|cytochrome|antibodies|autoantibodies|"
-                             r"hemoglobin|methemoglobin|proteins?)\b|[a-z]{3,}ases?\b", re.IGNORECASE)
+                             r"hemoglobin|methemoglobin|proteins?)\b|" + _ENZYME_ENDINGS + r"\b", re.IGNORECASE)
 
 # Drug classes named by what they do ("analgesics", "calcium channel blockers", "ACE inhibitors"); classes named
 # by their chemistry ("steroids", "benzodiazepines") are chemicals and not in this list.
 FUNCTIONAL_DRUG_CLASS = re.compile(
     r"(?:^|[\s-])(?:drugs?|agents?|medications?|blockers?|inhibitors?|antagonists?|agonists?)$|"
-    r"^(?:[a-z]+[\s-]+)?(?:analgesic|an(?:a)?esthetic|antibiotic|anticonvulsant|antiepileptic|antipsychotic|neuroleptic|"
-    r"antidepressant|anticholinergic|convulsant|immunosuppressant|sedative|hypnotic|narcotic|vasodilator|diuretic|"
-    r"antiarrhythmic|antihypertensive|antiplatelet|anticoagulant|neurotransmitter)s?$", re.IGNORECASE)
+    r"^(?:[a-z]+[\s-]+)?(?:analgesic|an(?:a)?esthetic|antibiotic|anticonvulsant|antiepileptic|antipsychotic|"
+    r"neuroleptic|antidepressant|anticholinergic|convulsant|immunosuppressant|sedative|hypnotic|narcotic|"
+    r"vasodilator|diuretic|antiarrhythmic|antihypertensive|antiplatelet|anticoagulant|neurotransmitter)s?$",
+    re.IGNORECASE)
 # Before a drug class, words that say the patient is given, takes, stopped or does not tolerate it: the class then
 # names this patient's medication ("started antibiotics", "allergic to sulfa drugs"), not a statement about drugs.
 DRUG_IN_USE_BEFORE = re.compile(
