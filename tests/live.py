@@ -159,3 +159,12 @@ def admin_page(playwright, live: "LiveServer", timeout_ms: int = 60_000):
     page.click("#login-form button[type=submit]")
     page.locator(".who").wait_for()
     return browser, page
+
+
+def upload_on_project_page(page, files, summary: str = "1 item(s) created, 0 failed.") -> None:
+    """Upload small `files` (under the resumable-upload threshold) with the project page's file input and wait until
+    the page has reloaded itself, as it does 1.2 s after such an upload with no failure (static/js/project.js): a
+    navigation the test started meanwhile would be cut short by that reload (net::ERR_ABORTED)."""
+    with page.expect_navigation():
+        page.set_input_files("#file-input", files)
+        page.get_by_text(summary).wait_for()

@@ -13,7 +13,7 @@ import pytest
 playwright_sync = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
-from live import ADMIN_PASSWORD, api, wait_job  # noqa: E402
+from live import ADMIN_PASSWORD, api, upload_on_project_page, wait_job  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -505,8 +505,7 @@ def test_consult_transcript_edit_of_a_boundary_a_word_and_a_speaker_survives_a_r
     vtt.write_text("WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.600\n<v S1>Good morning. What brings you in today?\n\n"
                    "2\n00:00:03.600 --> 00:00:06.700\n<v S2>I have had a cough for three days.\n", encoding="utf-8")
     page.goto(f"/projects/{project['id']}")
-    page.set_input_files("#file-input", [str(wav), str(vtt)])
-    expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 0 failed.")
+    upload_on_project_page(page, [str(wav), str(vtt)])
     item_id = api(live, token, "GET", f"/projects/{project['id']}/items")["items"][0]["id"]
     for _ in range(100):  # the derive job (probe, peaks, PCM) runs on the live worker
         if api(live, token, "GET", f"/items/{item_id}")["status"] == "ready":

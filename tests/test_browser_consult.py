@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import expect  # noqa: E402
 
-from live import ADMIN_PASSWORD, api  # noqa: E402
+from live import ADMIN_PASSWORD, api, upload_on_project_page  # noqa: E402
 from test_browser_notes import login_as  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -37,8 +37,7 @@ def test_two_transcripts_reviewed_side_by_side_and_wer_der_on_the_dashboard(brow
     wav = media_files.wav(tmp_path / "visit.wav", seconds=12.0)
     context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
     page.goto(f"/projects/{pid}")
-    page.set_input_files("#file-input", [wav])
-    expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 0 failed.")
+    upload_on_project_page(page, [wav])
     context.close()
     item_id = api(live, token, "GET", f"/projects/{pid}/items")["items"][0]["id"]
     for _ in range(150):  # the derive job (probe, peaks, PCM) runs on the live worker; items are handed out ready
@@ -118,8 +117,7 @@ def test_clinical_entities_in_a_turn_with_the_notes_span_tools_and_concept_picke
                    "00:00:03.500 --> 00:00:07.000\n<v S2>Yes, and I have no chest pain.\n", encoding="utf-8")
     context, page = login_as(browser, live, "admin", ADMIN_PASSWORD)
     page.goto(f"/projects/{pid}")
-    page.set_input_files("#file-input", [wav, str(vtt)])
-    expect(page.locator("#upload-summary")).to_have_text("1 item(s) created, 0 failed.")
+    upload_on_project_page(page, [wav, str(vtt)])
     item_id = api(live, token, "GET", f"/projects/{pid}/items")["items"][0]["id"]
     for _ in range(150):
         if api(live, token, "GET", f"/items/{item_id}")["status"] == "ready":
