@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from annotators.notes import lexicon
+from annotators.notes.sections import section_at
 
 _INDUCED = re.compile(r"^(?P<agent>\S.*?)[ \t]*-[ \t]*(?:induced|associated|related)[ \t]+(?P<rest>\S.*)$",
                       re.IGNORECASE)
@@ -36,8 +37,7 @@ _ORGAN_HEAD = re.compile(r"(?<![\w-])(" + "|".join(sorted(ORGAN_WORDS)) + r")[ \
 # "injury" and "damage" alone say little; the word before them says what was injured ("endothelial injury",
 # "axonal damage", "podocyte injury"): an adjective of that kind, or a cell or tissue word, joins them.
 _DAMAGE_WORDS = frozenset({"injury", "injuries", "damage", "lesion", "lesions"})
-_KIND_BEFORE_DAMAGE = re.compile(
-    r"(?<![\w-])([A-Za-z]{3,}(?:al|ic|ar)|cell|tissue|nerve|podocyte|neuronal|axon)[ \t]+$", re.IGNORECASE)
+_INJURED_KIND = re.compile(r"[a-z]{3,}(?:al|ic|ar)|cell|tissue|nerve|podocyte|neuronal|axon")
 _NOT_A_KIND = frozenset({"several", "total", "initial", "potential", "real", "focal", "general", "typical",
                          "additional", "critical", "clinical", "specific", "dramatic", "minimal", "partial", "basic",
                          "usual", "actual", "original", "similar", "particular", "regular", "overall", "special",
@@ -117,8 +117,6 @@ def drug_classes_in_use(text: str, entities: list[dict], sections) -> list[dict]
     gives it to this patient: under a medications or allergies heading, after words of giving, taking, stopping or
     not tolerating, or before a dose, route or frequency. In a general statement ("neuroleptics may cause...",
     "analgesic activity") it names no medication."""
-    from annotators.notes.sections import section_at
-
     out = []
     for span in entities:
         if span["label"] == "MEDICATION" and lexicon.FUNCTIONAL_DRUG_CLASS.search(span["text"]) and not (
@@ -132,7 +130,8 @@ def drug_classes_in_use(text: str, entities: list[dict], sections) -> list[dict]
 
 def extend_problems(text: str, entities: list[dict], problem: str | None) -> list[dict]:
     """A problem takes in the organ or pathology word right before it (merging an ANATOMY span or a one-word
-    adjectival PROBLEM span there), repeatedly: "acute renal toxicity" -> "renal toxicity"."""
+    adjectival PROBLEM span there), repeatedly: "acute renal toxicity" -> "renal toxicity"; "injury" or "damage"
+    also takes the word that says what was injured ("endothelial injury")."""
     if problem is None:
         return entities
     spans = sorted(entities, key=lambda s: s["start"])
@@ -144,12 +143,6 @@ def extend_problems(text: str, entities: list[dict], problem: str | None) -> lis
                           "layer": "entity", "text": m.group(), "concept": None, "candidates": [],
                           "attributes": {"source": "rule"}})
     for i, span in enumerate(spans):
-        kind = _KIND_BEFORE_DAMAGE.search(text, max(0, span["start"] - 30), span["start"]) \
-            if span["label"] == problem and span["text"].lower() in _DAMAGE_WORDS else None
-        if kind and kind.group(1).lower() not in _NOT_A_KIND and not any(
-                o is not span and o["start"] < span["start"] and o["end"] > kind.start() for o in spans):
-            spans[i] = span = {**span, "start": kind.start(), "text": text[kind.start():span["end"]]}
-            _clear_concept(span)
         tail = _SYNDROME_TAIL.match(text, span["end"]) if span["label"] == problem else None
         if tail and not any(o["start"] < tail.end() and o["end"] > span["end"] for o in spans):
             spans[i] = {**span, "end": tail.end(), "text": text[span["start"]:tail.end()]}
@@ -165,7 +158,9 @@ def extend_problems(text: str, entities: list[dict], problem: str | None) -> lis
             if not before:
                 continue
             word = before.group(1).lower()
-            if (word not in ORGAN_WORDS and word not in PATHOLOGY_WORDS) or _ADJECTIVE.search(span["text"]):
+            joins = word in ORGAN_WORDS or word in PATHOLOGY_WORDS or (
+                span["text"].lower() in _DAMAGE_WORDS and word not in _NOT_A_KIND and _INJURED_KIND.fullmatch(word))
+            if not joins or _ADJECTIVE.search(span["text"]):
                 continue  # "cortical epileptic": an adjective is no problem head to extend
             start = span["start"] - (len(before.group(0)))
             neighbour = spans[i - 1] if i and spans[i - 1]["end"] > start else None
@@ -192,7 +187,7 @@ _NOT_IN_A_NAME = frozenset("""a an the this that these those his her their its o
     new rare severe mild known clinical whole entire full is was were be been being are has have had which who whose
     of with in and or to for by as at on from after before into than patients patient case cases typical classic
     classical possible probable suspected similar complete incomplete different distinct specific major minor
-    common uncommon overall called termed named so also not this""".split())
+    common uncommon overall called termed named so also not""".split())
 
 
 def named_syndromes(text: str, entities: list[dict], problem: str | None) -> list[dict]:
