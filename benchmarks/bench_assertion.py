@@ -1,6 +1,15 @@
-"""Assertion on our own written sentences (tests/data/notes/assertion_cases.tsv: conditionals, plans, long negated
-lists, dated events, family, uncertainty; the NegEx/ConText kits are kept aside for acceptance): accuracy per
-expected category, and the confusions. Prints one JSON object."""
+"""Assertion on written sentences (the NegEx/ConText kits are kept aside for acceptance): accuracy per expected
+category and the confusions, per set. Prints one JSON object.
+
+- `cases`: tests/data/notes/assertion_cases.tsv — our own sentences (conditionals, plans, long negated lists, dated
+  events, family, uncertainty, real-note shapes) plus 356 written by a separate writer who saw neither the rules nor
+  the kits; the tests require every one of them.
+- `cases_with_known_misses`: the writer's 360 sentences scored together (`assertion_known_misses.tsv` holds the 4
+  the rules get wrong), so the figure is not inflated by keeping only the ones that pass.
+- `second_writer`: tests/data/notes/assertion_second_writer.tsv — 240 sentences by a second writer (who saw neither
+  set nor the rules). First scored after the rules above were written: 0.883 overall (historical 0.843, hypothetical
+  0.871); its errors were then read and general fixes made (numbers below are no longer unseen).
+"""
 from __future__ import annotations
 
 import json
@@ -10,25 +19,43 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+DATA = ROOT / "tests" / "data" / "notes"
+WRITER_MARK = "# below: invented sentences written for this project by a separate writer"
 
 
-def main() -> None:
+def _lines(path: Path, after: str | None = None) -> list[tuple[str, str, str]]:
+    rows, started = [], after is None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if after is not None and line.startswith(after):
+            started = True
+        if started and line and not line.startswith("#"):
+            expected, entity, sentence = line.split("\t")
+            rows.append((expected, entity, sentence))
+    return rows
+
+
+def score(rows: list[tuple[str, str, str]]) -> dict:
     from annotators.notes.assertion import assert_span
 
     right, total, confusions = Counter(), Counter(), Counter()
-    for line in (ROOT / "tests" / "data" / "notes" / "assertion_cases.tsv").read_text(encoding="utf-8").splitlines():
-        if not line or line.startswith("#"):
-            continue
-        expected, entity, sentence = line.split("\t")
+    for expected, entity, sentence in rows:
         start = sentence.index(entity)
         got = assert_span(sentence, start, start + len(entity))
         total[expected] += 1
         right[expected] += got == expected
         if got != expected:
             confusions[f"{expected}->{got}"] += 1
-    print(json.dumps({"benchmark": "assertion", "sentences": sum(total.values()),
-                      "accuracy": {k: round(right[k] / total[k], 3) for k in sorted(total)},
-                      "counts": dict(sorted(total.items())), "confusions": dict(confusions)}, indent=2))
+    return {"sentences": sum(total.values()), "overall": round(sum(right.values()) / max(1, sum(total.values())), 3),
+            "accuracy": {k: round(right[k] / total[k], 3) for k in sorted(total)},
+            "counts": dict(sorted(total.items())), "confusions": dict(confusions)}
+
+
+def main() -> None:
+    out = {"benchmark": "assertion", "cases": score(_lines(DATA / "assertion_cases.tsv")),
+           "cases_with_known_misses": score(_lines(DATA / "assertion_cases.tsv", after=WRITER_MARK)
+                                            + _lines(DATA / "assertion_known_misses.tsv"))}
+    out["second_writer"] = score(_lines(DATA / "assertion_second_writer.tsv"))
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

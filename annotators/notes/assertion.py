@@ -28,63 +28,151 @@ class Rule:
     category: str  # one of PRECEDENCE, or "pseudo" / "terminate"
     direction: str = FORWARD
     window: int = DEFAULT_WINDOW
+    unless_target: frozenset[str] = frozenset()  # the target's last word that keeps the rule from applying
 
 
 def _rules(category: str, direction: str, phrases: str, window: int = DEFAULT_WINDOW) -> list[Rule]:
     return [Rule(p.strip(), category, direction, window) for p in phrases.split("|") if p.strip()]
 
 
+_CONSEQUENCES = ("may cause|can cause|could cause|might cause|may precipitate|could precipitate|can precipitate|"
+                 "may lead to|could lead to|can lead to|might lead to|may result in|could result in|"
+                 "can result in|may signal|could signal|could mean|can mean|may increase the risk of")
+
 RULES: list[Rule] = [
     *_rules("negated", FORWARD, "no|not|denies|denied|deny|denying|without|negative for|no evidence of|"
             "no signs of|no sign of|no history of|free of|absence of|never had|never|none|no new|no further|"
             "rules out|ruled out for|not demonstrate|no complaints of|fails to reveal|"
-            "no longer|not have|did not have|does not have|doesn't have|nor"),
+            "no longer|not have|did not have|does not have|doesn't have|nor|was negative for|were negative for|"
+            "is negative for|are negative for|was negative for any|were negative for any"),
     *_rules("negated", BACKWARD, "is ruled out|was ruled out|were ruled out|ruled out|is negative|was negative|"
             "were negative|are negative|not seen|not present|absent|is absent|was absent|unlikely|"
-            "has resolved|resolved", window=6),
+            "has resolved|resolved|excluded|is excluded|was excluded|has been excluded", window=6),
     *_rules("possible", FORWARD, "possible|possibly|probable|probably|likely|suspected|suspect|suspicious for|"
             "concern for|concerning for|cannot rule out|can't rule out|cannot exclude|can't exclude|"
             "may have|might have|may be|could be|questionable|question of|rule out|r/o|versus|vs|"
-            "differential includes|differential diagnosis includes|worrisome for|presumed|?"),
+            "differential includes|differential diagnosis includes|worrisome for|presumed|?|evaluate for|"
+            "to evaluate for|workup for|work-up for|work up for|"
+            # longer than the terminator "due to", so they are read first
+            "probably due to|likely due to|possibly due to|probably secondary to|likely secondary to|"
+            "possibly secondary to|probably related to|likely related to|possibly related to|may be due to|"
+            "may be secondary to|may be related to|could be due to|could be secondary to|could be related to|"
+            "might be due to|might be secondary to"),
     *_rules("possible", BACKWARD, "is possible|is likely|is suspected|is questionable|not excluded|"
-            "cannot be excluded|can't be excluded|cannot be ruled out|vs|versus|?", window=6),
-    *_rules("possible", FORWARD, "may represent|might represent|could represent|may reflect|could reflect|"
-            "suggestive of|suggests|raises the possibility of|differential diagnosis of"),
+            "cannot be excluded|can't be excluded|cannot be ruled out|vs|versus|?|is a consideration|"
+            "a consideration|is considered|on the differential|in the differential|remains on the differential",
+            window=6),
+    *_rules("possible", BACKWARD, "favored|is favored|favoured|favored over|favoured over", window=3),
+    *_rules("possible", FORWARD, "favor|favored over|favoured over|may represent|might represent|could represent|"
+            "may reflect|could reflect|suggestive of|suggests|raises the possibility of|differential diagnosis of"),
     *_rules("hypothetical", FORWARD, "if|should|in case of|in the event of|return for|return if|call for|"
             "call if|watch for|monitor for|seek care for|seek medical attention for|as needed for|prn for|"
             "to prevent|prophylaxis for|at risk for|risk of|precautions|unless|"
             # planned, not yet done
             "scheduled for|will undergo|to undergo|will have|plan for|planned for|planning for|referred for|"
-            "referral for|follow up for|f/u for|will need|will require|candidate for|consider starting"),
-    *_rules("historical", FORWARD, "history of|hx of|h/o|hx|previous|previously|prior|status post|s/p|"
+            "referral for|follow up for|f/u for|will need|will require|candidate for|consider starting|"
+            # instructions and warnings: what to watch, report or come back for
+            "return to|back for|for any|call|report|notify|seek|at onset of|at the onset of|at first sign of|"
+            "at the first sign of|watch closely for|watch out for|watch carefully for|"
+            "observe for|monitor closely for|assess for|to assess for|early signs of|other signs of|"
+            "warning signs of|signs and symptoms of|"
+            "on symptoms of|on signs of|on the signs of|on the symptoms of|about symptoms of|about signs of|"
+            "regarding signs of|regarding symptoms of|on warning signs of|"
+            # what a measure or a drug is meant to prevent ("to reduce agitation" treats one that is there)
+            "to avoid|in order to avoid|to prevent|prevent|prevention of|to protect against|reduce the risk of|"
+            "reduce the chance of|chance of|lower the risk of|decrease the risk of|increase the risk of|"
+            "increases the risk of|increased risk of|risks of|risks include|risks including|the risks|"
+            "side effects of|side effects include|side effects including|possible side effects|adverse effects of|"
+            "prophylaxis against|prophylaxis of|if any"),
+    *_rules("hypothetical", BIDIRECTIONAL, "to report|to watch for|to look for|to return for", window=4),
+    # a possible consequence, which also ends a negation before it ("do not stop X, as this could lead to Y")
+    *_rules("hypothetical", FORWARD, _CONSEQUENCES),
+    *_rules("terminate", FORWARD, _CONSEQUENCES),
+    # "DVT prophylaxis", "seizure precautions", "delirium prevention"
+    *_rules("hypothetical", BACKWARD, "prophylaxis|prevention", window=1),
+    # "seizure precautions" guard against a seizure; "neutropenic precautions" are kept for a condition there is
+    Rule("precautions", "hypothetical", BACKWARD, 1, unless_target=frozenset(
+        "neutropenic contact droplet airborne isolation mrsa vre sternal spinal wound standard universal enteric "
+        "c-diff cdiff diff tb".split())),
+    *_rules("historical", FORWARD, "years back|years earlier|years before|as a toddler|as a kid|in infancy|"
+            "history of|hx of|h/o|hx|previous|previously|prior|status post|s/p|"
             "remote|former|childhood|in the past|last year|years ago|past history of|past history significant for|"
             "past medical history of|past medical history significant for|medical history of|"
-            "history significant for|known history of|healed", window=6),
+            "history significant for|known history of|healed|history notable for|history is notable for|"
+            "history remarkable for|history is significant for|history includes|history positive for|"
+            "past medical history|past surgical history|past history|pmh|psh|pmhx|surgical history|"
+            "obstetric history|yearnum|monthyear|in yearnum|in monthyear|in the decadeyear|in her decadenum|"
+            "in his decadenum|back in the decadenum|in high school|in college|as a child|as a teenager|"
+            "as an infant|as a young adult|in childhood|long ago", window=8),
+    *_rules("historical", FORWARD, "old", window=2),  # "old MI", "old L CT site"
     # planned: "colonoscopy in 3 months", "MRI next week"
     *_rules("hypothetical", BACKWARD, "in numtoken days|in numtoken weeks|in numtoken months|in numtoken years|"
             "next week|next month|next year|tomorrow|next visit", window=6),
     # time expressions after the entity: "MI in 2010", "appendectomy at age 12", "pneumonia last month"
     *_rules("historical", BACKWARD, "in the past|years ago|in childhood|previously|in remote past|last year|"
             "in yearnum|at age numtoken|at the age of numtoken|months ago|year ago|month ago|last month|"
-            "as a child|as a teenager", window=6),
+            "as a child|as a teenager|long time ago|long ago|decades ago|many years ago|several years ago|"
+            "yearnum|monthyear|in monthyear|healed|well healed|well-healed|last spring|last summer|last fall|"
+            "last winter|in the decadeyear|back in the decadeyear|in her decadenum|in his decadenum|"
+            "in their decadenum|back in the decadenum|"
+            "in high school|in college|in grade school|in elementary school|as an infant|as a baby|as a young adult|"
+            "in her youth|in his youth|at birth|years back|years earlier|as a toddler|in infancy", window=6),
     *_rules("family", BIDIRECTIONAL, "mother|father|mom|dad|sister|brother|sibling|siblings|aunt|uncle|"
             "grandmother|grandfather|grandparent|cousin|maternal|paternal|parents|family history of|"
             "family history|fhx|fh of|son|daughter|twin", window=6),
     *_rules("pseudo", FORWARD, "no increase|no change|no significant change|not only|not necessarily|"
             "not cause|not certain if|not certain whether|without difficulty|no further workup|"
             "gram negative|not ruled out|not been ruled out|social history|past medical history|"
-            "no acute distress|non-tender|history and physical|possible that|if any|not drain|not extend|"
+            "no acute distress|non-tender|history and physical|possible that|not drain|not extend|"
             "sister hospital|fh and sh|prior to|history of present illness|present illness|if needed|"
-            "if necessary|if possible|should be|whether or not|old records|prior records"),
+            "if necessary|if possible|should be|whether or not|old records|prior records|"
+            "previously healthy|previously well|year old|years old|yr old|yrs old|month old|months old|"
+            "week old|day old|since yearnum|since monthyear|per report|by report|on report|the report|"
+            "pathology report|radiology report|call to|on call|called|watch list|call light|call bell|call button|"
+            "at onset of shift|at the onset of shift|onset of shift|start of shift|beginning of shift|"
+            # recent, not historical: "a three-day history of cough", "in the past week"
+            "recentspan history of|numtoken day history of|numtoken days history of|numtoken week history of|"
+            "numtoken weeks history of|numtoken hour history of|in the past week|in the past few days|"
+            "in the past numtoken days|in the past several days|in the past numtoken hours|in the past day|"
+            "in the past numtoken weeks|in the past month|in the past 24 hours|previous shift|prior shift|"
+            "last shift|previous night|last night|prior night"),
     *_rules("terminate", FORWARD, "but|however|yet|though|although|except|aside from|apart from|other than|"
             "because|which|secondary to|due to|as the cause of|as a cause of|source of|"
             "etiology of|origin of|cause of|reason for|presents with|presented with|complains of|reports|"
-            "endorses|admits to|notes|positive for|and has|now has"),
+            "endorses|admits to|notes|positive for|and has|now has|now presents|now p/w|who|whom|now|currently|"
+            "presently|this admission|shows|showed|demonstrates|demonstrated|reveals|revealed"),
 ]
 
 _TOKEN = re.compile(r"\w+(?:[/'\-]\w+)*|\?|[^\w\s]")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
-_NUMBER = re.compile(r"^\d{1,2}$")
+# "3/2017", "11/1998", "3/95" (a two-digit year above 29, so ratios and strengths such as 1/2 or 5/5 stay numbers)
+_MONTH_YEAR = re.compile(r"^(?:0?[1-9]|1[0-2])/(?:19|20)\d\d$")
+# A four-digit number is a year unless it reads as a clock time or an amount: "@ 2000", "at 1930", "dumped 2000+",
+# "2000 cc" (nursing notes write times as 24-hour numbers).
+_NOT_A_YEAR_BEFORE = {"@", "at", "~", "by", "until", "till", "around", "approx", "approximately", "from", "to",
+                      "between", "since", "after", "before", "x"}
+_NOT_A_YEAR_AFTER = {"+", "cc", "ml", "mls", "l", "hrs", "hr", "h", "hours", "units", "u", "mg", "mcg", "g", "kcal",
+                     "cal", "%", "pm", "am", "-", "calories", "steps", "feet", "ft", "m"}
+_YEAR_BEFORE = {"in", "of", "summer", "spring", "fall", "autumn", "winter", "early", "late", "mid", "(", "circa",
+                "year", "january", "february", "march", "april", "may", "june", "july", "august", "september",
+                "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
+                "oct", "nov", "dec"}
+_YEAR_AFTER = {")", ".", ";", ":"}
+# Terminators that leave one kind of scope open: a relative clause ends a temporal or negation scope ("h/o HTN who
+# had syncope this morning") but not whose condition it is ("mother, who had breast cancer"); what a study showed
+# ends a negation ("denies chest pain, the ECG shows ST elevations") but is as old as the study ("colonoscopy 2008
+# showed polyps").
+_TERMINATOR_SPARES = {**{(word,): "family" for word in ("who", "whom")},
+                      **{(word,): "historical" for word in ("shows", "showed", "demonstrates", "demonstrated",
+                                                            "reveals", "revealed")}}
+_NUMBER = re.compile(r"^(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+                     r"twenty|thirty|forty|fifty)$")
+# "her 20s", "back in the 80s" (nursing notes write values so: "HR in the 80s", so only after such words), "the
+# 1990s"
+_RECENT_SPAN = re.compile(r"^(?:(?:\d{1,2}|one|two|three|four|five|six|seven|several|few)-(?:hour|day|week)s?|"
+                          r"\d{1,3}(?:h|hr|hrs))$")
+_DECADE = re.compile(r"^[1-9]0'?s$")
+_DECADE_OF_YEARS = re.compile(r"^(?:19|20)[0-9]0'?s$")
 _LIST_SEPARATORS = {",", "and", "or", "nor", "/", "&"}
 _LIST_ITEM_WORDS = 4
 
@@ -102,8 +190,37 @@ def _distance(words: list[str], begin: int, end: int) -> int:
         else:
             distance += 1
     return distance
-_SENTENCE_BREAK = re.compile(r"[.!;]\s|\n\s*\n|\n(?=\s*[-*\u2022\dA-Z])|:\s*\n")
+_SENTENCE_BREAK = re.compile(r"(?<!\s[A-Z])[.]\s|[!;]\s|\n\s*\n|\n(?=\s*[-*\u2022\dA-Z])|:\s*\n")
 
+
+def _normalised(tokens: list[tuple[int, int, str]], i: int) -> str:
+    """A token as the rules see it: small numbers as numtoken, years as yearnum, month/year as monthyear."""
+    word = tokens[i][2]
+    if _NUMBER.match(word):
+        return "numtoken"
+    if _MONTH_YEAR.match(word):
+        return "monthyear"
+    if _DECADE.match(word):
+        return "decadenum"
+    if _RECENT_SPAN.match(word):
+        return "recentspan"
+    if _DECADE_OF_YEARS.match(word):
+        return "decadeyear"
+    if _YEAR.match(word) and _reads_as_year(tokens, i):
+        return "yearnum"
+    return word
+
+
+def _reads_as_year(tokens: list[tuple[int, int, str]], i: int) -> bool:
+    """A four-digit number from 1900 to 2099 is a year, or a 24-hour clock time as nursing notes write them ("2000
+    c/o nausea"): one that cannot be a round time (1977, 2016) is a year; a round one (2000, 2015) only where the
+    words around it say so ("in 2010", "(2015)")."""
+    before = tokens[i - 1][2] if i else ""
+    after = tokens[i + 1][2] if i + 1 < len(tokens) else ""
+    if before in _NOT_A_YEAR_BEFORE or after in _NOT_A_YEAR_AFTER:
+        return False
+    minutes = int(tokens[i][2][2:])
+    return minutes >= 60 or minutes % 5 != 0 or before in _YEAR_BEFORE or after in _YEAR_AFTER
 
 class ConText:
     """Compiled rule set. Phrases are matched on lowercased tokens; longer phrases are preferred."""
@@ -125,25 +242,31 @@ class ConText:
             return set()
         first, last = target[0], target[-1]
         matches = self._match(tokens, exclude=set(target))
-        terminators = [m for m in matches if m[2].category == "terminate"]
         words = [w for _, _, w in tokens]
+        terminators = [(m, _TERMINATOR_SPARES.get(tuple(words[m[0]:m[1]]))) for m in matches
+                       if m[2].category == "terminate"]
         found = set()
         for start, end, rule in matches:
             if rule.category in ("terminate", "pseudo"):
                 continue
+            if rule.unless_target and words[last] in rule.unless_target:
+                continue
+            stopping = [m for m, spares in terminators if spares != rule.category]
             if rule.direction in (FORWARD, BIDIRECTIONAL) and end <= first:
-                stops = [t for t, _, _ in terminators if end <= t <= first]
-                if _distance(words, end, first) < rule.window and not stops:
+                stops = [t for t, _, _ in stopping if end <= t <= first]
+                # a near-only trigger ("old MI") does not reach across a list
+                near = first - end if rule.window <= 2 else _distance(words, end, first)
+                if near < rule.window and not stops:
                     found.add(rule.category)
             if rule.direction in (BACKWARD, BIDIRECTIONAL) and start > last:
-                stops = [t for t, _, _ in terminators if last < t < start]
+                stops = [t for t, _, _ in stopping if last < t < start]
                 if _distance(words, last + 1, start) < rule.window and not stops:
                     found.add(rule.category)
         return found
 
     def _match(self, tokens: list[tuple[int, int, str]], exclude: set[int]) -> list[tuple[int, int, Rule]]:
         """Greedy longest match left to right; pseudo-triggers consume their tokens like any other phrase."""
-        words = [_YEAR.sub("yearnum", _NUMBER.sub("numtoken", t[2])) for t in tokens]
+        words = [_normalised(tokens, i) for i in range(len(tokens))]
         out, i = [], 0
         while i < len(words):
             for length in range(min(self._max_len, len(words) - i), 0, -1):
