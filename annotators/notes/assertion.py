@@ -145,7 +145,7 @@ RULES: list[Rule] = [
 
 _TOKEN = re.compile(r"\w+(?:[/'\-]\w+)*|\?|[^\w\s]")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
-# "3/2017", "11/1998", "3/95" (a two-digit year above 29, so ratios and strengths such as 1/2 or 5/5 stay numbers)
+# "3/2017", "11/1998" (a two-digit year is left alone: "5/50" is a ventilator setting, "1/2" a ratio)
 _MONTH_YEAR = re.compile(r"^(?:0?[1-9]|1[0-2])/(?:19|20)\d\d$")
 # A four-digit number is a year unless it reads as a clock time or an amount: "@ 2000", "at 1930", "dumped 2000+",
 # "2000 cc" (nursing notes write times as 24-hour numbers).
@@ -167,10 +167,11 @@ _TERMINATOR_SPARES = {**{(word,): "family" for word in ("who", "whom")},
                                                             "reveals", "revealed")}}
 _NUMBER = re.compile(r"^(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
                      r"twenty|thirty|forty|fifty)$")
-# "her 20s", "back in the 80s" (nursing notes write values so: "HR in the 80s", so only after such words), "the
-# 1990s"
+# "three-day", "2-week", "24h": as in "a three-day history of cough", which is recent
 _RECENT_SPAN = re.compile(r"^(?:(?:\d{1,2}|one|two|three|four|five|six|seven|several|few)-(?:hour|day|week)s?|"
                           r"\d{1,3}(?:h|hr|hrs))$")
+# "her 20s", "back in the 80s": rules use it only after such words, as nursing notes write values so ("HR in the
+# 80s"); "the 1990s" is always a time
 _DECADE = re.compile(r"^[1-9]0'?s$")
 _DECADE_OF_YEARS = re.compile(r"^(?:19|20)[0-9]0'?s$")
 _LIST_SEPARATORS = {",", "and", "or", "nor", "/", "&"}
@@ -190,11 +191,14 @@ def _distance(words: list[str], begin: int, end: int) -> int:
         else:
             distance += 1
     return distance
+
+
 _SENTENCE_BREAK = re.compile(r"(?<!\s[A-Z])[.]\s|[!;]\s|\n\s*\n|\n(?=\s*[-*\u2022\dA-Z])|:\s*\n")
 
 
 def _normalised(tokens: list[tuple[int, int, str]], i: int) -> str:
-    """A token as the rules see it: small numbers as numtoken, years as yearnum, month/year as monthyear."""
+    """A token as the rules see it: small numbers as numtoken, years as yearnum, month/year as monthyear,
+    decades as decadenum / decadeyear, short durations as recentspan."""
     word = tokens[i][2]
     if _NUMBER.match(word):
         return "numtoken"
