@@ -42,14 +42,19 @@ def test_tests_and_procedures_are_not_problems_and_modifiers_are_not_findings(pi
 
 def test_drugs_are_not_problems_through_poisoning_codes_and_toxicities_are_problems(pipeline):
     """cocaine and caffeine are names in ICD-10-CM's poisoning (T40.5) and use (F15) chapters: bare, they are drugs;
-    "cocaine use" is a problem. Words of the -toxicity/-itis/-aemia families are problems even where no
-    vocabulary phrase matches."""
+    "cocaine use disorder" is a problem, "cocaine use" (ICD-10-CM's F14.90, "use, unspecified") names the drug only
+    (the issue: the use chapters link only where the text says poisoning or abuse). Words of the -toxicity/-itis/
+    -aemia families are problems even where no vocabulary phrase matches."""
     found, _ = spans_of(pipeline, "Drinks caffeine daily; cocaine in the past. Cocaine use disorder. "
                                   "Developed nephrotoxicity and cardiotoxicity on cisplatin, then hyperkalaemia.")
     assert ("caffeine", "PROBLEM") not in found and ("cocaine", "PROBLEM") not in found
     assert ("caffeine", "MEDICATION") in found and ("cocaine", "MEDICATION") in found
     assert any(text.lower().startswith("cocaine use") and label == "PROBLEM" for text, label in found)
     assert {("nephrotoxicity", "PROBLEM"), ("cardiotoxicity", "PROBLEM"), ("hyperkalaemia", "PROBLEM")} <= found
+    found, _ = spans_of(pipeline, "Admits to cocaine use on weekends and alcohol abuse.")
+    assert ("cocaine", "MEDICATION") in found and not any(label == "PROBLEM" and "cocaine" in text
+                                                          for text, label in found)
+    assert ("alcohol abuse", "PROBLEM") in found
 
 
 def test_drug_induced_problems_split_and_adjectives_name_findings(pipeline):

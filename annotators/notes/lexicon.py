@@ -132,11 +132,13 @@ def phrase_variants(phrase: str, plural: bool = True) -> list[str]:
 
 
 # Substances in ICD-10-CM's poisoning/toxic-effect (T36-T65) and substance-use (F10-F19) chapters: their bare names
-# ("cocaine", "caffeine") are drugs, a problem only where the phrase says poisoning, use or abuse.
+# ("cocaine", "caffeine") are drugs, a problem only where the phrase says poisoning, abuse or a disorder ("cocaine
+# use", F14.90 "use, unspecified", names the drug).
 SUBSTANCE_CODES = re.compile(r"^(?:T3[6-9]|T[45]\d|T6[0-5]|F1\d)")
 SUBSTANCE_PROBLEM_WORDS = re.compile(
-    r"poison|toxic|overdose|abuse|dependence|\buse\b|intoxicat|withdrawal|adverse|misuse|disorder|effect|"
+    r"poison|toxic|overdose|abuse|dependence|intoxicat|withdrawal|adverse|misuse|disorder|effect|"
     r"underdosing|remission|induced", re.I)
+SUBSTANCE_USE_TITLE = re.compile(r"^(.*\buse)(?:, unspecified)?$", re.I)  # F14.9 "Cocaine use, unspecified"
 
 # Morphological families of problems a vocabulary may miss: nephrotoxicity, cholangitis, hyperkalaemia,
 # cardiomyopathy, neuralgia.

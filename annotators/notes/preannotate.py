@@ -45,7 +45,10 @@ def _phrases(config: dict, store) -> dict[str, list]:
                 substance = name == "icd10cm" and lexicon.SUBSTANCE_CODES.match(code)
                 for title in vocabularies.titles(name, index, i):
                     if substance and not lexicon.SUBSTANCE_PROBLEM_WORDS.search(title):
-                        continue  # "cocaine" (T40.5), "caffeine" (F15): drugs, not problems
+                        use = lexicon.SUBSTANCE_USE_TITLE.match(title)
+                        if not use:
+                            continue  # "cocaine" (T40.5), "caffeine" (F15): drugs, not problems
+                        title = use[1] + " disorder"  # "cocaine use" names the drug; "cocaine use disorder" a problem
                     # Findings are written in the plural ("polyps"); drug names hardly ever are.
                     for phrase in (title, *lexicon.phrase_variants(title, plural=label == problem)):
                         if 3 <= len(phrase) and len(phrase.split()) <= MAX_PHRASE_WORDS:
