@@ -89,6 +89,16 @@ def test_findings_named_only_inside_longer_vocabulary_titles(pipeline):
             ("neuropathic pain", "PROBLEM")} <= found
 
 
+def test_when_and_how_words_join_the_problem_after_them(pipeline):
+    """"postoperative nausea and vomiting", "malignant hypertension", "daytime sleepiness": the word before narrows
+    the finding and is part of its name; on its own it names nothing ("a malignant course")."""
+    found, _ = spans_of(pipeline, "Postoperative nausea and vomiting; malignant hypertension with daytime "
+                                  "sleepiness and interstitial fibrosis. A malignant course.")
+    assert {("Postoperative nausea and vomiting", "PROBLEM"), ("malignant hypertension", "PROBLEM"),
+            ("daytime sleepiness", "PROBLEM"), ("interstitial fibrosis", "PROBLEM")} <= found
+    assert not any(text.startswith("malignant course") for text, _ in found)
+
+
 def test_units_plurals_gene_names_and_modalities_are_not_problem_abbreviations(pipeline):
     """Matched without regard to case, these were multiple myeloma ("mM"), ARDS ("RDs"), essential tremor ("ET-1")
     and mitral regurgitation ("MR imaging"); written in capitals as findings, the abbreviations still are."""

@@ -28,7 +28,9 @@ ORGAN_WORDS = frozenset({
 # Pathology adjectives that narrow the problem after them ("hemorrhagic cystitis", "cholestatic hepatitis").
 PATHOLOGY_WORDS = frozenset({"hemorrhagic", "haemorrhagic", "cholestatic", "necrotizing", "necrotising",
                              "granulomatous", "ischemic", "ischaemic", "diabetic", "thrombotic", "hypertensive",
-                             "septic", "autonomic", "neuropathic", "peripheral", "sensory"})
+                             "septic", "autonomic", "neuropathic", "peripheral", "sensory", "postoperative",
+                             "perioperative", "fulminant", "malignant", "daytime", "locomotor", "crescentic",
+                             "interstitial"})
 
 # "renal impairment", "cardiac dysfunction": an organ word and a head that means "not working" name a problem even
 # where no vocabulary phrase does.
