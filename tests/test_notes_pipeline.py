@@ -170,3 +170,14 @@ def test_declining_organ_function_and_common_findings_are_problems(pipeline):
     assert {"Impaired renal function", "reduction in renal function", "drug abuse", "malignancy", "blood loss",
             "thrombi"} <= problems
     assert "renal function" not in problems
+
+
+def test_units_genotypes_and_listed_definitions(pipeline):
+    """"moles / glomerulus" and "mole fraction" are units (a mole on the skin is a finding); "TR(-) rats" is a
+    genotype, not tricuspid regurgitation; a definition may list more in its parentheses ("(HEM, n = 7)")."""
+    found, payload = spans_of(pipeline, "41.8 moles / glomerulus; a mole fraction. A mole on the back. TR(-) rats. "
+                                        "Bleeding by hemorrhage (HEM, n = 7) or infusion. HEM lowered pressure.")
+    moles = [s for s in payload["spans"] if s["text"].lower().startswith("mole")]
+    assert [(s["text"], s["label"]) for s in moles] == [("mole", "PROBLEM")]
+    assert not any(text == "TR" for text, _ in found)
+    assert [s["label"] for s in payload["spans"] if s["text"] == "HEM"] == ["PROBLEM", "PROBLEM"]

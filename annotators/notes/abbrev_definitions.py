@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-_SHORT_FORM = re.compile(r"[ \t]*\([ \t]*([A-Za-z][A-Za-z0-9/\-]{1,9})[ \t]*\)")
+# "(NSTEMI)", and as Schwartz & Hearst allow, a short form first in a list: "(HEM, n = 7)"
+_SHORT_FORM = re.compile(r"[ \t]*\([ \t]*([A-Za-z][A-Za-z0-9/\-]{1,9})[ \t]*(?:[,;][^()\n]{0,40})?\)")
 
 
 def abbreviates(short: str, long: str) -> bool:

@@ -186,8 +186,12 @@ def _is_word_not_abbreviation(span: dict) -> bool:
 # RDs": related drugs, not RDS), a gene or peptide numbered after a hyphen ("ET-1": endothelin, not essential
 # tremor), or an imaging modality ("MR imaging": magnetic resonance, not mitral regurgitation).
 _UNIT_OR_PLURAL = re.compile(r"^(?:[a-zμ][A-Z]|[A-Z]{2,}s)$")
+# A genotype ("TR(-) rats", "alpha2ABC-/-") is no finding either.
 _NUMBERED_OR_MODALITY = re.compile(r"[ \t]*-[ \t]*\d|[ \t]+(?:imaging|images?|study|studies|scans?|angiograph\w*|"
-                                   r"spectroscop\w*|sequences?)\b", re.IGNORECASE)
+                                   r"spectroscop\w*|sequences?)\b|[ \t]*\([ \t]*[-+][ \t]*\)|"
+                                   r"[ \t]*[-+][ \t]*/[ \t]*[-+]", re.IGNORECASE)
+# "moles / glomerulus", "mole fraction": the unit, not a naevus
+_MOLE_UNIT = re.compile(r"[ \t]*(?:/|fractions?\b|percent\b|%)", re.IGNORECASE)
 
 
 def _not_a_problem(text: str, span: dict, problem: str | None) -> bool:
@@ -196,6 +200,8 @@ def _not_a_problem(text: str, span: dict, problem: str | None) -> bool:
     written = span["text"]
     if written.lower() in lexicon.NOT_PROBLEM_PHRASES or _UNIT_OR_PLURAL.match(written) or \
             lexicon.QUANTITY_NOT_FINDING.match(written.lower()):
+        return True
+    if written.lower() in ("mole", "moles") and _MOLE_UNIT.match(text, span["end"]):
         return True
     return len(written) <= 5 and written.isupper() and bool(_NUMBERED_OR_MODALITY.match(text, span["end"]))
 
