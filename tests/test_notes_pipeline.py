@@ -181,3 +181,13 @@ def test_units_genotypes_and_listed_definitions(pipeline):
     assert [(s["text"], s["label"]) for s in moles] == [("mole", "PROBLEM")]
     assert not any(text == "TR" for text, _ in found)
     assert [s["label"] for s in payload["spans"] if s["text"] == "HEM"] == ["PROBLEM", "PROBLEM"]
+
+
+def test_spaced_compounds_and_nerve_damage(pipeline):
+    """"gall stones" written in two words, "intravascular coagulation" without "disseminated", a damaged axon or
+    cord ("axonal damage", "cord damage") are findings; "nerve" and "cord" alone are not."""
+    found, _ = spans_of(pipeline, "Gall stones and intravascular coagulation; axonal damage and cord damage. "
+                                  "The nerve and the cord were intact.")
+    assert {("Gall stones", "PROBLEM"), ("intravascular coagulation", "PROBLEM"), ("axonal damage", "PROBLEM"),
+            ("cord damage", "PROBLEM")} <= found
+    assert not any(text in ("nerve", "cord") and label == "PROBLEM" for text, label in found)

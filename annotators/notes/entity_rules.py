@@ -23,7 +23,7 @@ ORGAN_WORDS = frozenset({
     "colorectal", "urothelial", "mitochondrial", "auditory", "orbital", "intestinal", "bladder", "breast", "skin",
     "bone", "muscle", "thyroid", "prostate", "cervical", "uterine", "testicular", "gastrointestinal", "hepatocellular",
     "cortical", "neuronal", "tubular", "glomerular", "biliary", "esophageal", "oesophageal", "colonic", "rectal",
-    "artery", "arterial",
+    "artery", "arterial", "axonal", "nerve", "cord",
 })
 # Pathology adjectives that narrow the problem after them ("hemorrhagic cystitis", "cholestatic hepatitis").
 PATHOLOGY_WORDS = frozenset({"hemorrhagic", "haemorrhagic", "cholestatic", "necrotizing", "necrotising",

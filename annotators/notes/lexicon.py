@@ -207,7 +207,8 @@ SEED_PHRASES["PROBLEM"] = [
     "birth defect", "birth defects", "bone marrow suppression", "blood loss", "malignancy", "malignancies",
     "thrombus", "thrombi", "thromboembolism", "thromboemboli", "psychoses", "dysrhythmia", "dysrhythmias",
     "tachyarrhythmia", "tachyarrhythmias", "hyperplasia", "drug abuse", "substance abuse", "polysubstance abuse",
-    "drug dependence",
+    "drug dependence", "gall stones", "gall stone", "hemodilution", "intravascular coagulation", "Duchenne dystrophy",
+    "hypolocomotion",
 ]
 # Phrases a vocabulary lists as a finding that, written on their own, name none: a specialty ("Eastern Cooperative
 # Oncology Group"), effects in general, a biochemical process.
