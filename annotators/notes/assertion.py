@@ -29,6 +29,7 @@ class Rule:
     direction: str = FORWARD
     window: int = DEFAULT_WINDOW
     unless_target: frozenset[str] = frozenset()  # the target's last word that keeps the rule from applying
+    findings_only: bool = False  # not for a drug: "prn pain" is not there, "prn ativan" is an order
 
 
 def _rules(category: str, direction: str, phrases: str, window: int = DEFAULT_WINDOW) -> list[Rule]:
@@ -88,6 +89,7 @@ RULES: list[Rule] = [
     # a possible consequence, which also ends a negation before it ("do not stop X, as this could lead to Y")
     *_rules("hypothetical", FORWARD, _CONSEQUENCES),
     *_rules("terminate", FORWARD, _CONSEQUENCES),
+    *[Rule(phrase, "hypothetical", FORWARD, 2, findings_only=True) for phrase in ("prn", "p.r.n.", "as needed")],
     # "DVT prophylaxis", "seizure precautions", "delirium prevention"
     *_rules("hypothetical", BACKWARD, "prophylaxis|prevention", window=1),
     # "seizure precautions" guard against a seizure; "neutropenic precautions" are kept for a condition there is
@@ -237,8 +239,10 @@ class ConText:
             self._by_tokens.setdefault(key, []).append(rule)
         self._max_len = max((len(k) for k in self._by_tokens), default=1)
 
-    def categories(self, text: str, span_start: int, span_end: int, sent_start: int, sent_end: int) -> set[str]:
-        """Categories whose scope reaches the entity at [span_start, span_end) within one sentence."""
+    def categories(self, text: str, span_start: int, span_end: int, sent_start: int, sent_end: int,
+                   order: bool = False) -> set[str]:
+        """Categories whose scope reaches the entity at [span_start, span_end) within one sentence (`order`: the
+        entity is something given, a drug or its dose, which rules for findings only pass by)."""
         tokens = [(m.start() + sent_start, m.end() + sent_start, m.group().lower())
                   for m in _TOKEN.finditer(text[sent_start:sent_end])]
         target = [i for i, (s, e, _) in enumerate(tokens) if s < span_end and e > span_start]
@@ -253,7 +257,7 @@ class ConText:
         for start, end, rule in matches:
             if rule.category in ("terminate", "pseudo"):
                 continue
-            if rule.unless_target and words[last] in rule.unless_target:
+            if (rule.unless_target and words[last] in rule.unless_target) or (rule.findings_only and order):
                 continue
             stopping = [m for m, spares in terminators if spares != rule.category]
             if rule.direction in (FORWARD, BIDIRECTIONAL) and end <= first:
@@ -303,10 +307,15 @@ def sentence_bounds(text: str, offset: int) -> tuple[int, int]:
     return start, (following.start() + 1 if following else min(len(text), offset + 2000))
 
 
+# Labels of what is given rather than found: rules for findings only (Rule.findings_only) pass them by.
+ORDER_LABELS = frozenset({"MEDICATION", "DRUG", "CHEMICAL", "DOSAGE", "ROUTE", "FREQUENCY", "STRENGTH", "DURATION"})
+
+
 def assert_span(text: str, start: int, end: int, section: str | None = None,
-                context: ConText | None = None) -> str:
+                context: ConText | None = None, label: str | None = None) -> str:
     sent_start, sent_end = sentence_bounds(text, start)
-    found = (context or _context()).categories(text, start, end, sent_start, max(sent_end, end))
+    found = (context or _context()).categories(text, start, end, sent_start, max(sent_end, end),
+                                               order=label in ORDER_LABELS)
     for category in PRECEDENCE:
         if category in found:
             return category
@@ -325,5 +334,5 @@ def assign_assertions(text: str, spans: list[dict], sections: list[Section] | No
         if section and "section" not in span:
             span["section"] = section
         if overwrite or "assertion" not in span:
-            span["assertion"] = assert_span(text, span["start"], span["end"], section, context)
+            span["assertion"] = assert_span(text, span["start"], span["end"], section, context, span.get("label"))
     return spans

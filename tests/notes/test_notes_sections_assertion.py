@@ -164,3 +164,15 @@ def test_written_cases_conditionals_lists_temporality(sentence, entity, expected
     after a comma or "but" ends a scope. benchmarks/bench_assertion.py prints the accuracy per category."""
     start = sentence.index(entity)
     assert assert_span(sentence, start, start + len(entity)) == expected
+
+
+def test_prn_findings_are_hypothetical_and_prn_drugs_are_orders():
+    """"q6h PRN pain": the pain is not asserted; "prn ativan" is an order for a drug that is given as needed, so
+    the drug's own assertion stays present (the span's label says which)."""
+    text = "Tylenol 650 mg PO q6h PRN pain. Agitation responding well to prn ativan."
+    pain, ativan = text.index("pain"), text.index("ativan")
+    assert assert_span(text, pain, pain + 4) == "hypothetical"
+    assert assert_span(text, ativan, ativan + 6, label="MEDICATION") == "present"
+    spans = [{"start": ativan, "end": ativan + 6, "label": "MEDICATION", "layer": "entity"},
+             {"start": pain, "end": pain + 4, "label": "PROBLEM", "layer": "entity"}]
+    assert [s["assertion"] for s in assign_assertions(text, spans)] == ["present", "hypothetical"]
