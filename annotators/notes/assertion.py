@@ -73,18 +73,27 @@ RULES: list[Rule] = [
             "scheduled for|will undergo|to undergo|will have|plan for|planned for|planning for|referred for|"
             "referral for|follow up for|f/u for|will need|will require|candidate for|consider starting|"
             # instructions and warnings: what to watch, report or come back for
-            "return to|back for|for any|call|report|notify|seek|at onset of|at the onset of|at first sign of|"
+            "back for|for any|report|at onset of|at the onset of|at first sign of|"
             "at the first sign of|watch closely for|watch out for|watch carefully for|"
             "observe for|monitor closely for|assess for|to assess for|early signs of|other signs of|"
             "warning signs of|signs and symptoms of|"
             "on symptoms of|on signs of|on the signs of|on the symptoms of|about symptoms of|about signs of|"
-            "regarding signs of|regarding symptoms of|on warning signs of|"
+            "regarding signs of|regarding symptoms of|on warning signs of|about the signs of|about the symptoms of|"
+            "regarding the signs of|on the warning signs of|"
+            # what may come ("can develop neutropenia", "may require a mastectomy")
+            "may develop|can develop|could develop|might develop|may experience|can experience|might experience|"
+            "could experience|may require|might require|may need|would require|would need|"
             # what a measure or a drug is meant to prevent ("to reduce agitation" treats one that is there)
             "to avoid|in order to avoid|to prevent|prevent|prevention of|to protect against|reduce the risk of|"
             "reduce the chance of|chance of|lower the risk of|decrease the risk of|increase the risk of|"
             "increases the risk of|increased risk of|risks of|risks include|risks including|the risks|"
             "side effects of|side effects include|side effects including|possible side effects|adverse effects of|"
-            "prophylaxis against|prophylaxis of|if any"),
+            "prophylaxis against|prophylaxis of|if any|p.r.n. for"),
+    # whom to call or where to go, then what for: "call your doctor for temperature greater than 101 or wound
+    # drainage" (a longer reach, as the list of reasons comes after the whom)
+    *_rules("hypothetical", FORWARD, "call|notify|return to|seek|call for|return for|call if|return if", window=12),
+    *_rules("hypothetical", BACKWARD, "would be indicated|would be needed|would be required|would be necessary",
+            window=3),
     *_rules("hypothetical", BIDIRECTIONAL, "to report|to watch for|to look for|to return for", window=4),
     # a possible consequence, which also ends a negation before it ("do not stop X, as this could lead to Y")
     *_rules("hypothetical", FORWARD, _CONSEQUENCES),
@@ -110,21 +119,26 @@ RULES: list[Rule] = [
     # planned: "colonoscopy in 3 months", "MRI next week"
     *_rules("hypothetical", BACKWARD, "in numtoken days|in numtoken weeks|in numtoken months|in numtoken years|"
             "next week|next month|next year|tomorrow|next visit", window=6),
-    # time expressions after the entity: "MI in 2010", "appendectomy at age 12", "pneumonia last month"
-    *_rules("historical", BACKWARD, "in the past|years ago|in childhood|previously|in remote past|last year|"
+    # time expressions, after or before the entity: "MI in 2010", "appendectomy at age 12", "several years ago she
+    # was treated for Lyme disease"
+    *_rules("historical", BIDIRECTIONAL, "numtoken years ago|numtoken months ago|numtoken year ago|"
+            "numtoken month ago|numtoken months prior to|numtoken years prior to|months prior to admission|"
+            "years prior to admission|numtoken months before|numtoken years before|numtoken years earlier|"
+            "numtoken months earlier", window=7),
+    *_rules("historical", BIDIRECTIONAL, "in the past|years ago|in childhood|previously|in remote past|last year|"
             "in yearnum|at age numtoken|at the age of numtoken|months ago|year ago|month ago|last month|"
             "as a child|as a teenager|long time ago|long ago|decades ago|many years ago|several years ago|"
             "yearnum|monthyear|in monthyear|healed|well healed|well-healed|last spring|last summer|last fall|"
             "last winter|in the decadeyear|back in the decadeyear|in her decadenum|in his decadenum|"
             "in their decadenum|back in the decadenum|"
             "in high school|in college|in grade school|in elementary school|as an infant|as a baby|as a young adult|"
-            "in her youth|in his youth|at birth|years back|years earlier|as a toddler|in infancy", window=6),
+            "in her youth|in his youth|at birth|years back|years earlier|as a toddler|in infancy", window=7),
     *_rules("family", BIDIRECTIONAL, "mother|father|mom|dad|sister|brother|sibling|siblings|aunt|uncle|"
             "grandmother|grandfather|grandparent|cousin|maternal|paternal|parents|family history of|"
             "family history|fhx|fh of|son|daughter|twin", window=6),
     *_rules("pseudo", FORWARD, "no increase|no change|no significant change|not only|not necessarily|"
             "not cause|not certain if|not certain whether|without difficulty|no further workup|"
-            "gram negative|not ruled out|not been ruled out|social history|past medical history|"
+            "gram negative|not ruled out|not been ruled out|social history|"
             "no acute distress|non-tender|history and physical|possible that|not drain|not extend|"
             "sister hospital|fh and sh|prior to|history of present illness|present illness|if needed|"
             "if necessary|if possible|should be|whether or not|old records|prior records|"
@@ -137,12 +151,16 @@ RULES: list[Rule] = [
             "numtoken weeks history of|numtoken hour history of|in the past week|in the past few days|"
             "in the past numtoken days|in the past several days|in the past numtoken hours|in the past day|"
             "in the past numtoken weeks|in the past month|in the past 24 hours|previous shift|prior shift|"
-            "last shift|previous night|last night|prior night"),
+            "last shift|previous night|last night|prior night|"
+            # the finding is still there: "pain has not improved", "if the pain does not improve"
+            "not improve|not improved|not improving|not resolve|not resolved|not resolving|not respond|"
+            "not responded|not responding"),
     *_rules("terminate", FORWARD, "but|however|yet|though|although|except|aside from|apart from|other than|"
             "because|which|secondary to|due to|as the cause of|as a cause of|source of|"
             "etiology of|origin of|cause of|reason for|presents with|presented with|complains of|reports|"
             "endorses|admits to|notes|positive for|and has|now has|now presents|now p/w|who|whom|now|currently|"
-            "presently|this admission|shows|showed|demonstrates|demonstrated|reveals|revealed"),
+            "presently|this admission|shows|showed|demonstrates|demonstrated|reveals|revealed|was admitted with|"
+            "is admitted with|admitted with|now admitted with|presents for"),
 ]
 
 _TOKEN = re.compile(r"\w+(?:[/'\-]\w+)*|\?|[^\w\s]")
@@ -163,10 +181,12 @@ _YEAR_AFTER = {")", ".", ";", ":"}
 # Terminators that leave one kind of scope open: a relative clause ends a temporal or negation scope ("h/o HTN who
 # had syncope this morning") but not whose condition it is ("mother, who had breast cancer"); what a study showed
 # ends a negation ("denies chest pain, the ECG shows ST elevations") but is as old as the study ("colonoscopy 2008
-# showed polyps").
+# showed polyps", "in 1998, which showed")...
 _TERMINATOR_SPARES = {**{(word,): "family" for word in ("who", "whom")},
                       **{(word,): "historical" for word in ("shows", "showed", "demonstrates", "demonstrated",
-                                                            "reveals", "revealed")}}
+                                                            "reveals", "revealed", "which")},
+                      # ... and what a patient may say ends a negation, not a condition ("call if she notes numbness")
+                      **{(word,): "hypothetical" for word in ("notes", "reports")}}
 _NUMBER = re.compile(r"^(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
                      r"twenty|thirty|forty|fifty)$")
 # "three-day", "2-week", "24h": as in "a three-day history of cough", which is recent
@@ -195,7 +215,10 @@ def _distance(words: list[str], begin: int, end: int) -> int:
     return distance
 
 
-_SENTENCE_BREAK = re.compile(r"(?<!\s[A-Z])[.]\s|[!;]\s|\n\s*\n|\n(?=\s*[-*\u2022\dA-Z])|:\s*\n")
+# A period ends a sentence unless it ends an initial ("C. diff"), a dotted abbreviation ("p.o.", "p.r.n.", "q.8h.")
+# or a title ("Dr.", "St. Jude")
+_SENTENCE_BREAK = re.compile(r"(?<!\s[A-Z])(?<!\.[A-Za-z])(?<!\.\d[a-z])(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)"
+                             r"(?<!\bSt)(?<!\bvs)[.]\s|[!;]\s|\n\s*\n|\n(?=\s*[-*\u2022\dA-Z])|:\s*\n")
 
 
 def _normalised(tokens: list[tuple[int, int, str]], i: int) -> str:
