@@ -49,6 +49,9 @@ RULES: list[Rule] = [
     *_rules("negated", BACKWARD, "is ruled out|was ruled out|were ruled out|ruled out|is negative|was negative|"
             "were negative|are negative|not seen|not present|absent|is absent|was absent|unlikely|"
             "has resolved|resolved|excluded|is excluded|was excluded|has been excluded", window=6),
+    # right after the finding: "weight loss denied", "palpitations - negative", "retinal detachment not identified"
+    *_rules("negated", BACKWARD, "denied|negative|not identified|not visualized|not appreciated|not detected|"
+            "not demonstrated|not found|not observed", window=3),
     *_rules("possible", FORWARD, "possible|possibly|probable|probably|likely|suspected|suspect|suspicious for|"
             "concern for|concerning for|cannot rule out|can't rule out|cannot exclude|can't exclude|"
             "may have|might have|may be|could be|questionable|question of|rule out|r/o|versus|vs|"
@@ -154,7 +157,8 @@ RULES: list[Rule] = [
             "last shift|previous night|last night|prior night|"
             # the finding is still there: "pain has not improved", "if the pain does not improve"
             "not improve|not improved|not improving|not resolve|not resolved|not resolving|not respond|"
-            "not responded|not responding"),
+            "not responded|not responding|no relief|no improvement|not herself|not himself|"
+            "not present on admission"),
     *_rules("terminate", FORWARD, "but|however|yet|though|although|except|aside from|apart from|other than|"
             "because|which|secondary to|due to|as the cause of|as a cause of|source of|"
             "etiology of|origin of|cause of|reason for|presents with|presented with|complains of|reports|"
@@ -198,6 +202,18 @@ _DECADE = re.compile(r"^[1-9]0'?s$")
 _DECADE_OF_YEARS = re.compile(r"^(?:19|20)[0-9]0'?s$")
 _LIST_SEPARATORS = {",", "and", "or", "nor", "/", "&"}
 _LIST_ITEM_WORDS = 4
+
+
+# Triggers with a window this small are near-only: counted word by word, not by list items, and (after the
+# finding) never past a comma: "old MI", "prn pain", "weight loss denied", but "c/o knee pain, denied hip pain".
+NEAR_BEFORE, NEAR_AFTER = 2, 3
+
+
+def _reaches(words: list[str], begin: int, end: int, window: int, near_up_to: int) -> bool:
+    """Whether a trigger's scope of `window` spans the words between it and the target (words[begin:end])."""
+    if window > near_up_to:
+        return _distance(words, begin, end) < window
+    return end - begin < window and (near_up_to == NEAR_BEFORE or "," not in words[begin:end])
 
 
 def _distance(words: list[str], begin: int, end: int) -> int:
@@ -285,13 +301,11 @@ class ConText:
             stopping = [m for m, spares in terminators if spares != rule.category]
             if rule.direction in (FORWARD, BIDIRECTIONAL) and end <= first:
                 stops = [t for t, _, _ in stopping if end <= t <= first]
-                # a near-only trigger ("old MI") does not reach across a list
-                near = first - end if rule.window <= 2 else _distance(words, end, first)
-                if near < rule.window and not stops:
+                if _reaches(words, end, first, rule.window, NEAR_BEFORE) and not stops:
                     found.add(rule.category)
             if rule.direction in (BACKWARD, BIDIRECTIONAL) and start > last:
                 stops = [t for t, _, _ in stopping if last < t < start]
-                if _distance(words, last + 1, start) < rule.window and not stops:
+                if _reaches(words, last + 1, start, rule.window, NEAR_AFTER) and not stops:
                     found.add(rule.category)
         return found
 
