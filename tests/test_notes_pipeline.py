@@ -93,9 +93,11 @@ def test_when_and_how_words_join_the_problem_after_them(pipeline):
     """"postoperative nausea and vomiting", "malignant hypertension", "daytime sleepiness": the word before narrows
     the finding and is part of its name; on its own it names nothing ("a malignant course")."""
     found, _ = spans_of(pipeline, "Postoperative nausea and vomiting; malignant hypertension with daytime "
-                                  "sleepiness and interstitial fibrosis. A malignant course.")
+                                  "sleepiness and interstitial fibrosis. A malignant course. Toxic hepatitis, "
+                                  "tardive dystonia and intracranial aneurysms.")
     assert {("Postoperative nausea and vomiting", "PROBLEM"), ("malignant hypertension", "PROBLEM"),
-            ("daytime sleepiness", "PROBLEM"), ("interstitial fibrosis", "PROBLEM")} <= found
+            ("daytime sleepiness", "PROBLEM"), ("interstitial fibrosis", "PROBLEM"), ("Toxic hepatitis", "PROBLEM"),
+            ("tardive dystonia", "PROBLEM"), ("intracranial aneurysms", "PROBLEM")} <= found
     assert not any(text.startswith("malignant course") for text, _ in found)
 
 

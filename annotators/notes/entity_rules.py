@@ -23,14 +23,14 @@ ORGAN_WORDS = frozenset({
     "colorectal", "urothelial", "mitochondrial", "auditory", "orbital", "intestinal", "bladder", "breast", "skin",
     "bone", "muscle", "thyroid", "prostate", "cervical", "uterine", "testicular", "gastrointestinal", "hepatocellular",
     "cortical", "neuronal", "tubular", "glomerular", "biliary", "esophageal", "oesophageal", "colonic", "rectal",
-    "artery", "arterial", "axonal", "nerve", "cord",
+    "artery", "arterial", "axonal", "nerve", "cord", "intracranial",
 })
 # Pathology adjectives that narrow the problem after them ("hemorrhagic cystitis", "cholestatic hepatitis").
 PATHOLOGY_WORDS = frozenset({"hemorrhagic", "haemorrhagic", "cholestatic", "necrotizing", "necrotising",
                              "granulomatous", "ischemic", "ischaemic", "diabetic", "thrombotic", "hypertensive",
                              "septic", "autonomic", "neuropathic", "peripheral", "sensory", "postoperative",
                              "perioperative", "fulminant", "malignant", "daytime", "locomotor", "crescentic",
-                             "interstitial"})
+                             "interstitial", "toxic", "tardive", "muscular", "fibrous"})
 
 # "renal impairment", "cardiac dysfunction": an organ word and a head that means "not working" name a problem even
 # where no vocabulary phrase does.
