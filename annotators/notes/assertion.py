@@ -209,11 +209,12 @@ _LIST_ITEM_WORDS = 4
 NEAR_BEFORE, NEAR_AFTER = 2, 3
 
 
-def _reaches(words: list[str], begin: int, end: int, window: int, near_up_to: int) -> bool:
-    """Whether a trigger's scope of `window` spans the words between it and the target (words[begin:end])."""
-    if window > near_up_to:
+def _reaches(words: list[str], begin: int, end: int, window: int, after: bool) -> bool:
+    """Whether a trigger's scope of `window` spans the words between it and the target (words[begin:end]); `after`:
+    the trigger comes after the target."""
+    if window > (NEAR_AFTER if after else NEAR_BEFORE):
         return _distance(words, begin, end) < window
-    return end - begin < window and (near_up_to == NEAR_BEFORE or "," not in words[begin:end])
+    return end - begin < window and not (after and "," in words[begin:end])
 
 
 def _distance(words: list[str], begin: int, end: int) -> int:
@@ -301,11 +302,11 @@ class ConText:
             stopping = [m for m, spares in terminators if spares != rule.category]
             if rule.direction in (FORWARD, BIDIRECTIONAL) and end <= first:
                 stops = [t for t, _, _ in stopping if end <= t <= first]
-                if _reaches(words, end, first, rule.window, NEAR_BEFORE) and not stops:
+                if _reaches(words, end, first, rule.window, after=False) and not stops:
                     found.add(rule.category)
             if rule.direction in (BACKWARD, BIDIRECTIONAL) and start > last:
                 stops = [t for t, _, _ in stopping if last < t < start]
-                if _reaches(words, last + 1, start, rule.window, NEAR_AFTER) and not stops:
+                if _reaches(words, last + 1, start, rule.window, after=True) and not stops:
                     found.add(rule.category)
         return found
 
