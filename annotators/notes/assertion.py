@@ -29,7 +29,7 @@ class Rule:
     direction: str = FORWARD
     window: int = DEFAULT_WINDOW
     unless_target: frozenset[str] = frozenset()  # the target's last word that keeps the rule from applying
-    findings_only: bool = False  # not for a drug: "prn pain" is not there, "prn ativan" is an order
+    findings_only: bool = False  # not for a drug or body part: "prn pain" is not there, "prn ativan" is an order
 
 
 def _rules(category: str, direction: str, phrases: str, window: int = DEFAULT_WINDOW) -> list[Rule]:
@@ -38,7 +38,8 @@ def _rules(category: str, direction: str, phrases: str, window: int = DEFAULT_WI
 
 _CONSEQUENCES = ("may cause|can cause|could cause|might cause|may precipitate|could precipitate|can precipitate|"
                  "may lead to|could lead to|can lead to|might lead to|may result in|could result in|"
-                 "can result in|may signal|could signal|could mean|can mean|may increase the risk of")
+                 "can result in|may signal|could signal|could mean|can mean|may increase the risk of|may rarely cause|"
+                 "can rarely cause|may occasionally cause|can sometimes cause|may also cause|can also cause")
 
 RULES: list[Rule] = [
     *_rules("negated", FORWARD, "no|not|denies|denied|deny|denying|without|negative for|no evidence of|"
@@ -89,14 +90,18 @@ RULES: list[Rule] = [
             # what a measure or a drug is meant to prevent ("to reduce agitation" treats one that is there)
             "to avoid|in order to avoid|to prevent|prevent|prevention of|to protect against|reduce the risk of|"
             "reduce the chance of|chance of|lower the risk of|decrease the risk of|increase the risk of|"
-            "increases the risk of|increased risk of|risks of|risks include|risks including|the risks|"
+            "increases the risk of|increased risk of|risks of|risks include|risks including|the risks|risk for|"
+            "danger of|possibility of|complications include|complications of|possible complications|warnings|"
+            "warned about|warned of|warned that|was warned|"
             "side effects of|side effects include|side effects including|possible side effects|adverse effects of|"
             "prophylaxis against|prophylaxis of|if any|p.r.n. for"),
     # whom to call or where to go, then what for: "call your doctor for temperature greater than 101 or wound
     # drainage" (a longer reach, as the list of reasons comes after the whom)
     *_rules("hypothetical", FORWARD, "call|notify|return to|seek|call for|return for|call if|return if", window=12),
-    *_rules("hypothetical", BACKWARD, "would be indicated|would be needed|would be required|would be necessary",
-            window=3),
+    *_rules("hypothetical", BACKWARD, "would be indicated|would be needed|would be required|would be necessary|"
+            "may occur|can occur|could occur|might occur", window=3),
+    # an order's condition: "hold metoprolol for bradycardia" (the drug itself is ordered, so findings only)
+    Rule("hold", "hypothetical", FORWARD, 8, findings_only=True),
     *_rules("hypothetical", BIDIRECTIONAL, "to report|to watch for|to look for|to return for", window=4),
     # a possible consequence, which also ends a negation before it ("do not stop X, as this could lead to Y")
     *_rules("hypothetical", FORWARD, _CONSEQUENCES),
@@ -135,7 +140,8 @@ RULES: list[Rule] = [
             "last winter|in the decadeyear|back in the decadeyear|in her decadenum|in his decadenum|"
             "in their decadenum|back in the decadenum|"
             "in high school|in college|in grade school|in elementary school|as an infant|as a baby|as a young adult|"
-            "in her youth|in his youth|at birth|years back|years earlier|as a toddler|in infancy", window=7),
+            "in her youth|in his youth|at birth|years back|years earlier|as a toddler|in infancy|high school",
+            window=7),
     *_rules("family", BIDIRECTIONAL, "mother|father|mom|dad|sister|brother|sibling|siblings|aunt|uncle|"
             "grandmother|grandfather|grandparent|cousin|maternal|paternal|parents|family history of|"
             "family history|fhx|fh of|son|daughter|twin", window=6),
@@ -158,7 +164,7 @@ RULES: list[Rule] = [
             # the finding is still there: "pain has not improved", "if the pain does not improve"
             "not improve|not improved|not improving|not resolve|not resolved|not resolving|not respond|"
             "not responded|not responding|no relief|no improvement|not herself|not himself|"
-            "not present on admission"),
+            "not present on admission|if anything|on hold"),
     *_rules("terminate", FORWARD, "but|however|yet|though|although|except|aside from|apart from|other than|"
             "because|which|secondary to|due to|as the cause of|as a cause of|source of|"
             "etiology of|origin of|cause of|reason for|presents with|presented with|complains of|reports|"
@@ -186,11 +192,13 @@ _YEAR_AFTER = {")", ".", ";", ":"}
 # had syncope this morning") but not whose condition it is ("mother, who had breast cancer"); what a study showed
 # ends a negation ("denies chest pain, the ECG shows ST elevations") but is as old as the study ("colonoscopy 2008
 # showed polyps", "in 1998, which showed")...
-_TERMINATOR_SPARES = {**{(word,): "family" for word in ("who", "whom")},
-                      **{(word,): "historical" for word in ("shows", "showed", "demonstrates", "demonstrated",
-                                                            "reveals", "revealed", "which")},
+_TERMINATOR_SPARES = {**{(word,): {"family"} for word in ("who", "whom")},
+                      # (and what a test may show, a condition: "if the biopsy shows malignancy")
+                      **{(word,): {"historical", "hypothetical"} for word in ("shows", "showed", "demonstrates",
+                                                                            "demonstrated", "reveals", "revealed")},
+                      ("which",): {"historical"},
                       # ... and what a patient may say ends a negation, not a condition ("call if she notes numbness")
-                      **{(word,): "hypothetical" for word in ("notes", "reports")}}
+                      **{(word,): {"hypothetical"} for word in ("notes", "reports")}}
 _NUMBER = re.compile(r"^(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
                      r"twenty|thirty|forty|fifty)$")
 # "three-day", "2-week", "24h": as in "a three-day history of cough", which is recent
@@ -280,9 +288,9 @@ class ConText:
         self._max_len = max((len(k) for k in self._by_tokens), default=1)
 
     def categories(self, text: str, span_start: int, span_end: int, sent_start: int, sent_end: int,
-                   order: bool = False) -> set[str]:
-        """Categories whose scope reaches the entity at [span_start, span_end) within one sentence (`order`: the
-        entity is something given, a drug or its dose, which rules for findings only pass by)."""
+                   not_finding: bool = False) -> set[str]:
+        """Categories whose scope reaches the entity at [span_start, span_end) within one sentence (`not_finding`:
+        the entity is something given, a drug or its dose, or a body part, which rules for findings only pass by)."""
         tokens = [(m.start() + sent_start, m.end() + sent_start, m.group().lower())
                   for m in _TOKEN.finditer(text[sent_start:sent_end])]
         target = [i for i, (s, e, _) in enumerate(tokens) if s < span_end and e > span_start]
@@ -291,15 +299,15 @@ class ConText:
         first, last = target[0], target[-1]
         matches = self._match(tokens, exclude=set(target))
         words = [w for _, _, w in tokens]
-        terminators = [(m, _TERMINATOR_SPARES.get(tuple(words[m[0]:m[1]]))) for m in matches
+        terminators = [(m, _TERMINATOR_SPARES.get(tuple(words[m[0]:m[1]]), set())) for m in matches
                        if m[2].category == "terminate"]
         found = set()
         for start, end, rule in matches:
             if rule.category in ("terminate", "pseudo"):
                 continue
-            if (rule.unless_target and words[last] in rule.unless_target) or (rule.findings_only and order):
+            if (rule.unless_target and words[last] in rule.unless_target) or (rule.findings_only and not_finding):
                 continue
-            stopping = [m for m, spares in terminators if spares != rule.category]
+            stopping = [m for m, spares in terminators if rule.category not in spares]
             if rule.direction in (FORWARD, BIDIRECTIONAL) and end <= first:
                 stops = [t for t, _, _ in stopping if end <= t <= first]
                 if _reaches(words, end, first, rule.window, after=False) and not stops:
@@ -345,15 +353,17 @@ def sentence_bounds(text: str, offset: int) -> tuple[int, int]:
     return start, (following.start() + 1 if following else min(len(text), offset + 2000))
 
 
-# Labels of what is given rather than found: rules for findings only (Rule.findings_only) pass them by.
-ORDER_LABELS = frozenset({"MEDICATION", "DRUG", "CHEMICAL", "DOSAGE", "ROUTE", "FREQUENCY", "STRENGTH", "DURATION"})
+# Labels of what is given rather than found, and body parts: rules for findings only (Rule.findings_only) pass them
+# by ("hold metoprolol for bradycardia", "able to lift and hold head up").
+NOT_FINDING_LABELS = frozenset({"MEDICATION", "DRUG", "CHEMICAL", "DOSAGE", "ROUTE", "FREQUENCY", "STRENGTH",
+                                "DURATION", "ANATOMY"})
 
 
 def assert_span(text: str, start: int, end: int, section: str | None = None,
                 context: ConText | None = None, label: str | None = None) -> str:
     sent_start, sent_end = sentence_bounds(text, start)
     found = (context or _context()).categories(text, start, end, sent_start, max(sent_end, end),
-                                               order=label in ORDER_LABELS)
+                                               not_finding=label in NOT_FINDING_LABELS)
     for category in PRECEDENCE:
         if category in found:
             return category
