@@ -242,8 +242,9 @@ def _distance(words: list[str], begin: int, end: int) -> int:
 
 # A period ends a sentence unless it ends an initial ("C. diff"), a dotted abbreviation ("p.o.", "p.r.n.", "q.8h.")
 # or a title ("Dr.", "St. Jude")
-_SENTENCE_BREAK = re.compile(r"(?<!\s[A-Z])(?<!\.[A-Za-z])(?<!\.\d[a-z])(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)"
-                             r"(?<!\bSt)(?<!\bvs)[.]\s|[!;]\s|\n\s*\n|\n(?=\s*[-*\u2022\dA-Z])|:\s*\n")
+# (the look-ahead first: the look-behinds run only where a period is)
+_SENTENCE_BREAK = re.compile(r"(?=[.]\s)(?<!\s[A-Z])(?<!\.[A-Za-z])(?<!\.\d[a-z])(?<!\bDr)(?<!\bMr)(?<!\bMrs)"
+                             r"(?<!\bMs)(?<!\bSt)(?<!\bvs)[.]\s|[!;]\s|\n\s*\n|\n(?=\s*[-*\u2022\dA-Z])|:\s*\n")
 
 
 def _normalised(tokens: list[tuple[int, int, str]], i: int) -> str:
