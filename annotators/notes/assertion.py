@@ -32,14 +32,26 @@ class Rule:
     findings_only: bool = False  # not for a drug or body part: "prn pain" is not there, "prn ativan" is an order
 
 
-def _rules(category: str, direction: str, phrases: str, window: int = DEFAULT_WINDOW) -> list[Rule]:
-    return [Rule(p.strip(), category, direction, window) for p in phrases.split("|") if p.strip()]
+def _rules(category: str, direction: str, phrases: str, window: int = DEFAULT_WINDOW, **options) -> list[Rule]:
+    return [Rule(p.strip(), category, direction, window, **options) for p in phrases.split("|") if p.strip()]
 
 
 _CONSEQUENCES = ("may cause|can cause|could cause|might cause|may precipitate|could precipitate|can precipitate|"
                  "may lead to|could lead to|can lead to|might lead to|may result in|could result in|"
                  "can result in|may signal|could signal|could mean|can mean|may increase the risk of|may rarely cause|"
                  "can rarely cause|may occasionally cause|can sometimes cause|may also cause|can also cause")
+
+_PAST_TIMES = ("numtoken years ago|numtoken months ago|numtoken year ago|numtoken month ago|numtoken months prior to|"
+               "numtoken years prior to|months prior to admission|years prior to admission|numtoken months before|"
+               "numtoken years before|numtoken years earlier|numtoken months earlier|in the past|years ago|"
+               "in childhood|previously|in remote past|last year|in yearnum|at age numtoken|at the age of numtoken|"
+               "months ago|year ago|month ago|last month|as a child|as a teenager|as a kid|as a toddler|as an infant|"
+               "as a baby|as a young adult|long time ago|long ago|decades ago|many years ago|several years ago|"
+               "years back|years earlier|years before|yearnum|monthyear|in monthyear|healed|well healed|well-healed|"
+               "last spring|last summer|last fall|last winter|in the decadeyear|back in the decadeyear|"
+               "in her decadenum|in his decadenum|in their decadenum|back in the decadenum|high school|"
+               "in high school|in college|in grade school|in elementary school|in her youth|in his youth|at birth|"
+               "in infancy")
 
 RULES: list[Rule] = [
     *_rules("negated", FORWARD, "no|not|denies|denied|deny|denying|without|negative for|no evidence of|"
@@ -70,9 +82,9 @@ RULES: list[Rule] = [
     *_rules("possible", BACKWARD, "favored|is favored|favoured|favored over|favoured over", window=3),
     *_rules("possible", FORWARD, "favor|favored over|favoured over|may represent|might represent|could represent|"
             "may reflect|could reflect|suggestive of|suggests|raises the possibility of|differential diagnosis of"),
-    *_rules("hypothetical", FORWARD, "if|should|in case of|in the event of|return for|return if|call for|"
-            "call if|watch for|monitor for|seek care for|seek medical attention for|as needed for|prn for|"
-            "to prevent|prophylaxis for|at risk for|risk of|precautions|unless|"
+    *_rules("hypothetical", FORWARD, "if|should|in case of|in the event of|watch for|monitor for|seek care for|"
+            "seek medical attention for|as needed for|prn for|to prevent|prophylaxis for|at risk for|risk of|"
+            "precautions|unless|"
             # planned, not yet done
             "scheduled for|will undergo|to undergo|will have|plan for|planned for|planning for|referred for|"
             "referral for|follow up for|f/u for|will need|will require|candidate for|consider starting|"
@@ -88,7 +100,7 @@ RULES: list[Rule] = [
             "may develop|can develop|could develop|might develop|may experience|can experience|might experience|"
             "could experience|may require|might require|may need|would require|would need|"
             # what a measure or a drug is meant to prevent ("to reduce agitation" treats one that is there)
-            "to avoid|in order to avoid|to prevent|prevent|prevention of|to protect against|reduce the risk of|"
+            "to avoid|in order to avoid|prevent|prevention of|to protect against|reduce the risk of|"
             "reduce the chance of|chance of|lower the risk of|decrease the risk of|increase the risk of|"
             "increases the risk of|increased risk of|risks of|risks include|risks including|the risks|risk for|"
             "danger of|possibility of|complications include|complications of|possible complications|warnings|"
@@ -101,47 +113,32 @@ RULES: list[Rule] = [
     *_rules("hypothetical", BACKWARD, "would be indicated|would be needed|would be required|would be necessary|"
             "may occur|can occur|could occur|might occur", window=3),
     # an order's condition: "hold metoprolol for bradycardia" (the drug itself is ordered, so findings only)
-    Rule("hold", "hypothetical", FORWARD, 8, findings_only=True),
+    *_rules("hypothetical", FORWARD, "hold", window=8, findings_only=True),
     *_rules("hypothetical", BIDIRECTIONAL, "to report|to watch for|to look for|to return for", window=4),
     # a possible consequence, which also ends a negation before it ("do not stop X, as this could lead to Y")
     *_rules("hypothetical", FORWARD, _CONSEQUENCES),
     *_rules("terminate", FORWARD, _CONSEQUENCES),
-    *[Rule(phrase, "hypothetical", FORWARD, 2, findings_only=True) for phrase in ("prn", "p.r.n.", "as needed")],
+    *_rules("hypothetical", FORWARD, "prn|p.r.n.|as needed", window=2, findings_only=True),
     # "DVT prophylaxis", "seizure precautions", "delirium prevention"
     *_rules("hypothetical", BACKWARD, "prophylaxis|prevention", window=1),
     # "seizure precautions" guard against a seizure; "neutropenic precautions" are kept for a condition there is
-    Rule("precautions", "hypothetical", BACKWARD, 1, unless_target=frozenset(
+    *_rules("hypothetical", BACKWARD, "precautions", window=1, unless_target=frozenset(
         "neutropenic contact droplet airborne isolation mrsa vre sternal spinal wound standard universal enteric "
         "c-diff cdiff diff tb".split())),
-    *_rules("historical", FORWARD, "years back|years earlier|years before|as a toddler|as a kid|in infancy|"
-            "history of|hx of|h/o|hx|previous|previously|prior|status post|s/p|"
-            "remote|former|childhood|in the past|last year|years ago|past history of|past history significant for|"
-            "past medical history of|past medical history significant for|medical history of|"
-            "history significant for|known history of|healed|history notable for|history is notable for|"
-            "history remarkable for|history is significant for|history includes|history positive for|"
-            "past medical history|past surgical history|past history|pmh|psh|pmhx|surgical history|"
-            "obstetric history|yearnum|monthyear|in yearnum|in monthyear|in the decadeyear|in her decadenum|"
-            "in his decadenum|back in the decadenum|in high school|in college|as a child|as a teenager|"
-            "as an infant|as a young adult|in childhood|long ago", window=8),
+    *_rules("historical", FORWARD, "history of|hx of|h/o|hx|previous|prior|status post|s/p|remote|former|"
+            "childhood|past history of|past history significant for|past medical history of|"
+            "past medical history significant for|medical history of|history significant for|known history of|"
+            "history notable for|history is notable for|history remarkable for|history is significant for|"
+            "history includes|history positive for|past medical history|past surgical history|past history|pmh|"
+            "psh|pmhx|surgical history|obstetric history", window=8),
+    # time expressions (and "previously", "healed"), read on either side of the finding and a little further
+    # forward: "MI in 2010", "appendectomy at age 12", "several years ago she was treated for Lyme disease"
+    *_rules("historical", FORWARD, _PAST_TIMES, window=8),
+    *_rules("historical", BACKWARD, _PAST_TIMES, window=7),
     *_rules("historical", FORWARD, "old", window=2),  # "old MI", "old L CT site"
     # planned: "colonoscopy in 3 months", "MRI next week"
     *_rules("hypothetical", BACKWARD, "in numtoken days|in numtoken weeks|in numtoken months|in numtoken years|"
             "next week|next month|next year|tomorrow|next visit", window=6),
-    # time expressions, after or before the entity: "MI in 2010", "appendectomy at age 12", "several years ago she
-    # was treated for Lyme disease"
-    *_rules("historical", BIDIRECTIONAL, "numtoken years ago|numtoken months ago|numtoken year ago|"
-            "numtoken month ago|numtoken months prior to|numtoken years prior to|months prior to admission|"
-            "years prior to admission|numtoken months before|numtoken years before|numtoken years earlier|"
-            "numtoken months earlier", window=7),
-    *_rules("historical", BIDIRECTIONAL, "in the past|years ago|in childhood|previously|in remote past|last year|"
-            "in yearnum|at age numtoken|at the age of numtoken|months ago|year ago|month ago|last month|"
-            "as a child|as a teenager|long time ago|long ago|decades ago|many years ago|several years ago|"
-            "yearnum|monthyear|in monthyear|healed|well healed|well-healed|last spring|last summer|last fall|"
-            "last winter|in the decadeyear|back in the decadeyear|in her decadenum|in his decadenum|"
-            "in their decadenum|back in the decadenum|"
-            "in high school|in college|in grade school|in elementary school|as an infant|as a baby|as a young adult|"
-            "in her youth|in his youth|at birth|years back|years earlier|as a toddler|in infancy|high school",
-            window=7),
     *_rules("family", BIDIRECTIONAL, "mother|father|mom|dad|sister|brother|sibling|siblings|aunt|uncle|"
             "grandmother|grandfather|grandparent|cousin|maternal|paternal|parents|family history of|"
             "family history|fhx|fh of|son|daughter|twin", window=6),
