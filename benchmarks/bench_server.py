@@ -209,7 +209,8 @@ def bench_backend(name: str, database_url: str | None, sizes: list[int], clients
     with tempfile.TemporaryDirectory() as tmp:
         files = 10_000
         root = make_import_root(os.path.join(tmp, "nas"), files)
-        env = {"CLINLABEL_WEB_WORKERS": str(os.cpu_count() or 2), "CLINLABEL_IMPORT_ROOTS": f"bench={root}"}
+        env = {"CLINLABEL_WEB_WORKERS": os.environ.get("CLINLABEL_WEB_WORKERS", str(os.cpu_count() or 2)),
+               "CLINLABEL_IMPORT_ROOTS": f"bench={root}"}
         with LiveServer(os.path.join(tmp, "data"), database_url=database_url, extra_env=env) as server:
             admin = server.token()
             out = {"bulk_import": bulk_import(server, admin), "server_import": server_import(server, admin, files)}

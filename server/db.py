@@ -41,8 +41,9 @@ def begin_writes(session) -> None:
 
 
 def _on_conflict(session, kind: str, model, values: dict, unique: list[str], finish):
-    """An INSERT of `values` (as v_<key> parameters) in the session's dialect, finished by `finish(insert)` with its
-    ON CONFLICT clause; built once per shape (server/statements.py) and executed with `values`."""
+    """An INSERT of `values` (as v_<key> parameters) into `model`'s table in the session's dialect, finished by
+    `finish(insert)` with its ON CONFLICT clause; built once per shape (server/statements.py) and executed as a
+    plain statement on the session's connection (pending ORM changes are flushed first, so it follows them)."""
     from sqlalchemy import bindparam
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -51,26 +52,58 @@ def _on_conflict(session, kind: str, model, values: dict, unique: list[str], fin
     dialect = session.get_bind().dialect.name
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = once((kind, model, tuple(values), tuple(unique), dialect), lambda: finish(
-        dialect_insert(model).values({key: bindparam(f"v_{key}") for key in values})))
-    return session.execute(stmt, {f"v_{key}": value for key, value in values.items()})
+        dialect_insert(model.__table__).values({key: bindparam(f"v_{key}") for key in values})))
+    autoflush(session)
+    return session.connection().execute(stmt, {f"v_{key}": value for key, value in values.items()})
+
+
+def autoflush(session) -> None:
+    """What the session's own execute does first (and not inside a `no_autoflush` block): write pending ORM
+    changes, so a plain statement on its connection comes after them."""
+    if session.autoflush:
+        session.flush()
 
 
 def insert_unless_exists(session, model, values: dict, unique: list[str]):
-    """INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING the new row; None when such a row exists already. A
-    first write racing with another one (two tabs, a retry) gets an answer instead of an IntegrityError, without
-    a savepoint or a read before it."""
-    return _on_conflict(session, "insert_unless_exists", model, values, unique, lambda insert: insert
-                        .on_conflict_do_nothing(index_elements=unique).returning(model)).scalars().first()
+    """INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING the new row, as an instance of `model` that holds the
+    row as written (for the reply; not added to the session); None when such a row exists already. A first write
+    racing with another one (two tabs, a retry) gets an answer instead of an IntegrityError, without a savepoint
+    or a read before it. (A plain statement: the ORM's unit of work cost several times the INSERT itself.)"""
+    row = _on_conflict(session, "insert_unless_exists", model, values, unique, lambda insert: insert
+                       .on_conflict_do_nothing(index_elements=unique).returning(*model.__table__.c)).first()
+    return model(**row._mapping) if row is not None else None
 
 
 def upsert(session, model, values: dict, unique: list[str]) -> None:
     """INSERT ... ON CONFLICT (unique) DO UPDATE the other columns: one statement instead of a read and a write.
     An instance of the row the session holds is expired, so it is read again rather than written back stale."""
-    _on_conflict(session, "upsert", model.__table__, values, unique, lambda insert: insert.on_conflict_do_update(
+    _on_conflict(session, "upsert", model, values, unique, lambda insert: insert.on_conflict_do_update(
         index_elements=unique, set_={key: insert.excluded[key] for key in values if key not in unique}))
     for held in list(session.identity_map.values()):
         if isinstance(held, model) and all(getattr(held, key) == values[key] for key in unique):
             session.expire(held)
+
+
+def write_now(session, obj, keys: tuple[str, ...]) -> None:
+    """Write the changed attributes among `keys` of a loaded object with one plain UPDATE by id, now, and mark them
+    written: the ORM's flush of the same change costs several times the statement (hot paths only; the object's
+    row is the caller's to write: locked, or under SQLite's write lock)."""
+    from sqlalchemy import bindparam, inspect, update
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from server.statements import once
+
+    state = inspect(obj)
+    changed = tuple(key for key in keys if state.attrs[key].history.has_changes())
+    if not changed:
+        return
+    table = obj.__table__
+    stmt = once(("write_now", table.name, changed), lambda: update(table).where(
+        table.c.id == bindparam("w_id")).values({key: bindparam(f"v_{key}") for key in changed}))
+    values = {key: getattr(obj, key) for key in changed}
+    session.connection().execute(stmt, {"w_id": obj.id, **{f"v_{key}": value for key, value in values.items()}})
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
 
 
 @contextlib.contextmanager

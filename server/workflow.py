@@ -12,7 +12,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from server.db import insert_unless_exists
+from server.db import insert_unless_exists, write_now
 from server.extensions import db
 from server.models import Assignment, Item, as_utc, utcnow
 from server.statements import once
@@ -118,6 +118,7 @@ def next_assignment(project, user, stage: str = "annotate") -> tuple[Assignment,
                     and as_utc(a.lease_expires_at) >= now), None)
     if current is not None:
         current[0].lease_expires_at = now + lease
+        write_now(db.session, current[0], ("lease_expires_at",))
         return current
     _expire([a for a, _ in leases if as_utc(a.lease_expires_at) < now][:EXPIRE_BATCH], now)
     k = int(workflow["annotators_per_item"]) if stage == "annotate" else 1
@@ -161,10 +162,11 @@ def mark_submitted(project, user, item: Item, stage: str) -> None:
     """Close the caller's lease on submit. A submit after the lease expired is kept (nothing lost) and re-counted."""
     now = utcnow()
     # The usual case, a submit under the caller's active lease, in one statement; the others read the row below.
-    closed = db.session.execute(once("submit.close_lease", lambda: update(Assignment).where(
+    # A plain statement on the session's connection (no lease object is held in a submit's session).
+    closed = db.session.connection().execute(once("submit.close_lease", lambda: update(Assignment.__table__).where(
         Assignment.item_id == bindparam("w_item_id"), Assignment.user_id == bindparam("w_user_id"),
         Assignment.stage == bindparam("w_stage"), Assignment.status == "active").values(
-        status="submitted", finished_at=bindparam("now")).execution_options(synchronize_session=False)),
+        status="submitted", finished_at=bindparam("now"))),
         {"w_item_id": item.id, "w_user_id": user.id, "w_stage": stage, "now": now})
     if closed.rowcount == 1:
         return

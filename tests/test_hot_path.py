@@ -15,7 +15,7 @@ AUDIT = re.compile(r"audit_events|pg_advisory")
 AUDIT_BOUND = 1
 BOUNDS = {  # request: most statements of its own
     "next (new lease)": 5, "next (same lease)": 4, "get item": 2, "list annotations": 3, "get draft": 3,
-    "autosave (first)": 3, "autosave": 3, "save annotation": 5, "save again": 4, "list items": 3,
+    "autosave (first)": 3, "autosave": 3, "save annotation": 4, "save again": 4, "list items": 3,
     "submit (k = 1: gold)": 9,
 }
 

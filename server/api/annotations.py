@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import g
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from server import audit
@@ -37,11 +37,24 @@ def _visible_statement(see_all: bool):
 _MINE_AT_STAGE = select(Annotation.id).where(
     Annotation.item_id == bindparam("item_id"), Annotation.author_id == bindparam("user_id"),
     Annotation.stage == bindparam("stage"), Annotation.source == "human")
-# synchronize_session=False: no draft object is loaded in a save's session, and matching the criteria against
-# the identity map in Python (the ORM's default) was ~5 % of a submit's CPU.
-_SPEND_DRAFT = delete(AnnotationDraft).where(
+# Plain (Core) statements on the session's connection: no ORM object of these rows is held in a save's session, and
+# the ORM's statement path and unit of work cost several times the statement itself (benchmarks/bench_hot_path.py).
+_SPEND_DRAFT = delete(AnnotationDraft.__table__).where(
     AnnotationDraft.item_id == bindparam("item_id"), AnnotationDraft.user_id == bindparam("user_id"),
-    AnnotationDraft.stage == bindparam("stage")).execution_options(synchronize_session=False)
+    AnnotationDraft.stage == bindparam("stage"))
+_FIRST_FIELDS = ("item_id", "project_id", "author_id", "source", "stage", "status", "payload", "time_spent_ms",
+                 "comment", "version", "created_at", "updated_at")
+
+
+def _insert_first_statement():
+    """The caller's first annotation of an item at a stage, inserted only if they have none there yet: the check
+    and the write in one statement (RETURNING the new id; no row when one exists)."""
+    table = Annotation.__table__
+    values = select(*(bindparam(f"v_{name}", type_=table.c[name].type) for name in _FIRST_FIELDS)).where(~exists(
+        select(table.c.id).where(table.c.item_id == bindparam("v_item_id"),
+                                 table.c.author_id == bindparam("v_author_id"),
+                                 table.c.stage == bindparam("v_stage"), table.c.source == "human")))
+    return insert(table).from_select(_FIRST_FIELDS, values).returning(table.c.id)
 
 
 def _update_statement(keys: tuple[str, ...]):
@@ -50,10 +63,11 @@ def _update_statement(keys: tuple[str, ...]):
     def build():
         # (w_: an UPDATE reserves bind names equal to its table's columns.)
         item_open = ~select(Item.id).where(Item.id == bindparam("w_item_id"), Item.stage == "done").exists()
-        return update(Annotation).where(
-            Annotation.id == bindparam("annotation_id"), Annotation.version == bindparam("sent_version"),
-            Annotation.status.notin_(FROZEN_STATUSES), item_open).values(
-            version=Annotation.version + 1, **{key: bindparam(f"new_{key}") for key in keys})
+        table = Annotation.__table__
+        return update(table).where(
+            table.c.id == bindparam("annotation_id"), table.c.version == bindparam("sent_version"),
+            table.c.status.notin_(FROZEN_STATUSES), item_open).values(
+            version=table.c.version + 1, **{key: bindparam(f"new_{key}") for key in keys})
 
     return once(("annotations.update", keys), build)
 
@@ -90,15 +104,19 @@ def create_annotation(item_id, json_data):
         raise ApiError(409, f"item {item.id} is done (its gold was decided in review) and is frozen; to change "
                             "your version, POST /annotations/{your annotation id}/revisions: it goes to a new "
                             "review round", code="frozen")
-    existing = db.session.execute(_MINE_AT_STAGE, {"item_id": item.id, "user_id": g.user.id, "stage": stage}).first()
-    if existing:
-        raise ApiError(409, f"you already have annotation {existing[0]} on this item at stage {stage}; "
-                            f"update it with PUT /annotations/{existing[0]}")
-    ann = Annotation(item_id=item.id, project_id=item.project_id, author_id=g.user.id, source="human", stage=stage,
-                     status=json_data["status"], payload=payload, time_spent_ms=json_data["time_spent_ms"],
-                     comment=json_data["comment"])
-    db.session.add(ann)
-    db.session.flush()
+    now = utcnow()
+    values = {"item_id": item.id, "project_id": item.project_id, "author_id": g.user.id, "source": "human",
+              "stage": stage, "status": json_data["status"], "payload": payload,
+              "time_spent_ms": json_data["time_spent_ms"], "comment": json_data["comment"], "version": 1,
+              "created_at": now, "updated_at": now}
+    new_id = db.session.connection().execute(once("annotations.insert_first", _insert_first_statement),
+                                              {f"v_{key}": value for key, value in values.items()}).scalar()
+    if new_id is None:
+        existing = db.session.execute(_MINE_AT_STAGE, {"item_id": item.id, "user_id": g.user.id,
+                                                       "stage": stage}).scalar()
+        raise ApiError(409, f"you already have annotation {existing} on this item at stage {stage}; "
+                            f"update it with PUT /annotations/{existing}")
+    ann = Annotation(id=new_id, **values)  # the row as written, for the reply (not added to the session)
     routing = _on_saved(project, item, ann)
     audit.record(db.session, actor=actor_name(), action="annotation.create", object_type="annotation",
                  object_id=ann.id, project_id=item.project_id, details={"item": item.id, "status": ann.status})
@@ -122,7 +140,7 @@ def _frozen_reason(ann: Annotation, item: Item) -> str | None:
 def _on_saved(project: Project, item: Item, ann: Annotation) -> bool:
     """Workflow after a save: the autosaved draft is spent; a submission closes the lease and may complete the
     item (True: routing is queued after commit)."""
-    db.session.execute(_SPEND_DRAFT, {"item_id": item.id, "user_id": g.user.id, "stage": ann.stage})
+    db.session.connection().execute(_SPEND_DRAFT, {"item_id": item.id, "user_id": g.user.id, "stage": ann.stage})
     if ann.status != "submitted":
         return False
     mark_submitted(project, g.user, item, ann.stage)
@@ -148,9 +166,9 @@ def update_annotation(annotation_id, json_data):
     for key in ("status", "time_spent_ms", "comment"):
         if key in json_data:
             values[key] = json_data[key]
-    result = db.session.execute(_update_statement(tuple(values)), {
+    result = db.session.connection().execute(_update_statement(tuple(values)), {
         "annotation_id": ann.id, "sent_version": json_data["version"], "w_item_id": ann.item_id,
-        **{f"new_{key}": value for key, value in values.items()}}, execution_options={"synchronize_session": False})
+        **{f"new_{key}": value for key, value in values.items()}})
     if result.rowcount != 1:
         db.session.rollback()
         current = db.session.get(Annotation, annotation_id)
