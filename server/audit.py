@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from server.audit_chain import GENESIS, _row_digest, _time_iso, audit_key, event_digest, event_mac, row_mac  # noqa: F401
 from server.audit_sealer import PENDING, seal, unsealed_tail  # noqa: F401  (re-exported)
-from server.db import autoflush, begin_writes
+from server.db import begin_writes, execute_plain
 from server.models import AuditEvent, utcnow
 
 
@@ -43,10 +43,8 @@ def record(session: Session, actor: str, action: str, outcome: str = "success", 
     actor, object_id, nonce = actor[:120], str(object_id)[:120], secrets.token_hex(8)
     mac = row_mac(_time_iso(now), actor, action, object_type, object_id, project_id, outcome, details, nonce,
                   audit_key())
-    # Pending ORM changes are flushed first, so the event follows the action; then a plain statement on the
-    # session's connection (the session's own statement path costs more than the INSERT).
-    autoflush(session)
-    inserted = session.connection().execute(_APPEND, {
+    # After the pending ORM changes (execute_plain flushes them first), so the event follows the action.
+    inserted = execute_plain(session, _APPEND, {
         "time": now, "actor": actor, "action": action, "object_type": object_type, "object_id": object_id,
         "project_id": project_id, "outcome": outcome, "details": details, "nonce": nonce, "mac": mac})
     session.info[PENDING] = True  # wakes this process's sealer after the commit

@@ -43,7 +43,7 @@ def begin_writes(session) -> None:
 def _on_conflict(session, kind: str, model, values: dict, unique: list[str], finish):
     """An INSERT of `values` (as v_<key> parameters) into `model`'s table in the session's dialect, finished by
     `finish(insert)` with its ON CONFLICT clause; built once per shape (server/statements.py) and executed as a
-    plain statement on the session's connection (pending ORM changes are flushed first, so it follows them)."""
+    plain statement (execute_plain)."""
     from sqlalchemy import bindparam
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -53,22 +53,38 @@ def _on_conflict(session, kind: str, model, values: dict, unique: list[str], fin
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = once((kind, model, tuple(values), tuple(unique), dialect), lambda: finish(
         dialect_insert(model.__table__).values({key: bindparam(f"v_{key}") for key in values})))
-    autoflush(session)
-    return session.connection().execute(stmt, {f"v_{key}": value for key, value in values.items()})
+    return execute_plain(session, stmt, {f"v_{key}": value for key, value in values.items()})
 
 
-def autoflush(session) -> None:
-    """What the session's own execute does first (and not inside a `no_autoflush` block): write pending ORM
-    changes, so a plain statement on its connection comes after them."""
+def execute_plain(session, statement, params: dict | None = None):
+    """Run a Core statement on the session's connection, in its transaction, after the same autoflush the
+    session's own execute does (none inside a `no_autoflush` block), so it comes after pending ORM changes. On the
+    hot paths this costs a fraction of `session.execute`, whose ORM statement path and unit of work cost several
+    times the statement itself (benchmarks/bench_hot_path.py)."""
     if session.autoflush:
         session.flush()
+    return session.connection().execute(statement, params)
+
+
+def insert_row(session, model, values: dict):
+    """INSERT one row (the columns' defaults fill the rest) RETURNING it, as an instance of `model` that holds the
+    row as written (for replies; not added to the session)."""
+    from sqlalchemy import bindparam, insert
+
+    from server.statements import once
+
+    table = model.__table__
+    stmt = once(("insert_row", model, tuple(values)), lambda: insert(table).values(
+        {key: bindparam(f"v_{key}") for key in values}).returning(*table.c))
+    row = execute_plain(session, stmt, {f"v_{key}": value for key, value in values.items()}).one()
+    return model(**row._mapping)
 
 
 def insert_unless_exists(session, model, values: dict, unique: list[str]):
     """INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING the new row, as an instance of `model` that holds the
     row as written (for the reply; not added to the session); None when such a row exists already. A first write
     racing with another one (two tabs, a retry) gets an answer instead of an IntegrityError, without a savepoint
-    or a read before it. (A plain statement: the ORM's unit of work cost several times the INSERT itself.)"""
+    or a read before it."""
     row = _on_conflict(session, "insert_unless_exists", model, values, unique, lambda insert: insert
                        .on_conflict_do_nothing(index_elements=unique).returning(*model.__table__.c)).first()
     return model(**row._mapping) if row is not None else None
@@ -101,6 +117,7 @@ def write_now(session, obj, keys: tuple[str, ...]) -> None:
     stmt = once(("write_now", table.name, changed), lambda: update(table).where(
         table.c.id == bindparam("w_id")).values({key: bindparam(f"v_{key}") for key in changed}))
     values = {key: getattr(obj, key) for key in changed}
+    # Not execute_plain: its autoflush would write these very changes through the ORM first.
     session.connection().execute(stmt, {"w_id": obj.id, **{f"v_{key}": value for key, value in values.items()}})
     for key, value in values.items():
         set_committed_value(obj, key, value)

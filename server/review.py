@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import combinations
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from annotators.base import registry
-from server.db import upsert, write_now
+from server.db import insert_row, upsert, write_now
 from server.errors import ApiError
 from server.events import gold_created
 from server.item_views import item_view
@@ -46,7 +46,6 @@ _SUBMISSION_READS = select(Annotation).where(Annotation.item_id == bindparam("it
     _HUMAN_VERSION, _MODEL, _CURRENT_GOLD)).order_by(Annotation.id)
 _UNREAD = object()  # an argument not read yet (None is a real answer: no model draft)
 _GOLD = select(Annotation).where(Annotation.item_id == bindparam("item_id"), _CURRENT_GOLD)
-_INSERT_GOLD = insert(Annotation.__table__).returning(Annotation.__table__.c.id)
 
 
 def latest_human_versions(item_id: int, stage: str = "annotate") -> list[Annotation]:
@@ -79,14 +78,10 @@ def make_gold(project: Project, item: Item, payload: dict, author_id: int | None
         current_gold = db.session.execute(_GOLD, {"item_id": item.id}).scalars()
     for old in current_gold:
         old.status = "superseded"
-    now = utcnow()
-    values = {"item_id": item.id, "project_id": item.project_id, "author_id": author_id, "source": source,
-              "stage": "gold", "status": "accepted", "payload": payload, "supersedes_id": supersedes, "version": 1,
-              "created_at": now, "updated_at": now}
-    # A plain INSERT on the session's connection (the ORM's unit of work cost several times the statement); the
-    # item's and the old gold's changes are written with the request's next statement or its commit.
-    gold_id = db.session.connection().execute(_INSERT_GOLD, values).scalar_one()
-    gold = Annotation(id=gold_id, **values)  # the row as written (not added to the session)
+    # A plain INSERT (db.insert_row); the item's change is written with the request's next statement or its commit.
+    gold = insert_row(db.session, Annotation, {
+        "item_id": item.id, "project_id": item.project_id, "author_id": author_id, "source": source, "stage": "gold",
+        "status": "accepted", "payload": payload, "supersedes_id": supersedes})
     item.stage = "done"
 
     gold_created.send(project, item=item, payload=payload)

@@ -12,7 +12,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from server.db import autoflush, insert_unless_exists, write_now
+from server.db import execute_plain, insert_unless_exists, write_now
 from server.extensions import db
 from server.models import Assignment, Item, as_utc, utcnow
 from server.statements import once
@@ -93,10 +93,8 @@ def _take(project, user_id: int, stage: str, slots: int, ordering: str, start: i
     # (An UPDATE reserves bind names equal to its table's columns: hence w_.)
     params = {"w_project_id": project.id, "w_user_id": user_id, "w_stage": stage, "w_slots": slots,
               "taken": slots + 1, "w_start": start}
-    # A plain statement on the session's connection: building an ORM object of the row cost more than the UPDATE.
-    autoflush(db.session)
-    return db.session.connection().execute(_take_statement(ordering == "uncertain", start is not None),
-                                           params).first()
+    # A plain statement: building an ORM object of the row cost more than the UPDATE.
+    return execute_plain(db.session, _take_statement(ordering == "uncertain", start is not None), params).first()
 
 
 def _take_in_order(project, user_id: int, stage: str, slots: int, ordering: str):
@@ -166,8 +164,8 @@ def mark_submitted(project, user, item: Item, stage: str) -> None:
     """Close the caller's lease on submit. A submit after the lease expired is kept (nothing lost) and re-counted."""
     now = utcnow()
     # The usual case, a submit under the caller's active lease, in one statement; the others read the row below.
-    # A plain statement on the session's connection (no lease object is held in a submit's session).
-    closed = db.session.connection().execute(once("submit.close_lease", lambda: update(Assignment.__table__).where(
+    # A plain statement (no lease object is held in a submit's session).
+    closed = execute_plain(db.session, once("submit.close_lease", lambda: update(Assignment.__table__).where(
         Assignment.item_id == bindparam("w_item_id"), Assignment.user_id == bindparam("w_user_id"),
         Assignment.stage == bindparam("w_stage"), Assignment.status == "active").values(
         status="submitted", finished_at=bindparam("now"))),

@@ -10,7 +10,7 @@ from server.api.blueprint import api_bp
 from server.api.schemas import AnnotationIn, AnnotationPut, NextQuery, RevisionIn, SkipIn
 from server.api.serialize import annotation_out, item_out
 from server.auth import actor_name
-from server.db import begin_writes
+from server.db import begin_writes, execute_plain
 from server.errors import ApiError
 from server.extensions import db
 from server.models import Annotation, AnnotationDraft, Item, Project, User, utcnow
@@ -37,8 +37,7 @@ def _visible_statement(see_all: bool):
 _MINE_AT_STAGE = select(Annotation.id).where(
     Annotation.item_id == bindparam("item_id"), Annotation.author_id == bindparam("user_id"),
     Annotation.stage == bindparam("stage"), Annotation.source == "human")
-# Plain (Core) statements on the session's connection: no ORM object of these rows is held in a save's session, and
-# the ORM's statement path and unit of work cost several times the statement itself (benchmarks/bench_hot_path.py).
+# Plain statements (db.execute_plain): no ORM object of these rows is held in a save's session.
 _SPEND_DRAFT = delete(AnnotationDraft.__table__).where(
     AnnotationDraft.item_id == bindparam("item_id"), AnnotationDraft.user_id == bindparam("user_id"),
     AnnotationDraft.stage == bindparam("stage"))
@@ -109,8 +108,8 @@ def create_annotation(item_id, json_data):
               "stage": stage, "status": json_data["status"], "payload": payload,
               "time_spent_ms": json_data["time_spent_ms"], "comment": json_data["comment"], "version": 1,
               "created_at": now, "updated_at": now}
-    new_id = db.session.connection().execute(once("annotations.insert_first", _insert_first_statement),
-                                              {f"v_{key}": value for key, value in values.items()}).scalar()
+    new_id = execute_plain(db.session, once("annotations.insert_first", _insert_first_statement),
+                           {f"v_{key}": value for key, value in values.items()}).scalar()
     if new_id is None:
         existing = db.session.execute(_MINE_AT_STAGE, {"item_id": item.id, "user_id": g.user.id,
                                                        "stage": stage}).scalar()
@@ -140,7 +139,7 @@ def _frozen_reason(ann: Annotation, item: Item) -> str | None:
 def _on_saved(project: Project, item: Item, ann: Annotation) -> bool:
     """Workflow after a save: the autosaved draft is spent; a submission closes the lease and may complete the
     item (True: routing is queued after commit)."""
-    db.session.connection().execute(_SPEND_DRAFT, {"item_id": item.id, "user_id": g.user.id, "stage": ann.stage})
+    execute_plain(db.session, _SPEND_DRAFT, {"item_id": item.id, "user_id": g.user.id, "stage": ann.stage})
     if ann.status != "submitted":
         return False
     mark_submitted(project, g.user, item, ann.stage)
@@ -166,7 +165,7 @@ def update_annotation(annotation_id, json_data):
     for key in ("status", "time_spent_ms", "comment"):
         if key in json_data:
             values[key] = json_data[key]
-    result = db.session.connection().execute(_update_statement(tuple(values)), {
+    result = execute_plain(db.session, _update_statement(tuple(values)), {
         "annotation_id": ann.id, "sent_version": json_data["version"], "w_item_id": ann.item_id,
         **{f"new_{key}": value for key, value in values.items()}})
     if result.rowcount != 1:
