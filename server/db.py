@@ -8,6 +8,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 
+from server.sqlite_writers import queue_writers
+
 
 class Base(DeclarativeBase):
     pass
@@ -158,7 +160,13 @@ def make_engine(url: str, sqlite_immediate: bool = True) -> Engine:
             # begin_writes() / commit before writing.
             mode = _request_mode.get()
             immediate = (sqlite_immediate if mode is None else mode == "immediate") or _immediate.get()
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            if not immediate:
+                conn.exec_driver_sql("BEGIN")
+                return
+            with writers.turn_for(conn):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        writers = queue_writers(engine)
 
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
