@@ -33,8 +33,8 @@ class WriteQueue:
     """One per database file and process, shared by every engine on that file in the process (a test's app and
     its worker app, say), so a process never queues against itself on the file lock."""
 
-    def __init__(self, lock_path: str):
-        self.lock_path = lock_path
+    def __init__(self, lock_path: str, database_path: str):
+        self.lock_path, self.database_path = lock_path, database_path
         self._reset()
 
     def _reset(self) -> None:
@@ -42,10 +42,23 @@ class WriteQueue:
         self._fd: int | None = None
         self._holder = None  # the DBAPI connection whose transaction has the turn
 
-    def _lock_file(self) -> int:
+    def _lock_file(self) -> int | None:
+        """The open lock file; None when it cannot be opened (a read-only folder, another account's file): then
+        only this process's threads queue, and other processes meet at SQLite's lock as before."""
         if self._fd is None:
-            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        return self._fd
+            try:
+                # Created with the database's permissions, as SQLite creates its -wal and -shm files: a web server
+                # and a worker running as two accounts that share the database share this file too.
+                mode = os.stat(self.database_path).st_mode & 0o666 if os.path.exists(self.database_path) else 0o600
+                self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+                if os.fstat(self._fd).st_mode & 0o777 != mode:  # the umask narrowed a new file (SQLite fixes it too)
+                    with contextlib.suppress(OSError):
+                        os.fchmod(self._fd, mode)
+            except OSError as exc:
+                log.warning("SQLite writers queue only within this process: cannot open %s (%s)",
+                            self.lock_path, exc.strerror)
+                self._fd = -1
+        return None if self._fd < 0 else self._fd
 
     def acquire(self, dbapi_conn) -> bool:
         if not self._local.acquire(timeout=BUSY_TIMEOUT_S):
@@ -53,7 +66,9 @@ class WriteQueue:
                         BUSY_TIMEOUT_S)
             return False
         try:
-            fcntl.flock(self._lock_file(), fcntl.LOCK_EX)
+            fd = self._lock_file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
             self._local.release()
             raise
@@ -65,7 +80,8 @@ class WriteQueue:
         if self._holder is None or self._holder is not dbapi_conn:
             return
         self._holder = None
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._fd is not None and self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._local.release()
 
     @contextlib.contextmanager
@@ -93,7 +109,7 @@ def _after_fork_in_child() -> None:
     # lets go of nothing: a flock ends with LOCK_UN or when the last copy closes), so the kernel still frees the
     # parent's lock if the parent dies.
     for queue in list(_queues.values()):
-        if queue._fd is not None:
+        if queue._fd is not None and queue._fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(queue._fd)
         queue._reset()
@@ -117,7 +133,7 @@ def queue_writers(engine):
     with _queues_guard:
         queue = _queues.get(lock_path)
         if queue is None:
-            queue = _queues[lock_path] = WriteQueue(lock_path)
+            queue = _queues[lock_path] = WriteQueue(lock_path, os.path.abspath(path))
     engine._clinlabel_write_queue = queue  # the registry holds queues weakly: the engine keeps its own alive
 
     dialect = engine.dialect

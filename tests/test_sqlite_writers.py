@@ -195,3 +195,32 @@ def test_an_in_memory_database_has_no_queue():
     assert not hasattr(db.engine, "_clinlabel_write_queue")
     assert isinstance(queue_writers(db.engine), _NoQueue)
     db.dispose()
+
+
+def test_the_lock_file_takes_the_database_permissions(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    path.touch()
+    os.chmod(path, 0o660)
+    db = Database(f"sqlite:///{path}")
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    assert os.stat(f"{path}-writers").st_mode & 0o777 == 0o660
+    db.dispose()
+
+
+def test_an_unopenable_lock_file_still_queues_this_process_and_writes(tmp_path, database, caplog):
+    queue = database.engine._clinlabel_write_queue
+    queue._reset()
+    os.unlink(queue.lock_path)
+    os.mkdir(queue.lock_path)  # a folder where the file should be: open() fails
+    try:
+        with database.engine.begin() as conn:
+            conn.execute(text("INSERT INTO t (writer, n) VALUES ('a', 1)"))
+            assert queue._local.locked()
+        assert not queue._local.locked()
+        assert "cannot open" in caplog.text
+        with database.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1
+    finally:
+        os.rmdir(queue.lock_path)
+        queue._reset()
