@@ -150,13 +150,16 @@ def test_another_process_waits_for_the_turn(tmp_path, database):
     conn = database.engine.connect()
     conn.begin()
     conn.execute(text("INSERT INTO t (writer, n) VALUES ('first', 1)"))
-    script = WRITER.replace("'killed'", "'second'").replace("time.sleep(60)", "conn.commit()")
+    script = (WRITER.replace("'killed'", "'second'").replace("time.sleep(60)", "conn.commit()")
+              .replace("conn.begin()", "print('asking', flush=True)\nconn.begin()"))
     proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "q.sqlite")], stdout=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    time.sleep(1.0)
+    assert proc.stdout.readline().strip() == b"asking"
+    time.sleep(0.5)
     assert proc.poll() is None  # waiting for the turn
     conn.commit()
     conn.close()
+    assert proc.stdout.readline().strip() == b"holding"  # its INSERT went through once the turn was free
     assert proc.wait(timeout=30) == 0
     with database.engine.connect() as c:
         assert c.execute(text("SELECT writer FROM t ORDER BY id")).scalars().all() == ["first", "second"]
