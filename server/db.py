@@ -42,11 +42,22 @@ def begin_writes(session) -> None:
         _request_mode.set("immediate")
 
 
+def value_binds(keys) -> dict:
+    """{column: bindparam("v_<column>")} for a plain statement's values, and (value_params) the parameters that
+    fill them: the prefix keeps them apart from binds an UPDATE reserves for its own columns."""
+    from sqlalchemy import bindparam
+
+    return {key: bindparam(f"v_{key}") for key in keys}
+
+
+def value_params(values: dict) -> dict:
+    return {f"v_{key}": value for key, value in values.items()}
+
+
 def _on_conflict(session, kind: str, model, values: dict, unique: list[str], finish):
     """An INSERT of `values` (as v_<key> parameters) into `model`'s table in the session's dialect, finished by
     `finish(insert)` with its ON CONFLICT clause; built once per shape (server/statements.py) and executed as a
     plain statement (execute_plain)."""
-    from sqlalchemy import bindparam
     from sqlalchemy.dialects import postgresql, sqlite
 
     from server.statements import once
@@ -54,8 +65,8 @@ def _on_conflict(session, kind: str, model, values: dict, unique: list[str], fin
     dialect = session.get_bind().dialect.name
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = once((kind, model, tuple(values), tuple(unique), dialect), lambda: finish(
-        dialect_insert(model.__table__).values({key: bindparam(f"v_{key}") for key in values})))
-    return execute_plain(session, stmt, {f"v_{key}": value for key, value in values.items()})
+        dialect_insert(model.__table__).values(value_binds(values))))
+    return execute_plain(session, stmt, value_params(values))
 
 
 def execute_plain(session, statement, params: dict | None = None):
@@ -71,14 +82,14 @@ def execute_plain(session, statement, params: dict | None = None):
 def insert_row(session, model, values: dict):
     """INSERT one row (the columns' defaults fill the rest) RETURNING it, as an instance of `model` that holds the
     row as written (for replies; not added to the session)."""
-    from sqlalchemy import bindparam, insert
+    from sqlalchemy import insert
 
     from server.statements import once
 
     table = model.__table__
     stmt = once(("insert_row", model, tuple(values)), lambda: insert(table).values(
-        {key: bindparam(f"v_{key}") for key in values}).returning(*table.c))
-    row = execute_plain(session, stmt, {f"v_{key}": value for key, value in values.items()}).one()
+        value_binds(values)).returning(*table.c))
+    row = execute_plain(session, stmt, value_params(values)).one()
     return model(**row._mapping)
 
 
@@ -117,10 +128,10 @@ def write_now(session, obj, keys: tuple[str, ...]) -> None:
         return
     table = obj.__table__
     stmt = once(("write_now", table.name, changed), lambda: update(table).where(
-        table.c.id == bindparam("w_id")).values({key: bindparam(f"v_{key}") for key in changed}))
+        table.c.id == bindparam("w_id")).values(value_binds(changed)))
     values = {key: getattr(obj, key) for key in changed}
     # Not execute_plain: its autoflush would write these very changes through the ORM first.
-    session.connection().execute(stmt, {"w_id": obj.id, **{f"v_{key}": value for key, value in values.items()}})
+    session.connection().execute(stmt, {"w_id": obj.id, **value_params(values)})
     for key, value in values.items():
         set_committed_value(obj, key, value)
 
@@ -140,6 +151,7 @@ def make_engine(url: str, sqlite_immediate: bool = True) -> Engine:
     if url.startswith("sqlite"):
         # hide_parameters: error messages and logs never carry the statement's values (note text, names)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
+        writers = queue_writers(engine)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -165,8 +177,6 @@ def make_engine(url: str, sqlite_immediate: bool = True) -> Engine:
                 return
             with writers.turn_for(conn):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        writers = queue_writers(engine)
 
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True)

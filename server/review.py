@@ -78,7 +78,7 @@ def make_gold(project: Project, item: Item, payload: dict, author_id: int | None
         current_gold = db.session.execute(_GOLD, {"item_id": item.id}).scalars()
     for old in current_gold:
         old.status = "superseded"
-    # A plain INSERT (db.insert_row); the item's change is written with the request's next statement or its commit.
+    # A plain INSERT (db.insert_row); the item's change is written by the caller (after_submission: write_now).
     gold = insert_row(db.session, Annotation, {
         "item_id": item.id, "project_id": item.project_id, "author_id": author_id, "source": source, "stage": "gold",
         "status": "accepted", "payload": payload, "supersedes_id": supersedes})
@@ -171,7 +171,7 @@ def after_submission(project: Project, item: Item, stage: str) -> bool:
         item.stage = "routing"
         return True
     # The reads of routing depend on nothing pending here: the item's changes (slots, priority, stage) are written
-    # once, by make_gold's flush or the request's commit, instead of once before each read.
+    # once, after routing (write_now: one UPDATE), instead of once before each read.
     with db.session.no_autoflush:
         route(project, item, versions, draft=draft, current_gold=gold)
     write_now(db.session, item, ("stage", "slots_taken", "priority"))

@@ -33,19 +33,20 @@ class WriteQueue:
     """One per database file and process, shared by every engine on that file in the process (a test's app and
     its worker app, say), so a process never queues against itself on the file lock."""
 
-    def __init__(self, lock_path: str, database_path: str):
-        self.lock_path, self.database_path = lock_path, database_path
+    def __init__(self, database_path: str):
+        self.database_path, self.lock_path = database_path, database_path + "-writers"
         self._reset()
 
     def _reset(self) -> None:
         self._local = threading.Lock()
         self._fd: int | None = None
+        self._no_lock_file = False
         self._holder = None  # the DBAPI connection whose transaction has the turn
 
     def _lock_file(self) -> int | None:
         """The open lock file; None when it cannot be opened (a read-only folder, another account's file): then
         only this process's threads queue, and other processes meet at SQLite's lock as before."""
-        if self._fd is None:
+        if self._fd is None and not self._no_lock_file:
             try:
                 # Created with the database's permissions, as SQLite creates its -wal and -shm files: a web server
                 # and a worker running as two accounts that share the database share this file too.
@@ -57,14 +58,14 @@ class WriteQueue:
             except OSError as exc:
                 log.warning("SQLite writers queue only within this process: cannot open %s (%s)",
                             self.lock_path, exc.strerror)
-                self._fd = -1
-        return None if self._fd < 0 else self._fd
+                self._no_lock_file = True
+        return self._fd
 
-    def acquire(self, dbapi_conn) -> bool:
+    def acquire(self, dbapi_conn) -> None:
         if not self._local.acquire(timeout=BUSY_TIMEOUT_S):
             log.warning("waited %.0f s for SQLite's write turn in this process; going on to SQLite's own lock",
                         BUSY_TIMEOUT_S)
-            return False
+            return
         try:
             fd = self._lock_file()
             if fd is not None:
@@ -73,14 +74,13 @@ class WriteQueue:
             self._local.release()
             raise
         self._holder = dbapi_conn
-        return True
 
     def release(self, dbapi_conn) -> None:
         """End `dbapi_conn`'s turn, if it has it (every end of a transaction calls this; most hold no turn)."""
         if self._holder is None or self._holder is not dbapi_conn:
             return
         self._holder = None
-        if self._fd is not None and self._fd >= 0:
+        if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._local.release()
 
@@ -109,7 +109,7 @@ def _after_fork_in_child() -> None:
     # lets go of nothing: a flock ends with LOCK_UN or when the last copy closes), so the kernel still frees the
     # parent's lock if the parent dies.
     for queue in list(_queues.values()):
-        if queue._fd is not None and queue._fd >= 0:
+        if queue._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(queue._fd)
         queue._reset()
@@ -129,11 +129,11 @@ def queue_writers(engine):
     if not path or path == ":memory:" or path.startswith("file:") or os.environ.get(
             "CLINLABEL_SQLITE_WRITE_QUEUE", "1") == "0":
         return _NoQueue()
-    lock_path = os.path.abspath(path) + "-writers"
+    path = os.path.abspath(path)
     with _queues_guard:
-        queue = _queues.get(lock_path)
+        queue = _queues.get(path)
         if queue is None:
-            queue = _queues[lock_path] = WriteQueue(lock_path, os.path.abspath(path))
+            queue = _queues[path] = WriteQueue(path)
     engine._clinlabel_write_queue = queue  # the registry holds queues weakly: the engine keeps its own alive
 
     dialect = engine.dialect

@@ -10,7 +10,7 @@ from server.api.blueprint import api_bp
 from server.api.schemas import AnnotationIn, AnnotationPut, NextQuery, RevisionIn, SkipIn
 from server.api.serialize import annotation_out, item_out
 from server.auth import actor_name
-from server.db import begin_writes, execute_plain
+from server.db import begin_writes, execute_plain, value_params
 from server.errors import ApiError
 from server.extensions import db
 from server.models import Annotation, AnnotationDraft, Item, Project, User, utcnow
@@ -109,7 +109,7 @@ def create_annotation(item_id, json_data):
               "time_spent_ms": json_data["time_spent_ms"], "comment": json_data["comment"], "version": 1,
               "created_at": now, "updated_at": now}
     new_id = execute_plain(db.session, once("annotations.insert_first", _insert_first_statement),
-                           {f"v_{key}": value for key, value in values.items()}).scalar()
+                           value_params(values)).scalar()
     if new_id is None:
         existing = db.session.execute(_MINE_AT_STAGE, {"item_id": item.id, "user_id": g.user.id,
                                                        "stage": stage}).scalar()
