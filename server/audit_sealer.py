@@ -42,9 +42,12 @@ log = logging.getLogger(__name__)
 
 PG_LOCK_KEY = 0x436C696E  # any constant shared by every sealer of this database
 PENDING = "clinlabel_audit_pending"  # session.info flag: this transaction recorded audit events
-# Under load every commit wakes the loop: at least this long between passes, so a busy second's rows are sealed in
-# a few batches rather than one write transaction per request (on SQLite each pass takes the write lock).
-MIN_GAP_S = 0.05
+# Under load every commit wakes the loop: at least this long between passes (the interval's default), so a busy
+# second's rows are sealed in a few batches rather than one write transaction per request (on SQLite each pass takes
+# the write lock). Each pass costs its process a few statements even when another sealer holds the lock; at 0.05 s
+# the three sealers of an install (two web processes and the worker) made up to 60 passes a second under load.
+# Rows are still sealed within this gap + the grace + a pass (about half a second).
+MIN_GAP_S = 0.2
 
 # Core rows and a Core UPDATE: the ORM objects a caller's session holds are neither reused stale nor touched.
 _UNSEALED = select(AuditEvent.__table__).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id)
