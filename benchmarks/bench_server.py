@@ -226,11 +226,14 @@ def bench_backend(name: str, database_url: str | None, sizes: list[int], clients
                 client.call("POST", f"/projects/{project['id']}/members", {"username": user, "role": "annotator"})
                 tokens.append(server.token(user, "bench-password-1"))
             out["latency"] = {}
+            taken = 0  # items each phase used up: every phase starts with at least `size` open items
             for size in sizes:
-                fill_project(db_url, project["id"], size)
+                fill_project(db_url, project["id"], size + taken)
                 out["latency"][str(size)] = latency(server, tokens, project["id"], requests)
+                taken += clients * requests
             # The same mix while someone logs in every 0.25 s (a shift starting): a password hash must not stall
             # the others' saves (it ran under SQLite's write lock before; see tests/test_hot_path.py).
+            fill_project(db_url, project["id"], sizes[-1] + taken)
             out["latency_with_logins"] = latency(server, tokens, project["id"], requests, login_as="bench0")
             return out
 
