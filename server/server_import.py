@@ -98,37 +98,44 @@ def server_import_job(ctx) -> dict:
         root, pattern = check_request(ctx.job.params.get("root", ""), ctx.job.params.get("glob", ""))
     except ValueError as exc:
         raise JobFailed(str(exc)) from None
-    candidates = _candidates(root, pattern)
+    # A re-run after a transient conflict resumes after the last committed batch, over the same listing, with that
+    # batch's tallies: files an earlier run of this job stored count as imported, not as "already imported".
+    state = ctx.state.setdefault("server_import", {"next": 0, "imported": 0, "lists": ([], [], [], []),
+                                                    "lengths": (0, 0, 0, 0)})
+    candidates = state.get("candidates") or _candidates(root, pattern)
+    state["candidates"] = candidates
     if len(candidates) > MAX_FILES:
         raise JobFailed(f"more than {MAX_FILES} files match; import a narrower glob")
     reference = ctx.job.params.get("mode") == "reference"
     known = set(db.session.execute(select(Item.content_hash).where(Item.project_id == project.id)).scalars())
     db.session.commit()
-    prepared = []
-    imported, skipped, failed, batch = 0, [], [], []
-    batch_bytes = 0
-    plan, reports = ctx.job.params.get("label_plan") or {"unknown": "drop"}, []
+    for kept, length in zip(state["lists"], state["lengths"]):
+        del kept[length:]
+    skipped, failed, prepared, reports = state["lists"]
+    imported, batch, batch_bytes = state["imported"], [], 0
+    plan = ctx.job.params.get("label_plan") or {"unknown": "drop"}
 
-    def flush():
+    def flush(upto: int):
         nonlocal imported, batch_bytes
-        if not batch:
-            return
-        inputs = [b[1] for b in batch]
-        created, errors = ingest_batch(project, modality, inputs, skip_hashes=known, skipped=skipped,
-                                       reference=reference, label_plan=plan, label_reports=reports,
-                                       may_add_labels=bool(ctx.job.params.get("may_add_labels")))
-        db.session.commit()
-        prepared.extend(i for i in created if i.status == "processing")
-        imported += len(created)
-        failed.extend({"file": batch[e["index"]][0], "error": e["error"]} for e in errors if e["index"] is not None)
-        failed.extend({"file": "", "error": e["error"]} for e in errors if e["index"] is None)
-        batch.clear()
-        batch_bytes = 0
+        if batch:
+            inputs = [b[1] for b in batch]
+            created, errors = ingest_batch(project, modality, inputs, skip_hashes=known, skipped=skipped,
+                                           reference=reference, label_plan=plan, label_reports=reports,
+                                           may_add_labels=bool(ctx.job.params.get("may_add_labels")))
+            db.session.commit()
+            prepared.extend(i for i in created if i.status == "processing")
+            imported += len(created)
+            failed.extend({"file": batch[e["index"]][0], "error": e["error"]} for e in errors
+                          if e["index"] is not None)
+            failed.extend({"file": "", "error": e["error"]} for e in errors if e["index"] is None)
+            batch.clear()
+            batch_bytes = 0
+        state.update(next=upto, imported=imported, lengths=tuple(len(kept) for kept in state["lists"]))
 
     reported = time.monotonic()
     prefix = str(root).rstrip("/") + "/"
     folders: dict[str, str | None] = {}  # folder -> its resolved path when that lies inside the root, else None
-    for done, (path, info) in enumerate(candidates, 1):
+    for done, (path, info) in enumerate(candidates[state["next"]:], state["next"] + 1):
         relative = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
         resolved, size = _resolve(path, info, prefix, folders)
         if resolved is None:
@@ -139,7 +146,7 @@ def server_import_job(ctx) -> dict:
             name = os.path.basename(resolved)
             # A batch never separates files of the same base name (a recording and its transcript sidecar).
             if (len(batch) >= BATCH or batch_bytes >= BATCH_BYTES) and stem_of(batch[-1][1].name) != stem_of(name):
-                flush()
+                flush(done - 1)  # the files before this one
             batch.append((relative, ItemInput(name=name, path=resolved, size=size)))
             batch_bytes += size
         # Progress renews the job's lease and notices a cancel: every BATCH files, but not more than twice a second
@@ -147,7 +154,7 @@ def server_import_job(ctx) -> dict:
         if done % BATCH == 0 and time.monotonic() - reported >= PROGRESS_EVERY_S:
             ctx.progress(done, len(candidates))
             reported = time.monotonic()
-    flush()
+    flush(len(candidates))
     if prepared:
         from server.derive import start_derive
 

@@ -67,3 +67,41 @@ def test_candidates_come_in_pathlib_order(tmp_path):
         (tmp_path / name).write_text("x")
     got = [path for path, _ in _candidates(tmp_path, "**/*.txt")]
     assert got == [str(p) for p in sorted(Path(tmp_path, n) for n in names)]
+
+
+def test_a_transient_conflict_mid_import_resumes_and_counts_every_file_once(app, admin, tmp_path, monkeypatch):
+    """SQLite's "database is locked" (or a PostgreSQL serialization failure) after some batches were committed
+    re-runs the job's handler: it goes on after the last committed batch, and the report counts the earlier
+    batches' files as imported by this job (not as "already imported")."""
+    from sqlalchemy.exc import OperationalError
+
+    from server import server_import
+
+    root = tmp_path / "nas"
+    (root / "notes").mkdir(parents=True)
+    for i in range(7):
+        (root / "notes" / f"n{i}.txt").write_text(f"Note {i}: stable, review in clinic.")
+    (root / "notes" / "blank.txt").write_text("")
+    app.config["IMPORT_ROOTS"] = f"nas={root}"
+    monkeypatch.setattr(server_import, "BATCH", 3)
+    calls, real = [], server_import.ingest_batch
+
+    def locked_once(*args, **kwargs):
+        calls.append(len(args[2]))
+        if len(calls) == 2:
+            raise OperationalError("INSERT INTO items", {}, Exception("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(server_import, "ingest_batch", locked_once)
+    _, project = admin.post("/projects", {"name": "nas", "modality": "notes"})
+    status, body = admin.post(f"/projects/{project['id']}/items", {"import": {"root": "nas", "glob": "notes/*"}})
+    assert status == 202
+    _, job = admin.get(f"/jobs/{body['job']['id']}")
+    result = job["result"]
+    assert job["status"] == "succeeded", job
+    assert (result["matched"], result["imported"], result["skipped_already_imported"]) == (8, 7, 0), result
+    assert [f["file"] for f in result["failed"]] == ["notes/blank.txt"]
+    # The retry began with the batch that failed: the first batch's files were neither read nor stored again.
+    assert calls == [3, 3, 3, 2], calls
+    names = sorted(i["name"] for i in admin.get(f"/projects/{project['id']}/items")[1]["items"])
+    assert names == [f"n{i}.txt" for i in range(7)]

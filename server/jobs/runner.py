@@ -105,6 +105,9 @@ class JobContext:
     def __init__(self, job: Job):
         self.job = job
         self.owner = worker_id()
+        # Kept across the handler's re-runs after a transient conflict (the same context is handed to each), so a
+        # handler can resume from what its earlier run committed instead of redoing and miscounting it.
+        self.state: dict = {}
 
     def progress(self, done: float, total: float, detail: dict | None = None) -> None:
         """`detail` (JSON) says what is counted, e.g. {"done": 5400, "total": 7200, "unit": "media seconds"}."""
@@ -184,7 +187,8 @@ def execute(job_id: int) -> str:
         heartbeat.start()
     try:
         # Handlers are idempotent (a lost worker's job is re-run), so a transient conflict re-runs the handler.
-        result = with_retries(lambda: handler(JobContext(job)), f"job {job_id} ({kind})")
+        context = JobContext(job)
+        result = with_retries(lambda: handler(context), f"job {job_id} ({kind})")
         finish(job_id, "succeeded", result=result or {})
         return "succeeded"
     except JobCancelled:
