@@ -20,6 +20,12 @@ def main() -> int:
     venv_bin = os.path.dirname(sys.executable)
     workers = os.environ.get("CLINLABEL_WEB_WORKERS", "2")
     threads = os.environ.get("CLINLABEL_WEB_THREADS", "8")
+    # 0: each connection serves one request. With keep-alive, a worker that won the accept race keeps its clients
+    # for as long as they stay connected: measured with 20 keep-alive clients on 2 cores, one of two workers often
+    # served 90 % of the requests (one core busy, GIL-bound, the other idle) and each round's throughput depended on
+    # how the connections happened to fall. Per-request connections (a loopback or LAN handshake, or nginx's) are
+    # spread over the workers request by request: both processes did half the work in every round.
+    keepalive = os.environ.get("CLINLABEL_WEB_KEEPALIVE_S", "0")
     prefix = cfg["QUEUE_PREFIX"]
     queues = os.environ.get("CLINLABEL_WORKER_QUEUES") or f"{prefix}cpu,{prefix}gpu"
     concurrency = os.environ.get("CLINLABEL_WORKER_CONCURRENCY", "2")
@@ -27,7 +33,8 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     web = subprocess.Popen([
         os.path.join(venv_bin, "gunicorn"), "--bind", f"{bind}:{port}", "--workers", workers,
-        "--worker-class", "gthread", "--threads", threads, "--timeout", "120", "--graceful-timeout", "20",
+        "--worker-class", "gthread", "--threads", threads, "--keep-alive", keepalive, "--timeout", "120",
+        "--graceful-timeout", "20",
         "--access-logfile", "-", "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "server.wsgi:app",
     ], env=env, cwd=root)

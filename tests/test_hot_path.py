@@ -252,3 +252,50 @@ def test_password_hashing_never_holds_the_sqlite_write_lock(app, client, databas
         assert resp.status_code == 401, resp.get_json()
     assert resp.status_code == 429, "the login throttle never locked out"
     assert held == [], f"a password hash ran while SQLite's write lock was held: {held}"
+
+
+@pytest.mark.concurrent
+def test_hot_reads_run_in_autocommit_on_postgresql_and_writes_in_a_transaction(app, database_url, admin,
+                                                                               labels_project, make_member):
+    """On PostgreSQL the hot reads (server.db.AUTOCOMMIT_READS) send no BEGIN or COMMIT: every statement of theirs
+    runs on a connection in autocommit, their audit event is stored all the same, and the connection goes back to
+    the pool in transaction mode, so the next request that writes runs in one transaction as before."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("autocommit reads are PostgreSQL's (SQLite's reads already take no lock)")
+    from sqlalchemy import event, func, select
+
+    from server.extensions import db
+    from server.models import AuditEvent
+
+    pid = labels_project["id"]
+    add_texts(admin, pid, ["note one", "note two"])
+    ann = make_member(pid, "ann", "annotator")
+    modes: list[tuple[str, bool]] = []
+
+    def seen(conn, _cursor, statement, *_):
+        modes.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        def request(call, expect=200):
+            modes.clear()
+            status, body = call()
+            assert status == expect, body
+            return body, {autocommit for _, autocommit in modes}
+
+        item, during = request(lambda: ann.post(f"/projects/{pid}/next"))
+        assert during == {False}
+        with app.app_context():
+            reads_before = db.session.execute(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.action == "item.read")).scalar()
+        for path in (f"/items/{item['id']}", f"/items/{item['id']}/annotations", f"/projects/{pid}/items",
+                     f"/projects/{pid}", "/me"):
+            _, during = request(lambda: ann.get(path))
+            assert during == {True}, (path, modes)
+        with app.app_context():
+            assert db.session.execute(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.action == "item.read")).scalar() == reads_before + 1
+        _, during = request(lambda: ann.post(f"/items/{item['id']}/annotations", {"payload": PAYLOAD}), 201)
+        assert during == {False}, modes
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)

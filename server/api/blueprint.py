@@ -4,7 +4,7 @@ from flask import g, request
 
 from server.api.input_guard import guard_request
 from server.auth import SAFE_METHODS, load_api_user
-from server.db import READ_BEFORE_LOCK, set_request_mode
+from server.db import AUTOCOMMIT_READS, READ_BEFORE_LOCK, autocommit_if_postgresql, set_request_mode
 from server.errors import ApiError
 from server.extensions import db
 from server.two_factor import ENROLMENT_ENDPOINTS, must_enrol
@@ -14,6 +14,8 @@ api_bp = APIBlueprint("api", __name__, tag="api")
 @api_bp.before_request
 def _authenticate():
     guard_request()  # before anything (the database included) sees the input
+    if request.endpoint in AUTOCOMMIT_READS and request.method in SAFE_METHODS:
+        autocommit_if_postgresql(db.session)
     load_api_user()
     if g.user is not None and request.endpoint not in ENROLMENT_ENDPOINTS and must_enrol(g.user):
         raise ApiError(403, "two-factor login is required for your role: set it up on your account page "
