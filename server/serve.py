@@ -18,7 +18,11 @@ def port_in_use(bind: str, port: int) -> bool:
     """Whether something listens on bind:port already. Checked before gunicorn starts: its workers bind with
     SO_REUSEPORT, so a second Clinlabel on the same port (same user) would otherwise share it with the first and
     get half of its requests; this probe binds without that flag and fails on any listener."""
-    for family, kind, proto, _, address in socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM):
+    try:
+        addresses = socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False  # an address that does not resolve: gunicorn says so
+    for family, kind, proto, _, address in addresses:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection's TIME_WAIT is no user
             try:

@@ -44,3 +44,7 @@ def test_a_second_server_on_a_taken_port_stops_with_a_message_before_starting_an
     assert done.returncode == 2, done.stderr[-2000:]
     assert f"127.0.0.1:{port} is in use" in done.stderr and "CLINLABEL_PORT" in done.stderr
     assert "Clinlabel is running" not in done.stdout
+
+
+def test_an_address_that_does_not_resolve_is_left_to_gunicorn_to_report():
+    assert not port_in_use("no-such-host.invalid", 8000)
